@@ -1,0 +1,203 @@
+"""Placement's database: wait for it, migrate it under a lock, and say whether it is ready."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from oslo_db.sqlalchemy import enginefacade
+from placement import db_api
+from placement.db.sqlalchemy import migration
+from placement.objects import resource_class, trait
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+
+from placedock import PlacedockError
+
+CONNECTION = "OS_PLACEMENT_DATABASE__CONNECTION"
+LOCK_NAME = "placedock-db-sync"
+LOCK_KEY = 0x706C6163  # any fixed 64-bit number, the same in every placedock: "plac"
+LOCK_TIMEOUT_S = 300
+CONNECT_TIMEOUT_S = 5
+Log = Callable[[str], None]
+
+
+class DatabaseError(PlacedockError):
+    """The database is unusable: the message is one line and holds no password."""
+
+
+def masked(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def head() -> str:
+    """The schema revision this placement release needs."""
+    scripts = ScriptDirectory.from_config(migration._alembic_config())
+    return str(scripts.get_current_head())
+
+
+def current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def engine_for(url: URL) -> Engine:
+    """A pool-less engine for start-up steps: nothing is left open for forked workers."""
+    connect_args: dict[str, object] = {}
+    if url.get_backend_name() in {"postgresql", "mysql"}:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+
+def wait(url: URL, timeout_s: float, log: Log) -> None:
+    """Return once the database accepts a query; give up after ``timeout_s``."""
+    if url.get_backend_name() == "sqlite":
+        _make_sqlite_dir(url)
+    engine = engine_for(url)
+    started = time.monotonic()
+    delay = 0.5
+    for attempt in range(1, 10_000):
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+            return
+        except DBAPIError as error:
+            reason = _reason(error, url)
+            waited = time.monotonic() - started
+            if url.get_backend_name() == "sqlite" or waited + delay > timeout_s:
+                raise DatabaseError(
+                    f"{CONNECTION}: database {masked(url)} not reachable after {waited:.1f} s "
+                    f"(DB_WAIT_TIMEOUT={timeout_s:g}): {reason}"
+                ) from None
+            log(f"waiting for database {masked(url)}: {reason} (attempt {attempt}, "
+                f"{waited:.1f} s of {timeout_s:g} s)")
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def check_at_head(url: URL) -> str:
+    """Refuse a schema that is missing or behind: only DB_SYNC may change it."""
+    with engine_for(url).connect() as connection:
+        found = current(connection)
+    wanted = head()
+    if found == wanted:
+        return wanted
+    state = "has no placement schema" if found is None else f"is at revision {found}"
+    raise DatabaseError(
+        f"DB_SYNC: database {masked(url)} {state}, placement needs {wanted}; "
+        "set DB_SYNC=True to migrate it"
+    )
+
+
+def migrate(url: URL, log: Log) -> str:
+    """Bring the schema to head, one instance at a time; say what was done."""
+    engine = engine_for(url)
+    wanted = head()
+    with engine.connect() as connection:
+        if current(connection) == wanted:
+            return f"already at {wanted}"
+    with _exclusive(engine, url, log):
+        with engine.connect() as connection:
+            found = current(connection)
+        if found == wanted:
+            return f"already at {wanted} (another instance migrated it)"
+        with _placement_database(url):
+            migration.upgrade("head")
+            # Seed the standard traits and resource classes now, under the lock: the app does
+            # it at load too, and first inserts into an empty table by many instances race.
+            context = db_api.DbContext()
+            trait.ensure_sync(context)
+            resource_class.ensure_sync(context)
+        return f"migrated from {found or 'empty'} to {wanted}"
+
+
+def readiness(engine: Engine, wanted: str) -> str | None:
+    """None when the database answers and is at head, else what is wrong (no secrets)."""
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError as error:
+        return f"database check failed: {_reason(error, engine.url)}"
+    if found != wanted:
+        return f"database schema at {found}, placement needs {wanted}"
+    return None
+
+
+@contextlib.contextmanager
+def _placement_database(url: URL) -> Iterator[None]:
+    """Point placement's own database layer (which its migrations use) at ``url``, then restore
+    it untouched, so the app loaded later in this same process configures it afresh."""
+    manager = enginefacade.transaction_context()
+    manager.configure(connection=url.render_as_string(hide_password=False))
+    restore = db_api.placement_context_manager.patch_factory(manager)
+    try:
+        yield
+    finally:
+        manager.dispose_pool()
+        restore()
+
+
+@contextlib.contextmanager
+def _exclusive(engine: Engine, url: URL, log: Log) -> Iterator[None]:
+    """Hold a lock every placedock on this database agrees on."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        with open(f"{url.database}.lock", "w") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log("waiting for another instance's migration")
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
+        return
+    if backend == "postgresql":
+        acquire = "SELECT pg_try_advisory_lock(:key)"
+        release = "SELECT pg_advisory_unlock(:key)"
+    else:
+        acquire = "SELECT GET_LOCK(:name, 0)"
+        release = "SELECT RELEASE_LOCK(:name)"
+    names = {"key": LOCK_KEY, "name": LOCK_NAME}
+    with engine.connect() as connection:
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        waiting = False
+        while not _true(connection.execute(text(acquire), names).scalar()):
+            if time.monotonic() > deadline:
+                raise DatabaseError(
+                    f"DB_SYNC: another instance held the migration lock for over {LOCK_TIMEOUT_S} s"
+                )
+            if not waiting:
+                log("waiting for another instance's migration")
+                waiting = True
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            connection.execute(text(release), names)
+
+
+def _true(value: object) -> bool:
+    return value is True or value == 1
+
+
+def _make_sqlite_dir(url: URL) -> None:
+    directory = Path(url.database or "").parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatabaseError(
+            f"{CONNECTION}: cannot create {str(directory)!r} for the sqlite file: {error.strerror}"
+        ) from None
+
+
+def _reason(error: DBAPIError, url: URL) -> str:
+    """The driver's first line, without the password should a driver echo it."""
+    reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else type(error.orig).__name__
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    return reason

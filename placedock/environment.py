@@ -1,0 +1,316 @@
+"""Turn the process environment into a checked configuration, or one clear error.
+
+Everything placedock is told comes from the environment: ``OS_<GROUP>__<OPTION>`` for
+oslo.config, each also as ``*_FILE`` (the value read from a file, for secrets), and a few
+variables of placedock's own. This module resolves the files, checks every name and value, fills
+in defaults and returns the variables to change before placement (or any command) starts.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from oslo_config import cfg
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from placedock import PlacedockError, options
+
+AUTH_STRATEGY = "OS_API__AUTH_STRATEGY"
+CONNECTION = "OS_PLACEMENT_DATABASE__CONNECTION"
+CONFIG_DIR = "OS_PLACEMENT_CONFIG_DIR"  # read by placement itself, not by oslo.config
+AUTH_TYPE = "OS_KEYSTONE_AUTHTOKEN__AUTH_TYPE"
+FILE_SUFFIX = "_FILE"
+TRUE_WORDS = {"true", "1", "yes", "on"}
+FALSE_WORDS = {"false", "0", "no", "off", ""}
+BACKENDS = {"sqlite", "postgresql", "mysql"}
+
+# Defaults for placedock's own variables; the README's environment table explains each.
+# Processes x threads: measured on 2 cores (README, "Choosing the defaults").
+OWN_DEFAULTS = {
+    "DB_SYNC": "false",
+    "DB_WAIT_TIMEOUT": "60",
+    "PLACEDOCK_PORT": "80",
+    "PLACEDOCK_PROCESSES": "2",
+    "PLACEDOCK_THREADS": "4",
+    "PLACEDOCK_DATA_DIR": "/var/lib/placement",
+    "PLACEDOCK_STATS_SOCKET": "",  # empty: a socket in the temp dir named after the port
+}
+OWN_PREFIXES = ("PLACEDOCK_", "DB_")
+
+
+class ConfigurationError(PlacedockError):
+    """A bad variable: the message names it and never contains a secret value."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass
+class Settings:
+    """What placedock itself acts on, parsed."""
+
+    auth_strategy: str
+    database_url: URL
+    db_sync: bool
+    db_wait_timeout: float
+    port: int
+    processes: int
+    threads: int
+    stats_socket: str
+
+
+@dataclass
+class Environment:
+    settings: Settings
+    # Variables to set (a string) or to remove (None) before starting anything.
+    changes: dict[str, str | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # warnings worth a log line
+
+
+def read(environ: Mapping[str, str]) -> Environment:
+    """Check ``environ``; raise ConfigurationError on the first problem found."""
+    changes: dict[str, str | None] = {}
+    notes: list[str] = []
+    values = _resolve_files(environ, changes)
+    catalogue = options.catalogue(_auth_type(values))
+    for name in sorted(values):
+        if name.startswith("OS_"):
+            _check_os_variable(name, values[name], catalogue, changes)
+        elif name.startswith(OWN_PREFIXES) and name not in OWN_DEFAULTS:
+            _unknown(name, OWN_DEFAULTS)
+    auth_strategy = _auth_strategy(values)
+    if auth_strategy == "keystone":
+        notes += _check_keystone(values)
+    url = _database_url(values, changes, notes)
+    own = {name: values.get(name, default) for name, default in OWN_DEFAULTS.items()}
+    port = _integer("PLACEDOCK_PORT", own["PLACEDOCK_PORT"], 1, 65535)
+    settings = Settings(
+        auth_strategy=auth_strategy,
+        database_url=url,
+        db_sync=_boolean("DB_SYNC", own["DB_SYNC"]),
+        db_wait_timeout=_seconds("DB_WAIT_TIMEOUT", own["DB_WAIT_TIMEOUT"]),
+        port=port,
+        processes=_integer("PLACEDOCK_PROCESSES", own["PLACEDOCK_PROCESSES"], 1, 64),
+        threads=_integer("PLACEDOCK_THREADS", own["PLACEDOCK_THREADS"], 1, 64),
+        stats_socket=own["PLACEDOCK_STATS_SOCKET"] or default_stats_socket(port),
+    )
+    # uwsgi's ini reads these, so they must exist even when left to their defaults.
+    for name in ("PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS"):
+        if name not in values:
+            changes[name] = own[name]
+    if not own["PLACEDOCK_STATS_SOCKET"]:
+        changes["PLACEDOCK_STATS_SOCKET"] = settings.stats_socket
+    return Environment(settings, changes, notes)
+
+
+def default_stats_socket(port: int) -> str:
+    """uwsgi's stats socket: a unix socket, never a TCP port anyone could reach."""
+    return os.path.join(tempfile.gettempdir(), f"placedock-{port}.stats")
+
+
+def stats_socket(environ: Mapping[str, str]) -> str:
+    """The stats socket a running placedock uses, for health probes run beside it."""
+    explicit = environ.get("PLACEDOCK_STATS_SOCKET", "")
+    if explicit:
+        return explicit
+    port = environ.get("PLACEDOCK_PORT", OWN_DEFAULTS["PLACEDOCK_PORT"])
+    return default_stats_socket(_integer("PLACEDOCK_PORT", port, 1, 65535))
+
+
+def _resolve_files(environ: Mapping[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    """Replace each ``OS_X_FILE`` by ``OS_X`` holding the file's content."""
+    plain = options.catalogue()
+    values = dict(environ)
+    for name in sorted(environ):
+        if not (name.startswith("OS_") and name.endswith(FILE_SUFFIX)) or name in plain:
+            continue  # some real options end in _FILE (policy_file, log_file): those are values
+        target = name[: -len(FILE_SUFFIX)]
+        if target in environ:
+            raise ConfigurationError(target, f"both {target} and {name} are set; set only one")
+        path = environ[name]
+        try:
+            content = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "not UTF-8 text"
+            raise ConfigurationError(name, f"cannot read {path!r}: {reason}") from None
+        # As the shell's $(< file) does: a trailing newline is the file's, not the secret's.
+        values[target] = content.rstrip("\r\n")
+        del values[name]
+        changes[target] = values[target]
+        changes[name] = None
+    return values
+
+
+def _auth_type(values: Mapping[str, str]) -> str | None:
+    auth_type = values.get(AUTH_TYPE) or None
+    if auth_type and not options.is_auth_plugin(auth_type):
+        raise ConfigurationError(
+            AUTH_TYPE, f"{auth_type!r} is not a keystoneauth plugin (password is the usual one)"
+        )
+    return auth_type
+
+
+def _check_os_variable(
+    name: str, value: str, catalogue: options.Catalogue, changes: dict[str, str | None]
+) -> None:
+    if name == CONFIG_DIR:
+        if not (Path(value) / "placement.conf").is_file():
+            raise ConfigurationError(name, f"{value!r} holds no placement.conf")
+        return
+    if name in catalogue.deprecated:
+        raise ConfigurationError(
+            name,
+            "a deprecated name, which oslo.config does not read from the environment; "
+            f"use {catalogue.deprecated[name]}",
+        )
+    if name not in catalogue:
+        _unknown(name, catalogue.options)
+    option = catalogue[name]
+    _check_value(name, value, option.opt)
+    if "$" in value:
+        # oslo.config expands $name in values; a variable's value is meant literally.
+        changes[name] = value.replace("$", "$$")
+
+
+def _unknown(name: str, known: Mapping[str, object]) -> None:
+    closest = options.closest_name(name, known)
+    hint = f"; did you mean {closest}?" if closest else ""
+    raise ConfigurationError(name, f"not an option placedock or placement knows{hint}")
+
+
+def _check_value(name: str, value: str, opt: cfg.Opt) -> None:
+    if opt.multi:
+        raise ConfigurationError(
+            name,
+            "a multi-valued option, which oslo.config splits per character when read from the "
+            f"environment; set it in a placement.conf in {CONFIG_DIR} instead",
+        )
+    choices = [str(choice) for choice in (getattr(opt.type, "choices", None) or {})]
+    try:
+        opt.type(value)
+    except ValueError as error:
+        if opt.secret:
+            raise ConfigurationError(name, "invalid value (not shown: it is secret)") from None
+        if choices:
+            raise ConfigurationError(
+                name, f"{value!r} is not one of {', '.join(choices)}"
+            ) from None
+        raise ConfigurationError(name, f"invalid value {value!r}: {error}") from None
+
+
+def _auth_strategy(values: Mapping[str, str]) -> str:
+    strategy = values.get(AUTH_STRATEGY)
+    if not strategy:
+        raise ConfigurationError(AUTH_STRATEGY, "not set; set it to keystone or noauth2")
+    return strategy  # the value itself was checked against the option's choices
+
+
+def _check_keystone(values: Mapping[str, str]) -> list[str]:
+    """Without these, keystonemiddleware crashes on every request: clients get empty replies."""
+    prefix = "OS_KEYSTONE_AUTHTOKEN__"
+
+    def present(*names: str) -> bool:
+        return any(values.get(prefix + name) for name in names)
+
+    required: list[tuple[str, ...]] = [("WWW_AUTHENTICATE_URI",), ("AUTH_TYPE",)]
+    if values.get(AUTH_TYPE) in {"password", "v3password"}:
+        required += [
+            ("AUTH_URL",),
+            ("USERNAME", "USER_ID"),
+            ("PASSWORD",),
+            ("PROJECT_NAME", "PROJECT_ID"),
+        ]
+        if not present("USER_ID"):
+            required.append(("USER_DOMAIN_NAME", "USER_DOMAIN_ID"))
+        if present("PROJECT_NAME"):
+            required.append(("PROJECT_DOMAIN_NAME", "PROJECT_DOMAIN_ID"))
+    for names in required:
+        if not present(*names):
+            alternatives = " or ".join(prefix + name for name in names)
+            raise ConfigurationError(
+                prefix + names[0],
+                f"not set; {AUTH_STRATEGY}=keystone needs {alternatives}",
+            )
+    if not present("MEMCACHED_SERVERS"):
+        return [f"{prefix}MEMCACHED_SERVERS is not set: each request asks keystone (slow)"]
+    return []
+
+
+def _database_url(
+    values: Mapping[str, str], changes: dict[str, str | None], notes: list[str]
+) -> URL:
+    text = values.get(CONNECTION)
+    if not text:
+        data_dir = values.get("PLACEDOCK_DATA_DIR", OWN_DEFAULTS["PLACEDOCK_DATA_DIR"])
+        text = f"sqlite:///{os.path.abspath(data_dir)}/placement.sqlite"
+        changes[CONNECTION] = text
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ConfigurationError(CONNECTION, "not a database URL (driver://user:pass@host/db)") from None
+    except ValueError:
+        raise ConfigurationError(CONNECTION, "malformed database URL (is the port a number?)") from None
+    if url.get_backend_name() not in BACKENDS:
+        raise ConfigurationError(
+            CONNECTION,
+            f"unsupported database {url.get_backend_name()!r}; use sqlite, postgresql or mysql",
+        )
+    try:
+        url.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        raise ConfigurationError(
+            CONNECTION,
+            f"driver {url.get_driver_name()!r} is not installed; use postgresql+psycopg2:// "
+            "or mysql+pymysql://",
+        ) from None
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        raise ConfigurationError(
+            CONNECTION, "an in-memory sqlite database would differ in every worker; name a file"
+        )
+    if url.get_backend_name() != "sqlite" and not url.host:
+        raise ConfigurationError(CONNECTION, "no host in the database URL")
+    if url.get_backend_name() == "mysql":
+        charset = url.query.get("charset")
+        if not charset:
+            # Without it oslo.db picks 3-byte utf8: a 4-byte character in a name gives a 500.
+            url = url.update_query_dict({"charset": "utf8mb4"})
+            changes[CONNECTION] = url.render_as_string(hide_password=False)
+        elif charset != "utf8mb4":
+            notes.append(f"{CONNECTION} asks for charset={charset}: 4-byte characters will fail")
+    return url
+
+
+def _boolean(name: str, value: str) -> bool:
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigurationError(name, f"{value!r} is not a boolean (true or false)")
+
+
+def _integer(name: str, value: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigurationError(name, f"{value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise ConfigurationError(name, f"{number} is out of range {low} to {high}")
+    return number
+
+
+def _seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigurationError(name, f"{value!r} is not a number of seconds") from None
+    if not 0 <= seconds <= 86400:
+        raise ConfigurationError(name, f"{value!r} is out of range 0 to 86400 seconds")
+    return seconds
+

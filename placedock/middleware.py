@@ -1,0 +1,119 @@
+"""WSGI middleware placedock puts around placement: the /placement prefix, health, safe 500s."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+PREFIX = "/placement"
+READY_PATH = "/health/ready"
+LOG = logging.getLogger("placedock")
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+App = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+
+def _json_response(
+    start_response: StartResponse, status: str, body: dict[str, Any], headers: list[tuple[str, str]]
+) -> list[bytes]:
+    payload = json.dumps(body).encode()
+    start_response(
+        status,
+        [("Content-Type", "application/json"), ("Content-Length", str(len(payload))), *headers],
+    )
+    return [payload]
+
+
+class ServePrefix:
+    """Serve the API under /placement as well as /, as devstack's Apache balancer expects.
+
+    The prefix moves to SCRIPT_NAME, so the links placement writes keep it. No uwsgi routing
+    (and so no pcre) is needed.
+    """
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == PREFIX or path.startswith(PREFIX + "/"):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + PREFIX
+            environ["PATH_INFO"] = path[len(PREFIX):] or "/"
+        return self.app(environ, start_response)
+
+
+class Readiness:
+    """GET /health/ready: 200 when the database answers and its schema is at head, else 503.
+
+    Answered before authentication: it reveals only ready or not, and why in general words.
+    """
+
+    def __init__(self, app: App, check: Callable[[], str | None]) -> None:
+        self.app = app
+        self.check = check
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != READY_PATH:
+            return self.app(environ, start_response)
+        problem = self.check()
+        if problem is None:
+            return _json_response(start_response, "200 OK", {"status": "ready"}, [])
+        LOG.warning("not ready: %s", problem)
+        return _json_response(
+            start_response, "503 Service Unavailable", {"status": "not ready", "reason": problem},
+            [("Retry-After", "5")],
+        )
+
+
+class HideServerErrors:
+    """Replace the body of every 500 with a generic one carrying the request id.
+
+    placement's fault wrapper puts the exception text in the body; from the database layer that
+    text is the SQL statement with its parameters. The original goes to the log instead.
+    """
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured.update(status=status, headers=headers, exc_info=exc_info)
+            if not status.startswith("500"):
+                return start_response(status, headers, exc_info)
+            return lambda data: None  # the legacy write() of a 500 is dropped with its body
+
+        body = self.app(environ, capture)
+        if not captured.get("status", "").startswith("500"):
+            return body
+        try:
+            original = b"".join(body)
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        headers = captured["headers"]
+        request_id = next(
+            (value for name, value in headers if name.lower() == "x-openstack-request-id"), ""
+        )
+        LOG.error("500 for %s %s (request %s): %s", environ.get("REQUEST_METHOD"),
+                  environ.get("PATH_INFO"), request_id, original.decode("utf-8", "replace"))
+        kept = [(name, value) for name, value in headers
+                if name.lower() in {"x-openstack-request-id", "openstack-api-version", "vary"}]
+        error = {
+            "status": 500,
+            "title": "Internal Server Error",
+            "detail": "The server failed to handle the request; the log holds the details "
+                      f"under request id {request_id or '(none)'}.",
+            "request_id": request_id,
+        }
+        return _json_response(start_response, "500 Internal Server Error",
+                              {"errors": [error]}, kept)
+
+
+def wrap(app: App, readiness: Callable[[], str | None]) -> App:
+    """Outermost first: prefix, then health (unauthenticated), then the 500 guard."""
+    return ServePrefix(Readiness(HideServerErrors(app), readiness))

@@ -1,0 +1,81 @@
+"""Everything startup.sh does before exec: check the environment, then ready the database.
+
+The server (placedock.serve) calls prepare("server") in its own process. For any other command,
+startup.sh runs ``python3 -m placedock.prepare``: it checks the environment only and prints shell
+``export``/``unset`` lines for startup.sh to eval (resolved ``*_FILE`` secrets, defaults, a
+corrected database URL). Progress goes to stderr, one line per step with its duration; a failure
+is one line naming the variable at fault, and exit status 1.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from placedock import PlacedockError, environment
+
+
+def log(message: str) -> None:
+    print(f"placedock: {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def step(done: str) -> Iterator[list[str]]:
+    """Log ``done`` (plus any detail the step appends) with the step's duration."""
+    started = time.monotonic()
+    detail: list[str] = []
+    yield detail
+    suffix = f": {'; '.join(detail)}" if detail else ""
+    log(f"{done}{suffix} ({time.monotonic() - started:.2f} s)")
+
+
+def shell_lines(changes: Mapping[str, str | None]) -> str:
+    lines = []
+    for name, value in sorted(changes.items()):
+        lines.append(f"unset {name}" if value is None else f"export {name}={shlex.quote(value)}")
+    return "\n".join(lines)
+
+
+def prepare(role: str) -> str:
+    """Check the environment and apply it to this process; for the server, ready the database.
+
+    Returns the changes as shell lines."""
+    with step("environment checked") as detail:
+        checked = environment.read(os.environ)
+        settings = checked.settings
+        detail.append(f"auth {settings.auth_strategy}")
+    for note in checked.notes:
+        log(f"warning: {note}")
+    os.environ.update({k: v for k, v in checked.changes.items() if v is not None})
+    if role == "server":
+        # Imported only here: placement's database modules cost half a second to import.
+        from placedock import database
+
+        with step(f"database {database.masked(settings.database_url)} reachable"):
+            database.wait(settings.database_url, settings.db_wait_timeout, log)
+        if settings.db_sync:
+            with step("database schema") as detail:
+                detail.append(database.migrate(settings.database_url, log))
+        else:
+            with step("database schema at head") as detail:
+                detail.append(database.check_at_head(settings.database_url))
+        log(f"serving on port {settings.port} with {settings.processes} processes "
+            f"x {settings.threads} threads")
+    return shell_lines(checked.changes)
+
+
+def main() -> int:
+    try:
+        print(prepare("command"))
+    except PlacedockError as error:
+        log(f"error: {error}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

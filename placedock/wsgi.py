@@ -1,0 +1,27 @@
+"""The WSGI application uwsgi serves: placement, inside placedock's middleware.
+
+uwsgi imports this once, in the master, before forking the workers (no lazy-apps): the workers
+share the loaded code, and no database connection is left open to be shared by them.
+"""
+
+from __future__ import annotations
+
+from placement import db_api
+from placement.wsgi import init_application
+
+from placedock import database, middleware
+
+
+def _readiness() -> str | None:
+    return database.readiness(db_api.get_placement_engine(), HEAD)
+
+
+def load() -> middleware.App:
+    app = init_application()
+    # Loading ran queries (trait and resource class sync): close them before the fork.
+    db_api.get_placement_engine().dispose()
+    return middleware.wrap(app, _readiness)
+
+
+HEAD = database.head()
+application = load()

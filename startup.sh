@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# placedock's entrypoint: environment in, database ready, then exec uwsgi (or a given command).
+#   startup.sh                    serve placement (uwsgi becomes this process, PID 1 in a container)
+#   startup.sh --some-uwsgi-flag  serve, with extra uwsgi options
+#   startup.sh COMMAND [ARG...]   run COMMAND with the same environment handling instead
+set -eu
+
+PLACEDOCK_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+UWSGI_INI="$PLACEDOCK_HOME/shared/placement-uwsgi.ini"
+
+# The placedock Python package sits beside this script, in the image and in a checkout.
+export PYTHONPATH="$PLACEDOCK_HOME${PYTHONPATH:+:$PYTHONPATH}"
+
+# For a command: check the environment (resolving *_FILE secrets) and take the resulting
+# variables, which placedock.prepare prints as shell export lines. An error is one line on
+# stderr and a non-zero exit.
+prepare_command_environment() {
+	local exports
+	exports=$(python3 -m placedock.prepare) || exit $?
+	eval "$exports"
+}
+
+main() {
+	if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then
+		# The server: placedock.serve checks the environment, waits for the database, migrates
+		# it (DB_SYNC) or checks it, then becomes uwsgi in the same process (pyuwsgi), so that
+		# placement's modules are imported once. After this exec, uwsgi is this process.
+		exec python3 -m placedock.serve --ini "$UWSGI_INI" "$@"
+	fi
+	prepare_command_environment
+	exec "$@"
+}
+
+main "$@"
