@@ -9,7 +9,6 @@ in defaults and returns the variables to change before placement (or any command
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from oslo_config import cfg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from placedock import PlacedockError, options
+from placedock import PlacedockError, health, options
 
 AUTH_STRATEGY = "OS_API__AUTH_STRATEGY"
 CONNECTION = "OS_PLACEMENT_DATABASE__CONNECTION"
@@ -28,6 +27,7 @@ FILE_SUFFIX = "_FILE"
 TRUE_WORDS = {"true", "1", "yes", "on"}
 FALSE_WORDS = {"false", "0", "no", "off", ""}
 BACKENDS = {"sqlite", "postgresql", "mysql"}
+DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql"}  # the ones placement-requirements.txt installs
 
 # Defaults for placedock's own variables; the README's environment table explains each.
 # Processes x threads: measured on 2 cores (README, "Choosing the defaults").
@@ -98,29 +98,15 @@ def read(environ: Mapping[str, str]) -> Environment:
         port=port,
         processes=_integer("PLACEDOCK_PROCESSES", own["PLACEDOCK_PROCESSES"], 1, 64),
         threads=_integer("PLACEDOCK_THREADS", own["PLACEDOCK_THREADS"], 1, 64),
-        stats_socket=own["PLACEDOCK_STATS_SOCKET"] or default_stats_socket(port),
+        stats_socket=health.stats_socket_path(values),
     )
     # uwsgi's ini reads these, so they must exist even when left to their defaults.
     for name in ("PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS"):
         if name not in values:
             changes[name] = own[name]
-    if not own["PLACEDOCK_STATS_SOCKET"]:
+    if not values.get("PLACEDOCK_STATS_SOCKET"):
         changes["PLACEDOCK_STATS_SOCKET"] = settings.stats_socket
     return Environment(settings, changes, notes)
-
-
-def default_stats_socket(port: int) -> str:
-    """uwsgi's stats socket: a unix socket, never a TCP port anyone could reach."""
-    return os.path.join(tempfile.gettempdir(), f"placedock-{port}.stats")
-
-
-def stats_socket(environ: Mapping[str, str]) -> str:
-    """The stats socket a running placedock uses, for health probes run beside it."""
-    explicit = environ.get("PLACEDOCK_STATS_SOCKET", "")
-    if explicit:
-        return explicit
-    port = environ.get("PLACEDOCK_PORT", OWN_DEFAULTS["PLACEDOCK_PORT"])
-    return default_stats_socket(_integer("PLACEDOCK_PORT", port, 1, 65535))
 
 
 def _resolve_files(environ: Mapping[str, str], changes: dict[str, str | None]) -> dict[str, str]:
@@ -170,7 +156,11 @@ def _check_os_variable(
             f"use {catalogue.deprecated[name]}",
         )
     if name not in catalogue:
-        _unknown(name, catalogue.options)
+        if name not in options.plugin_variables("password"):
+            _unknown(name, catalogue.options)
+        raise ConfigurationError(
+            name, f"an option of keystone's auth plugins: it needs {AUTH_TYPE} (e.g. password)"
+        )
     option = catalogue[name]
     _check_value(name, value, option.opt)
     if "$" in value:
@@ -256,11 +246,15 @@ def _database_url(
         raise ConfigurationError(CONNECTION, "not a database URL (driver://user:pass@host/db)") from None
     except ValueError:
         raise ConfigurationError(CONNECTION, "malformed database URL (is the port a number?)") from None
-    if url.get_backend_name() not in BACKENDS:
+    backend = url.get_backend_name()
+    if backend not in BACKENDS:
         raise ConfigurationError(
-            CONNECTION,
-            f"unsupported database {url.get_backend_name()!r}; use sqlite, postgresql or mysql",
+            CONNECTION, f"unsupported database {backend!r}; use sqlite, postgresql or mysql"
         )
+    if "+" not in url.drivername and backend in DRIVERS:
+        # SQLAlchemy's default drivers (psycopg 3, mysqlclient) are not in the image: name ours.
+        url = url.set(drivername=f"{backend}+{DRIVERS[backend]}")
+        changes[CONNECTION] = url.render_as_string(hide_password=False)
     try:
         url.get_dialect().import_dbapi()
     except (NoSuchModuleError, ImportError):
@@ -269,13 +263,13 @@ def _database_url(
             f"driver {url.get_driver_name()!r} is not installed; use postgresql+psycopg2:// "
             "or mysql+pymysql://",
         ) from None
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
         raise ConfigurationError(
             CONNECTION, "an in-memory sqlite database would differ in every worker; name a file"
         )
-    if url.get_backend_name() != "sqlite" and not url.host:
+    if backend != "sqlite" and not url.host:
         raise ConfigurationError(CONNECTION, "no host in the database URL")
-    if url.get_backend_name() == "mysql":
+    if backend == "mysql":
         charset = url.query.get("charset")
         if not charset:
             # Without it oslo.db picks 3-byte utf8: a 4-byte character in a name gives a 500.

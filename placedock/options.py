@@ -9,9 +9,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 
 from keystoneauth1 import loading
-from keystoneauth1.exceptions import NoMatchingPlugin
 from keystonemiddleware import opts as keystonemiddleware_opts
 from oslo_config import cfg
 from placement import conf as placement_conf
@@ -92,8 +92,13 @@ def catalogue(auth_type: str | None = None) -> Catalogue:
 
 
 def is_auth_plugin(name: str) -> bool:
-    try:
-        loading.get_plugin_loader(name)
-    except (NoMatchingPlugin, ImportError):  # ImportError: a plugin whose extras are missing
-        return False
-    return True
+    """Whether keystoneauth has a plugin by that name (read from its entry points, not loaded)."""
+    return name in {entry.name for entry in entry_points(group="keystoneauth1.plugin")}
+
+
+def plugin_variables(auth_type: str) -> set[str]:
+    """The variables a keystoneauth plugin adds to [keystone_authtoken]."""
+    return {
+        variable_name(AUTHTOKEN_GROUP, opt.dest)
+        for opt in loading.get_auth_plugin_conf_options(auth_type)
+    }

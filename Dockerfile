@@ -1,0 +1,61 @@
+# placedock: OpenStack Placement served by uwsgi, configured by the environment alone.
+#   docker build -t placedock .
+#   docker run -p 127.0.0.1:8081:80 -e DB_SYNC=True -e OS_API__AUTH_STRATEGY=noauth2 placedock
+ARG BASE_IMAGE=debian:bookworm-slim
+
+FROM ${BASE_IMAGE} AS build
+# Empty: placement from PyPI at the version pinned in placement-requirements.txt.
+# Set (e.g. master): placement from that git ref of PLACEMENT_GIT_URL instead, on the same
+# pinned dependencies.
+ARG PLACEMENT_GIT_REF=
+ARG PLACEMENT_GIT_URL=https://opendev.org/openstack/placement
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv binutils \
+      ${PLACEMENT_GIT_REF:+git ca-certificates} \
+ && rm -rf /var/lib/apt/lists/*
+COPY placement-requirements.txt /tmp/
+RUN python3 -m venv /opt/placedock/venv \
+ && /opt/placedock/venv/bin/pip install --no-cache-dir --no-compile -r /tmp/placement-requirements.txt \
+ && if [ -n "$PLACEMENT_GIT_REF" ]; then \
+      /opt/placedock/venv/bin/pip install --no-cache-dir --no-compile --no-deps \
+        "git+${PLACEMENT_GIT_URL}@${PLACEMENT_GIT_REF}"; \
+    fi \
+ && /opt/placedock/venv/bin/pip uninstall -y -q pip setuptools \
+ && cd /opt/placedock/venv/lib/python3*/site-packages \
+ && find . -depth -type d \( -name tests -o -name __pycache__ \) -exec rm -rf {} + \
+ && find . -name '*.so*' -type f -exec strip --strip-unneeded {} + \
+ && /opt/placedock/venv/bin/python -m compileall -q -j 0 .
+COPY placedock/ /opt/placedock/placedock/
+COPY shared/ /opt/placedock/shared/
+COPY startup.sh /opt/placedock/
+RUN /opt/placedock/venv/bin/python -m compileall -q /opt/placedock/placedock
+
+FROM ${BASE_IMAGE}
+ARG PLACEMENT_VERSION=16.0.0
+ARG REVISION=unknown
+ARG SOURCE=
+LABEL org.opencontainers.image.title="placedock" \
+      org.opencontainers.image.description="OpenStack Placement in a container, configured by the environment" \
+      org.opencontainers.image.version="${PLACEMENT_VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
+ && useradd --system --uid 42424 --user-group --home-dir /var/lib/placement --no-create-home placement \
+ && install -d -o placement -g placement -m 0750 /var/lib/placement
+COPY --from=build /opt/placedock /opt/placedock
+ENV PATH=/opt/placedock/venv/bin:$PATH \
+    PYTHONPATH=/opt/placedock \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PLACEDOCK_DATA_DIR=/var/lib/placement
+USER placement
+WORKDIR /var/lib/placement
+EXPOSE 80
+# Ready = the database answers and its schema is at head (see README, "Health").
+HEALTHCHECK --interval=10s --timeout=6s --start-period=30s --retries=3 \
+    CMD ["python3", "-m", "placedock.health", "ready"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/opt/placedock/startup.sh"]

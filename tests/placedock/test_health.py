@@ -1,0 +1,57 @@
+"""placedock.health probes against the real thing are in tests/test_startup.py; here, the
+answers to what a probe can meet: nothing listening, a stats socket without workers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from pathlib import Path
+
+from placedock import health
+
+
+def serve_once(path: Path, payload: dict) -> threading.Thread:
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def answer() -> None:
+        connection, _ = server.accept()
+        connection.sendall(json.dumps(payload).encode())
+        connection.close()
+        server.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_stats_socket_default_follows_the_port() -> None:
+    assert health.stats_socket_path({"PLACEDOCK_PORT": "8080"}).endswith("placedock-8080.stats")
+    assert health.stats_socket_path({"PLACEDOCK_STATS_SOCKET": "/run/s"}) == "/run/s"
+
+
+def test_live_fails_without_a_master(tmp_path: Path) -> None:
+    problem = health.live({"PLACEDOCK_STATS_SOCKET": str(tmp_path / "none")})
+    assert problem and "does not answer" in problem
+
+
+def test_live_fails_without_workers(tmp_path: Path) -> None:
+    path = tmp_path / "stats"
+    serve_once(path, {"workers": [{"pid": 0, "status": "cheap"}]})
+    assert health.live({"PLACEDOCK_STATS_SOCKET": str(path)}) == "uwsgi has no running worker"
+
+
+def test_live_counts_busy_workers_as_alive(tmp_path: Path) -> None:
+    path = tmp_path / "stats"
+    serve_once(path, {"workers": [{"pid": 42, "status": "busy"}]})
+    assert health.live({"PLACEDOCK_STATS_SOCKET": str(path)}) is None
+
+
+def test_ready_fails_when_nothing_listens() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    problem = health.ready({"PLACEDOCK_PORT": str(port)})
+    assert problem and "no answer" in problem
