@@ -1,0 +1,149 @@
+"""startup.sh end to end on the embedded sqlite: a real uwsgi serving real placement."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.load import Load
+from tests.support.network import free_port
+from tests.support.server import REPO, Server, base_environment, get, run_startup
+
+NOAUTH = {"OS_API__AUTH_STRATEGY": "noauth2", "DB_SYNC": "True"}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    running = Server(tmp_path, free_port(), {**NOAUTH, "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
+    running.start().wait_ready()
+    yield running
+    running.stop()
+
+
+def gabbi(url: str) -> subprocess.CompletedProcess[str]:
+    gabbi_run = str(Path(sys.executable).parent / "gabbi-run")
+    return subprocess.run([gabbi_run, url, "--", str(REPO / "gabbi.yaml")], capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def test_gabbi_tour_passes_twice_at_root_and_under_prefix(server: Server) -> None:
+    for url in (server.url, server.url + "/placement"):
+        result = gabbi(url)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_log_has_each_step_with_its_duration(server: Server) -> None:
+    log = server.log()
+    for step in ("environment checked", "database sqlite:///", "database schema: migrated"):
+        lines = [line for line in log.splitlines() if line.startswith(f"placedock: {step}")]
+        assert len(lines) == 1, log
+        assert lines[0].endswith(" s)"), lines[0]
+
+
+def test_api_served_at_root_and_under_placement(server: Server) -> None:
+    for prefix in ("", "/placement"):
+        status, body = get(server.url + prefix + "/")
+        assert status == 200 and json.loads(body)["versions"][0]["max_version"] == "1.39"
+        status, body = get(server.url + prefix + "/resource_providers")
+        assert status == 200 and "resource_providers" in json.loads(body)
+
+
+def test_uwsgi_is_the_process_started_and_workers_are_forked(server: Server) -> None:
+    assert server.process is not None
+    cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().split(b"\0")
+    assert b"placedock.serve" in cmdline  # bash exec'd python, which became uwsgi: same PID
+    assert len(server.worker_pids()) == int(server.env.get("PLACEDOCK_PROCESSES", "2"))
+
+
+def test_health_probes_against_the_real_server(server: Server) -> None:
+    env = {**base_environment(), "PYTHONPATH": str(REPO), "PLACEDOCK_PORT": str(server.port)}
+    for probe in ("ready", "live"):
+        result = subprocess.run([sys.executable, "-m", "placedock.health", probe], env=env,
+                                capture_output=True, text=True, timeout=20, check=False)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == f"placedock: {probe}: ok"
+
+
+def test_liveness_stays_ok_while_every_worker_is_busy(tmp_path: Path) -> None:
+    running = Server(tmp_path, free_port(), {**NOAUTH, "PLACEDOCK_PROCESSES": "1",
+                                             "PLACEDOCK_THREADS": "1",
+                                             "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
+    running.start().wait_ready()
+    env = {**base_environment(), "PYTHONPATH": str(REPO), "PLACEDOCK_PORT": str(running.port)}
+    try:
+        with Load(running.url + "/allocation_candidates?resources=VCPU:1", clients=6, max_seconds=20):
+            time.sleep(1)
+            live = subprocess.run([sys.executable, "-m", "placedock.health", "live"], env=env,
+                                  capture_output=True, text=True, timeout=20, check=False)
+        assert live.returncode == 0, live.stderr
+    finally:
+        running.stop()
+
+
+def test_readiness_fails_when_the_schema_is_gone(server: Server, tmp_path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "data" / "placement.sqlite") as db:
+        db.execute("UPDATE alembic_version SET version_num = 'b4ed3a175331'")
+    status, body = get(server.url + "/health/ready", token=None)
+    assert status == 503
+    assert "placement needs" in json.loads(body)["reason"]
+
+
+def test_command_runs_with_the_same_environment(tmp_path: Path, server: Server) -> None:
+    env = {**NOAUTH, "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}
+    result = run_startup(["placement-manage", "db", "version"], env)
+    assert result.returncode == 0, result.stderr
+    from placedock import database
+
+    assert result.stdout.strip() == database.head()
+
+
+def test_secret_from_file_reaches_placement(tmp_path: Path) -> None:
+    secret = tmp_path / "connection"
+    secret.write_text(f"sqlite:///{tmp_path}/from-file.sqlite\n")
+    running = Server(tmp_path, free_port(),
+                     {**NOAUTH, "OS_PLACEMENT_DATABASE__CONNECTION_FILE": str(secret)})
+    running.start().wait_ready()
+    running.stop()
+    assert (tmp_path / "from-file.sqlite").stat().st_size > 0
+
+
+def test_sigterm_under_load_loses_no_request_and_exits_quickly(server: Server) -> None:
+    with Load(server.url + "/resource_providers", clients=6) as load:
+        load.wait_for("200", 50)
+        server.signal(signal.SIGTERM)
+        started = time.monotonic()
+        code = server.wait_exit(timeout=15)
+        took = time.monotonic() - started
+        time.sleep(0.3)
+    assert code == 0, server.log()[-2000:]
+    assert took < 10, f"exit took {took:.1f} s"
+    log = server.log()
+    assert load.lost_in_flight(log) == [], load.failures[:5]
+    assert "MERCY" not in log and "killed" not in log.lower(), "a worker was cut short"
+    # The rest were reset in the kernel's listen queue when uwsgi closed its socket: never read.
+    print(f"SIGTERM under load: exit in {took:.2f} s, outcomes {dict(load.outcomes)}")
+
+
+def test_killing_a_worker_under_load_keeps_serving(server: Server) -> None:
+    with Load(server.url + "/resource_providers", clients=4) as load:
+        load.wait_for("200", 30)
+        victim = server.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        served = load.count("200")
+        load.wait_for("200", served + 100)
+    assert server.process is not None and server.process.poll() is None
+    deadline = time.monotonic() + 10
+    while victim in server.worker_pids() or len(server.worker_pids()) < 2:
+        assert time.monotonic() < deadline, "worker not respawned"
+        time.sleep(0.1)
+    print(f"kill -9 of worker {victim}: outcomes {dict(load.outcomes)}")
