@@ -34,6 +34,7 @@ DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql"}  # the ones placement-r
 OWN_DEFAULTS = {
     "DB_SYNC": "false",
     "DB_WAIT_TIMEOUT": "60",
+    "PLACEDOCK_ADDRESS": "0.0.0.0",
     "PLACEDOCK_PORT": "80",
     "PLACEDOCK_PROCESSES": "2",
     "PLACEDOCK_THREADS": "4",
@@ -101,7 +102,7 @@ def read(environ: Mapping[str, str]) -> Environment:
         stats_socket=health.stats_socket_path(values),
     )
     # uwsgi's ini reads these, so they must exist even when left to their defaults.
-    for name in ("PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS"):
+    for name in ("PLACEDOCK_ADDRESS", "PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS"):
         if name not in values:
             changes[name] = own[name]
     if not values.get("PLACEDOCK_STATS_SOCKET"):

@@ -15,6 +15,7 @@ def test_defaults_fill_in_what_uwsgi_needs(tmp_path: Path) -> None:
     checked = environment.read({**NOAUTH, "PLACEDOCK_DATA_DIR": str(tmp_path)})
     assert checked.changes == {
         "OS_PLACEMENT_DATABASE__CONNECTION": f"sqlite:///{tmp_path}/placement.sqlite",
+        "PLACEDOCK_ADDRESS": "0.0.0.0",
         "PLACEDOCK_PORT": "80",
         "PLACEDOCK_PROCESSES": environment.OWN_DEFAULTS["PLACEDOCK_PROCESSES"],
         "PLACEDOCK_THREADS": environment.OWN_DEFAULTS["PLACEDOCK_THREADS"],

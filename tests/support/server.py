@@ -50,7 +50,8 @@ class Server:
     def __init__(self, workdir: Path, port: int, env: dict[str, str]) -> None:
         self.workdir = workdir
         self.port = port
-        self.env = {**base_environment(), "PLACEDOCK_PORT": str(port), **env}
+        self.env = {**base_environment(), "PLACEDOCK_ADDRESS": "127.0.0.1",
+                    "PLACEDOCK_PORT": str(port), **env}
         self.log_path = workdir / f"placedock-{port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 

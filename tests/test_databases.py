@@ -1,0 +1,158 @@
+"""startup.sh against real PostgreSQL and MariaDB servers on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.support.network import free_port
+from tests.support.server import Server, get
+from tests.test_startup import gabbi
+
+NOAUTH = {"OS_API__AUTH_STRATEGY": "noauth2"}
+ROUNDS = 3  # of the 8-at-once start, each on a new empty database
+AT_ONCE = 8
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def database(request: pytest.FixtureRequest):
+    """(server, url) for a new empty database on each real server."""
+    server = request.getfixturevalue(f"{request.param}_server")
+    name = f"p{uuid.uuid4().hex[:12]}"
+    url = server.create_database(name)
+    yield server, url
+    if not server.running():
+        server.start()
+    server.drop_database(name)
+
+
+def serve(tmp_path: Path, url: str, **env: str) -> Server:
+    return Server(tmp_path, free_port(), {**NOAUTH, "DB_SYNC": "True",
+                                          "OS_PLACEMENT_DATABASE__CONNECTION": url, **env})
+
+
+def post_json(url: str, body: dict) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST",
+        headers={"x-auth-token": "admin", "content-type": "application/json",
+                 "openstack-api-version": "placement latest"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_gabbi_tour_passes(tmp_path: Path, database) -> None:
+    _, url = database
+    server = serve(tmp_path, url).start()
+    try:
+        server.wait_ready()
+        for base in (server.url, server.url + "/placement", server.url):
+            result = gabbi(base)
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    finally:
+        server.stop()
+    password = make_url(url).password
+    assert password and password not in server.log() and "placement:***@" in server.log()
+
+
+def test_eight_at_once_on_an_empty_database_all_come_up(tmp_path: Path, request) -> None:
+    for backend in ("postgresql", "mariadb"):
+        db_server = request.getfixturevalue(f"{backend}_server")
+        for round_number in range(ROUNDS):
+            name = f"c{uuid.uuid4().hex[:12]}"
+            url = db_server.create_database(name)
+            servers = [serve(tmp_path / f"{backend}-{round_number}-{i}", url,
+                             PLACEDOCK_PROCESSES="1", PLACEDOCK_THREADS="1")
+                       for i in range(AT_ONCE)]
+            try:
+                for server in servers:
+                    server.start()
+                for server in servers:
+                    server.wait_ready(timeout=120)
+                migrated = sum("database schema: migrated" in s.log() for s in servers)
+                assert migrated == 1, f"{backend}: {migrated} instances migrated"
+                for server in servers:
+                    assert get(server.url + "/resource_providers")[0] == 200
+            finally:
+                for server in servers:
+                    server.stop()
+            db_server.drop_database(name)
+            print(f"{backend} round {round_number + 1}: {AT_ONCE} of {AT_ONCE} ready")
+
+
+def test_database_late_is_waited_for(tmp_path: Path, database) -> None:
+    db_server, url = database
+    db_server.stop()
+    server = serve(tmp_path, url, DB_WAIT_TIMEOUT="60")
+    late = threading.Timer(15, db_server.start)
+    try:
+        server.start()
+        late.start()
+        took = server.wait_ready(timeout=75)
+        assert took >= 15
+        assert server.process is not None and server.process.poll() is None
+        waits = [line for line in server.log().splitlines() if "waiting for database" in line]
+        assert len(waits) >= 3, server.log()
+        print(f"database up after 15 s: placedock ready after {took:.1f} s, {len(waits)} waits")
+    finally:
+        late.join()
+        server.stop()
+
+
+def test_readiness_follows_the_database(tmp_path: Path, database) -> None:
+    db_server, url = database
+    server = serve(tmp_path, url).start()
+    try:
+        server.wait_ready()
+        db_server.stop()
+        status, body = get(server.url + "/health/ready", token=None)
+        assert status == 503, body
+        assert "database check failed" in json.loads(body)["reason"]
+        db_server.start()
+        server.wait_ready(timeout=30)
+    finally:
+        server.stop()
+
+
+def test_mysql_url_without_charset_stores_four_byte_names(tmp_path: Path, mariadb_server) -> None:
+    name = f"m{uuid.uuid4().hex[:12]}"
+    mariadb_server.create_database(name)
+    server = serve(tmp_path, mariadb_server.url_without_charset(name)).start()
+    try:
+        server.wait_ready()
+        status, body = post_json(server.url + "/resource_providers", {"name": "cat 🐈 bed"})
+        assert status == 200, body
+        assert json.loads(body)["name"] == "cat 🐈 bed"
+    finally:
+        server.stop()
+        mariadb_server.drop_database(name)
+
+
+def test_a_database_500_shows_no_sql(tmp_path: Path, mariadb_server) -> None:
+    name = f"s{uuid.uuid4().hex[:12]}"
+    mariadb_server.create_database(name)
+    url = mariadb_server.url_without_charset(name) + "?charset=utf8"  # 3-byte: a 🐈 fails
+    server = serve(tmp_path, url).start()
+    try:
+        server.wait_ready()
+        status, body = post_json(server.url + "/resource_providers", {"name": "cat 🐈 bed"})
+        assert status == 500
+        text = body.decode()
+        for leak in ("INSERT", "resource_providers", "pymysql", "cat ", "%(", "SQL"):
+            assert leak not in text, text
+        request_id = json.loads(body)["errors"][0]["request_id"]
+        assert request_id.startswith("req-")
+        time.sleep(0.2)
+        assert f"request {request_id}" in server.log() and "INSERT INTO" in server.log()
+    finally:
+        server.stop()
+        mariadb_server.drop_database(name)

@@ -1,0 +1,76 @@
+"""The README is the user's manual: every command it shows is run by some test, verbatim."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.support.server import REPO, base_environment, get
+
+README = (REPO / "README.md").read_text()
+FENCE = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+def readme_commands() -> list[str]:
+    return [line for block in FENCE.findall(README) for line in block.splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def test_every_readme_command_appears_in_a_test() -> None:
+    sources = "\n".join(p.read_text() for p in (REPO / "tests").rglob("*.py")
+                        if p.name != "test_readme.py")
+    sources += "\n".join(p.read_text() for p in (REPO / "tests").rglob("*.sh"))
+    sources += (REPO / ".ci" / "run").read_text()
+    untested = [command for command in readme_commands() if command not in sources]
+    assert readme_commands(), "no commands found: the README's fences changed?"
+    assert untested == [], f"README commands no test runs: {untested}"
+
+
+def serve_in_background(command: str, port: int, cwd: Path, timeout: float = 300) -> None:
+    """Run a README command that serves in the foreground; check it answers; stop it."""
+    process = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=base_environment(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            try:
+                if get(f"http://127.0.0.1:{port}/resource_providers")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "never answered"
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)  # bash exec'd the server: this is its PID
+        process.wait(timeout=20)
+
+
+def test_quickstart_local_serves_on_8081() -> None:
+    serve_in_background("./quickstart.sh --local", 8081, REPO)
+
+
+def test_running_without_a_container() -> None:
+    commands = ["python3 -m venv .venv", ".venv/bin/pip install -r placement-requirements.txt"]
+    for command in commands:
+        assert command in README
+    # The virtualenv steps are what run-tests.sh already did to .venv; run them for real anyway
+    # (pip finds everything installed), then the server line verbatim.
+    for command in commands:
+        subprocess.run(["bash", "-c", command], cwd=REPO, check=True, capture_output=True,
+                       timeout=600)
+    line = ('PATH="$PWD/.venv/bin:$PATH" OS_API__AUTH_STRATEGY=noauth2 DB_SYNC=True '
+            'PLACEDOCK_ADDRESS=127.0.0.1 PLACEDOCK_PORT=8082 PLACEDOCK_DATA_DIR="$PWD/data" '
+            './startup.sh')
+    assert line in README
+    data = REPO / "data"
+    assert not data.exists(), "a data/ folder is in the way"
+    try:
+        serve_in_background(line, 8082, REPO)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
