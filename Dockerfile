@@ -31,15 +31,6 @@ COPY startup.sh /opt/placedock/
 RUN /opt/placedock/venv/bin/python -m compileall -q /opt/placedock/placedock
 
 FROM ${BASE_IMAGE}
-ARG PLACEMENT_VERSION=16.0.0
-ARG REVISION=unknown
-ARG SOURCE=
-LABEL org.opencontainers.image.title="placedock" \
-      org.opencontainers.image.description="OpenStack Placement in a container, configured by the environment" \
-      org.opencontainers.image.version="${PLACEMENT_VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.source="${SOURCE}" \
-      org.opencontainers.image.licenses="Apache-2.0"
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
@@ -59,3 +50,14 @@ HEALTHCHECK --interval=10s --timeout=6s --start-period=30s --retries=3 \
     CMD ["python3", "-m", "placedock.health", "ready"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/opt/placedock/startup.sh"]
+
+# Last, so that a new revision rebuilds nothing but this metadata.
+ARG PLACEMENT_VERSION=16.0.0
+ARG REVISION=unknown
+ARG SOURCE=
+LABEL org.opencontainers.image.title="placedock" \
+      org.opencontainers.image.description="OpenStack Placement in a container, configured by the environment" \
+      org.opencontainers.image.version="${PLACEMENT_VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="Apache-2.0"

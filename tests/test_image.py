@@ -1,0 +1,267 @@
+"""The image, built and run by a real Docker engine."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.support.docker_engine import build_image, docker
+from tests.support.load import Load
+from tests.support.network import free_port
+from tests.support.server import REPO, get
+from tests.test_databases import post_json
+from tests.test_startup import gabbi
+
+IMAGE = "placedock"
+NOAUTH = ["-e", "OS_API__AUTH_STRATEGY=noauth2", "-e", "DB_SYNC=True"]
+UID = 42424
+QUICK_START_RUN = 'docker run -t -p 127.0.0.1:8081:80 -e "DB_SYNC=True" -e "OS_API__AUTH_STRATEGY=noauth2" placedock'
+
+
+@pytest.fixture(scope="session")
+def image(base_image: str) -> str:
+    revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=False).stdout.strip() or "unknown"
+    started = time.monotonic()
+    build_image(REPO, IMAGE, {"REVISION": revision})
+    took = time.monotonic() - started
+    docker("tag", IMAGE, f"{IMAGE}:revision")  # the README's plain build re-tags placedock
+    size = int(docker("image", "inspect", "--format", "{{.Size}}", IMAGE).stdout)
+    base = int(docker("image", "inspect", "--format", "{{.Size}}", base_image).stdout)
+    print(f"\nimage {IMAGE}: built in {took:.0f} s; {size / 1e6:.1f} MB, "
+          f"{(size - base) / 1e6:.1f} MB over {base_image} ({base / 1e6:.1f} MB)")
+    return IMAGE
+
+
+class Containers:
+    """Containers this test started, removed at the end by their ids."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def run(self, *args: str) -> str:
+        result = docker("run", "-d", *args, timeout=120)
+        assert result.returncode == 0, result.stderr
+        self.ids.append(result.stdout.strip())
+        return self.ids[-1]
+
+    def remove_all(self) -> None:
+        for container in self.ids:
+            docker("rm", "-f", "-v", container)
+
+
+@pytest.fixture
+def containers() -> Iterator[Containers]:
+    started = Containers()
+    yield started
+    started.remove_all()
+
+
+def wait_http(url: str, timeout: float = 60, container: str | None = None) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if get(url, timeout=2)[0] == 200:
+                return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(0.05)
+    logs = docker("logs", container).stdout + docker("logs", container).stderr if container else ""
+    raise AssertionError(f"{url} never answered 200:\n{logs[-3000:]}")
+
+
+def logs(container: str) -> str:
+    result = docker("logs", container)
+    return result.stdout + result.stderr
+
+
+def inspect(container: str, template: str) -> str:
+    return docker("inspect", "--format", template, container).stdout.strip()
+
+
+def test_the_seeds_quick_start_verbatim(image: str) -> None:
+    build = subprocess.run(["bash", "-c", "docker build -t placedock ."], cwd=REPO,
+                           capture_output=True, text=True, timeout=600, check=False)
+    assert build.returncode == 0, build.stderr  # every layer is cached by the image fixture
+    run = subprocess.Popen(["bash", "-c", f"exec {QUICK_START_RUN}"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_http("http://127.0.0.1:8081/")
+        curl = subprocess.run(["bash", "-c", "curl http://localhost:8081/"], capture_output=True,
+                              text=True, timeout=30, check=True)
+        versions = json.loads(curl.stdout)["versions"]
+        assert versions[0]["max_version"] == "1.39"
+        token = subprocess.run(
+            ["bash", "-c", "curl -H 'x-auth-token: admin' http://localhost:8081/resource_providers"],
+            capture_output=True, text=True, timeout=30, check=True)
+        assert json.loads(token.stdout) == {"resource_providers": []}
+    finally:
+        run.send_signal(signal.SIGTERM)  # the client passes it to the container, which stops
+        output = run.communicate(timeout=30)[0].decode(errors="replace")
+    assert "placedock: serving on port 80" in output
+
+
+def test_gabbi_on_the_embedded_sqlite(image: str, containers: Containers) -> None:
+    port = free_port()
+    container = containers.run("-p", f"127.0.0.1:{port}:80", *NOAUTH, image)
+    wait_http(f"http://127.0.0.1:{port}/", container=container)
+    for url in (f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/placement"):
+        result = gabbi(url)
+        assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_gabbi_on_a_real_database_with_the_url_from_a_mounted_secret(
+        image: str, containers: Containers, backend: str, request: pytest.FixtureRequest,
+        tmp_path: Path) -> None:
+    url = request.getfixturevalue(f"{backend}_url")
+    secret = tmp_path / "connection"
+    secret.write_text(url + "\n")
+    secret.chmod(0o444)
+    port = free_port()
+    # Host networking: the databases listen on 127.0.0.1 only; so does placedock here.
+    container = containers.run(
+        "--network", "host", "-v", f"{secret}:/run/secrets/connection:ro",
+        "-e", "OS_PLACEMENT_DATABASE__CONNECTION_FILE=/run/secrets/connection",
+        "-e", "PLACEDOCK_ADDRESS=127.0.0.1", "-e", f"PLACEDOCK_PORT={port}", *NOAUTH, image)
+    wait_http(f"http://127.0.0.1:{port}/health/ready", container=container)
+    result = gabbi(f"http://127.0.0.1:{port}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    password = make_url(url).password
+    assert password and password not in logs(container)
+
+
+def test_env_file(image: str, containers: Containers, tmp_path: Path) -> None:
+    env_file = tmp_path / "dockerenv"
+    env_file.write_text("OS_API__AUTH_STRATEGY=noauth2\nDB_SYNC=True\nOS_DEFAULT__DEBUG=True\n")
+    port = free_port()
+    container = containers.run("--env-file", str(env_file), "-p", f"127.0.0.1:{port}:80", image)
+    wait_http(f"http://127.0.0.1:{port}/", container=container)
+    assert " DEBUG " in logs(container)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (["-e", "OS_API__AUTH_STRATEGY=bogus"],
+         "placedock: error: OS_API__AUTH_STRATEGY: 'bogus' is not one of keystone, noauth2"),
+        (["-e", "OS_API__AUTH_STRATEGY=noauth2", "-e", "OS_DEFAULT__DEBUGG=True"],
+         ("placedock: error: OS_DEFAULT__DEBUGG: not an option placedock or placement knows; "
+          "did you mean OS_DEFAULT__DEBUG?")),
+    ],
+)
+def test_environment_errors_fail_docker_run(image: str, env: list[str], message: str) -> None:
+    result = docker("run", "--rm", *env, image)
+    assert result.returncode == 1
+    assert result.stderr.strip() == message
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_command_instead_of_the_server(image: str) -> None:
+    command = "docker run --rm -e OS_API__AUTH_STRATEGY=noauth2 placedock placement-manage db version"
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None"  # the embedded sqlite of a new container is empty
+
+
+def test_runs_as_non_root_with_uwsgi_as_pid_1(image: str, containers: Containers) -> None:
+    container = containers.run(*NOAUTH, image)
+    deadline = time.monotonic() + 60
+    while "serving on port" not in logs(container):
+        assert time.monotonic() < deadline, logs(container)
+        time.sleep(0.2)
+    status = docker("exec", container, "cat", "/proc/1/status").stdout
+    uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
+    assert uids == [str(UID)] * 4
+    cmdline = docker("exec", container, "cat", "/proc/1/cmdline").stdout
+    assert "placedock.serve" in cmdline
+
+
+def test_read_only_root_filesystem(image: str, containers: Containers) -> None:
+    port = free_port()
+    container = containers.run("--read-only", "--tmpfs", "/tmp", "--tmpfs",
+                               f"/var/lib/placement:uid={UID},gid={UID}",
+                               "-p", f"127.0.0.1:{port}:80", *NOAUTH, image)
+    wait_http(f"http://127.0.0.1:{port}/health/ready", container=container)
+    status, _ = post_json(f"http://127.0.0.1:{port}/resource_providers", {"name": "read-only cat"})
+    assert status == 200
+
+
+def test_docker_stop_under_load(image: str, containers: Containers) -> None:
+    port = free_port()
+    container = containers.run("-p", f"127.0.0.1:{port}:80", *NOAUTH, image)
+    wait_http(f"http://127.0.0.1:{port}/", container=container)
+    with Load(f"http://127.0.0.1:{port}/resource_providers", clients=6) as load:
+        load.wait_for("200", 50)
+        started = time.monotonic()
+        stop = docker("stop", "--time", "30", container)
+        took = time.monotonic() - started
+    assert stop.returncode == 0
+    assert took < 10, f"docker stop took {took:.1f} s"
+    assert inspect(container, "{{.State.ExitCode}}") == "0"
+    assert load.lost_in_flight(logs(container)) == [], load.failures[:5]
+    print(f"docker stop under load: {took:.2f} s, outcomes {dict(load.outcomes)}")
+
+
+def test_healthcheck_follows_the_database(image: str, containers: Containers,
+                                          postgresql_server, postgresql_url: str) -> None:
+    port = free_port()
+    container = containers.run(
+        "--network", "host", "--health-interval", "1s", "--health-retries", "2",
+        "--health-start-period", "60s", "-e", f"OS_PLACEMENT_DATABASE__CONNECTION={postgresql_url}",
+        "-e", "PLACEDOCK_ADDRESS=127.0.0.1", "-e", f"PLACEDOCK_PORT={port}", *NOAUTH, image)
+
+    def wait_health(wanted: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while (state := inspect(container, "{{.State.Health.Status}}")) != wanted:
+            assert time.monotonic() < deadline, f"health {state}, wanted {wanted}: {logs(container)}"
+            time.sleep(0.5)
+
+    wait_health("healthy")
+    postgresql_server.stop()
+    try:
+        wait_health("unhealthy")
+        last = json.loads(inspect(container, "{{json .State.Health.Log}}"))[-1]["Output"]
+        assert "not ready: database check failed" in last
+    finally:
+        postgresql_server.start()
+    wait_health("healthy")
+
+
+def test_restart_on_a_volume_keeps_the_sqlite_data(image: str, containers: Containers) -> None:
+    volume = f"placedock-test-{uuid.uuid4().hex[:8]}"
+    name = f"cat-{uuid.uuid4().hex[:8]}"
+    try:
+        for attempt in range(2):
+            port = free_port()
+            container = containers.run("-v", f"{volume}:/var/lib/placement",
+                                       "-p", f"127.0.0.1:{port}:80", *NOAUTH, image)
+            wait_http(f"http://127.0.0.1:{port}/health/ready", container=container)
+            if attempt == 0:
+                assert post_json(f"http://127.0.0.1:{port}/resource_providers", {"name": name})[0] == 200
+            else:
+                status, body = get(f"http://127.0.0.1:{port}/resource_providers?name={name}")
+                assert status == 200 and len(json.loads(body)["resource_providers"]) == 1
+                assert "database schema: already at" in logs(container)
+            docker("rm", "-f", container)
+    finally:
+        containers.remove_all()
+        docker("volume", "rm", "-f", volume)
+
+
+def test_labels_name_placement_and_the_revision(image: str) -> None:
+    labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}",
+                               f"{image}:revision").stdout)
+    assert labels["org.opencontainers.image.version"] == "16.0.0"
+    requirements = (REPO / "placement-requirements.txt").read_text()
+    assert "openstack-placement==16.0.0" in requirements
+    assert labels["org.opencontainers.image.revision"] not in ("", "unknown")
