@@ -10,6 +10,7 @@ from pathlib import Path
 
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
 from placement import db_api
 from placement.db.sqlalchemy import migration
@@ -122,7 +123,7 @@ def readiness(engine: Engine, wanted: str) -> str | None:
     try:
         with engine.connect() as connection:
             found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except DBAPIError as error:
+    except (DBAPIError, db_exc.DBError) as error:  # placement's engine raises oslo.db's errors
         return f"database check failed: {_reason(error, engine.url)}"
     if found != wanted:
         return f"database schema at {found}, placement needs {wanted}"
@@ -195,9 +196,11 @@ def _make_sqlite_dir(url: URL) -> None:
         ) from None
 
 
-def _reason(error: DBAPIError, url: URL) -> str:
+def _reason(error: Exception, url: URL) -> str:
     """The driver's first line, without the password should a driver echo it."""
-    reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else type(error.orig).__name__
+    cause = getattr(error, "orig", None) or getattr(error, "inner_exception", None) or error
+    lines = str(cause).strip().splitlines()
+    reason = lines[0] if lines else type(cause).__name__
     if url.password:
         reason = reason.replace(str(url.password), "***")
     return reason

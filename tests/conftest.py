@@ -1,0 +1,73 @@
+"""Shared fixtures: real PostgreSQL / MariaDB on 127.0.0.1, a Docker engine, the base image."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.databases import PG_BIN, MariaDBServer, PostgreSQLServer
+from tests.support.docker_engine import DockerEngine, ensure_base_image, ensure_engine
+from tests.support.skips import require
+
+BASE_IMAGE = "debian:bookworm-slim"
+
+
+@pytest.fixture(scope="session")
+def postgresql_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgreSQLServer]:
+    require((PG_BIN / "postgres").exists() and os.geteuid() == 0,
+            "PostgreSQL 15 (Debian package postgresql; tests run as root)")
+    server = PostgreSQLServer(tmp_path_factory.mktemp("postgresql"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBServer]:
+    require(shutil.which("mariadbd") is not None and os.geteuid() == 0,
+            "MariaDB (Debian package mariadb-server; tests run as root)")
+    server = MariaDBServer(tmp_path_factory.mktemp("mariadb"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def _fresh_database(server: PostgreSQLServer | MariaDBServer) -> Iterator[str]:
+    """A new, uniquely named, empty database; dropped afterwards (restarting the server if a
+    test left it stopped)."""
+    server.start()  # no-op when running
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    url = server.create_database(name)
+    yield url
+    server.start()
+    server.drop_database(name)
+
+
+@pytest.fixture
+def postgresql_url(postgresql_server: PostgreSQLServer) -> Iterator[str]:
+    yield from _fresh_database(postgresql_server)
+
+
+@pytest.fixture
+def mariadb_url(mariadb_server: MariaDBServer) -> Iterator[str]:
+    yield from _fresh_database(mariadb_server)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerEngine]:
+    engine = ensure_engine()
+    require(engine is not None, "a Docker engine (docker info, or dockerd we may start as root)")
+    assert engine is not None
+    yield engine
+    engine.stop()  # only stops a dockerd this session started
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_engine: DockerEngine) -> str:
+    """debian:bookworm-slim: the real one if present, else the locally made CI stand-in."""
+    ensure_base_image(BASE_IMAGE)
+    return BASE_IMAGE

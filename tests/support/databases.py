@@ -1,0 +1,272 @@
+"""Real PostgreSQL and MariaDB servers on 127.0.0.1 for tests, started and stopped by their own PID.
+
+Both classes share one interface:
+
+    server = PostgreSQLServer(workdir)   # or MariaDBServer(workdir)
+    server.start()                       # initialise workdir once, start, wait until it accepts
+    url = server.create_database("name") # SQLAlchemy URL for a password-protected user
+    server.stop(); server.start()        # same data, same port, same password
+    server.drop_database("name")
+
+The port is chosen when the object is made and kept across restarts, so URLs stay valid while the
+server is down. The application user (`placement`) has a random password per server object; the
+administrative work goes through the server's socket in `workdir` (peer / unix_socket auth), so no
+password-less or superuser login is ever reachable over TCP. `start()` is self-contained and may be
+called from a background thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pwd
+import re
+import secrets
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.support.network import free_port
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+APP_USER = "placement"
+_NAME = re.compile(r"^[A-Za-z0-9_]{1,63}$")
+
+
+class _Server:
+    """What both servers share: workdir, fixed port, per-server password, the process we started."""
+
+    kind = "database"
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = Path(workdir)
+        self.data_dir = self.workdir / "data"
+        self.log_path = self.workdir / "server.log"
+        self.port = free_port()
+        self.user = APP_USER
+        self.password = secrets.token_hex(16)
+        self._process: subprocess.Popen[bytes] | None = None
+        atexit.register(self.stop)  # a safety net if the session dies before its teardown
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self.running and self._process else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout: float = 60) -> None:
+        """Initialise the data dir on first use, start the server, wait until it accepts."""
+        if self.running:
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if not self._initialized():
+            self._initialize()
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                self._server_command(), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, **self._run_as(),
+            )
+        deadline = time.monotonic() + timeout
+        while not self._accepts_connections():
+            if self._process.poll() is not None:
+                code, self._process = self._process.returncode, None
+                raise RuntimeError(f"{self.kind} exited with {code}:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.kind} not ready after {timeout} s:\n{self.log_tail()}")
+            time.sleep(0.05)
+        self._admin_sql(self._ensure_user_sql())
+
+    def stop(self, timeout: float = 60) -> None:
+        """Stop the server we started (by its PID) and wait until it has exited."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(self.stop_signal)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    # -- databases ---------------------------------------------------------------------------
+    def create_database(self, name: str) -> str:
+        """Create an empty database owned by / granted to the app user; return its URL."""
+        self._admin_sql(self._create_sql(_checked(name)))
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        self._admin_sql(self._drop_sql(_checked(name)))
+
+    def url(self, name: str) -> str:
+        raise NotImplementedError
+
+    # -- per-server parts --------------------------------------------------------------------
+    def _run_as(self) -> dict[str, object]:
+        return {}
+
+    def _run(self, command: list[str], what: str, stdin: str | None = None) -> None:
+        result = subprocess.run(
+            command, input=stdin, capture_output=True, text=True, timeout=120, check=False,
+            **self._run_as(),
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{self.kind}: {what} failed ({result.returncode}):\n"
+                               f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
+
+    def _initialized(self) -> bool:
+        raise NotImplementedError
+
+    def _initialize(self) -> None:
+        raise NotImplementedError
+
+    def _server_command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _accepts_connections(self) -> bool:
+        raise NotImplementedError
+
+    def _admin_sql(self, sql: str) -> None:
+        raise NotImplementedError
+
+    def _ensure_user_sql(self) -> str:
+        raise NotImplementedError
+
+    def _create_sql(self, name: str) -> str:
+        raise NotImplementedError
+
+    def _drop_sql(self, name: str) -> str:
+        raise NotImplementedError
+
+
+class PostgreSQLServer(_Server):
+    """PostgreSQL 15 run as the `postgres` OS user (initdb refuses root); socket in workdir."""
+
+    kind = "PostgreSQL"
+    stop_signal = signal.SIGINT  # "fast" shutdown: disconnects clients instead of waiting for them
+
+    def url(self, name: str) -> str:
+        return f"postgresql+psycopg2://{self.user}:{self.password}@127.0.0.1:{self.port}/{name}"
+
+    def _run_as(self) -> dict[str, object]:
+        return {"user": "postgres", "group": "postgres", "extra_groups": []}
+
+    def _initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def _initialize(self) -> None:
+        account = pwd.getpwnam("postgres")
+        _let_postgres_reach(self.workdir, account.pw_uid)
+        os.chown(self.workdir, account.pw_uid, account.pw_gid)
+        self._run([str(PG_BIN / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "-E", "UTF8",
+                   "--locale=C.UTF-8", "--auth-local=peer", "--auth-host=scram-sha-256", "--no-sync"],
+                  "initdb")
+
+    def _server_command(self) -> list[str]:
+        return [str(PG_BIN / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
+                "-k", str(self.workdir), "-c", "listen_addresses=127.0.0.1",
+                "-c", "max_connections=300"]
+
+    def _accepts_connections(self) -> bool:
+        command = [str(PG_BIN / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port), "-t", "2"]
+        return subprocess.run(command, check=False).returncode == 0
+
+    def _admin_sql(self, sql: str) -> None:
+        self._run([str(PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(self.workdir),
+                   "-p", str(self.port), "-U", "postgres", "-d", "postgres"], "psql", stdin=sql)
+
+    def _ensure_user_sql(self) -> str:
+        return (f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{self.user}') "
+                f"THEN CREATE ROLE {self.user} LOGIN; END IF; END$$;\n"
+                f"ALTER ROLE {self.user} PASSWORD '{self.password}';\n")
+
+    def _create_sql(self, name: str) -> str:
+        return f'CREATE DATABASE "{name}" OWNER {self.user} ENCODING \'UTF8\';\n'
+
+    def _drop_sql(self, name: str) -> str:
+        return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);\n'
+
+
+class MariaDBServer(_Server):
+    """MariaDB run as root with `--no-defaults`; databases are made utf8mb4 explicitly."""
+
+    kind = "MariaDB"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.workdir / "mariadb.sock"
+
+    def url(self, name: str) -> str:
+        return self.url_without_charset(name) + "?charset=utf8mb4"
+
+    def url_without_charset(self, name: str) -> str:
+        return f"mysql+pymysql://{self.user}:{self.password}@127.0.0.1:{self.port}/{name}"
+
+    def _initialized(self) -> bool:
+        return (self.data_dir / "mysql").is_dir()
+
+    def _initialize(self) -> None:
+        self._run(["mariadb-install-db", "--no-defaults", f"--datadir={self.data_dir}", "--user=root",
+                   "--auth-root-authentication-method=socket", "--skip-test-db"],
+                  "mariadb-install-db")
+
+    def _server_command(self) -> list[str]:
+        return ["mariadbd", "--no-defaults", f"--datadir={self.data_dir}", "--user=root",
+                f"--port={self.port}", "--bind-address=127.0.0.1", f"--socket={self.socket_path}",
+                f"--pid-file={self.workdir / 'mariadb.pid'}", "--skip-name-resolve",
+                "--max-connections=300"]
+
+    def _accepts_connections(self) -> bool:
+        command = ["mariadb-admin", "--no-defaults", f"--socket={self.socket_path}", "-u", "root",
+                   "--connect-timeout=2", "ping"]
+        return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+    def _admin_sql(self, sql: str) -> None:
+        self._run(["mariadb", "--no-defaults", f"--socket={self.socket_path}", "-u", "root", "--batch"],
+                  "mariadb", stdin=sql)
+
+    def _ensure_user_sql(self) -> str:
+        account = f"'{self.user}'@'127.0.0.1'"
+        return (f"CREATE USER IF NOT EXISTS {account};\n"
+                f"ALTER USER {account} IDENTIFIED BY '{self.password}';\n")
+
+    def _create_sql(self, name: str) -> str:
+        return (f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;\n"
+                f"GRANT ALL PRIVILEGES ON `{name}`.* TO '{self.user}'@'127.0.0.1';\n")
+
+    def _drop_sql(self, name: str) -> str:
+        return f"DROP DATABASE IF EXISTS `{name}`;\n"
+
+
+def _checked(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"database name {name!r}: use letters, digits and _ (at most 63)")
+    return name
+
+
+def _let_postgres_reach(workdir: Path, uid: int) -> None:
+    """Give "others" search (x, not read) permission on the parents of `workdir` that lack it.
+
+    pytest makes its temp dirs 0700 (root only), which the `postgres` user cannot traverse.
+    Only directories inside the system temp dir are touched; anything else is an error.
+    """
+    temp_root = Path(tempfile.gettempdir()).resolve()
+    for parent in workdir.resolve().parents:
+        info = parent.stat()
+        if info.st_uid == uid or info.st_mode & stat.S_IXOTH:
+            continue
+        if parent != temp_root and temp_root not in parent.parents:
+            raise RuntimeError(f"the postgres user cannot reach {workdir}: {parent} is closed to it")
+        parent.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXOTH)

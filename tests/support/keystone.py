@@ -1,0 +1,471 @@
+"""A real keystone and a real memcached on 127.0.0.1 for tests, each stopped by its own PID.
+
+    memcached = MemcachedServer(workdir / "memcached")
+    memcached.start()                      # memcached.servers == "127.0.0.1:PORT"
+    keystone = KeystoneServer(workdir / "keystone")
+    keystone.start()                       # install (once), initialise (once), serve, wait
+    token = keystone.issue_token("admin", keystone.admin_password, "admin")
+    keystone.stop(); keystone.start()      # same data, same port, same passwords
+
+keystone is the release from PyPI (KEYSTONE_REQUIREMENT) in a virtualenv of its own, because its
+pins may differ from placement's: ``${PLACEDOCK_CACHE_DIR:-$HOME/.cache/placedock}/keystone-venv``,
+made on first use and reused while its marker file names the same requirements. It runs on
+sqlite under uwsgi (the pyuwsgi wheel) and is mounted at ``/identity`` as devstack mounts it.
+
+The accounts are devstack's: ``admin`` (admin role on the admin project, made by
+``keystone-manage bootstrap``), ``placement`` (admin role on the ``service`` project: the service
+user placement's auth_token middleware logs in as) and ``demo`` (member role on ``demo`` only).
+Every password is random per server object.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import grp
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tests.support.network import free_port
+
+KEYSTONE_REQUIREMENTS = ("keystone==30.0.0", "pyuwsgi==2.0.30.post1")
+READY_MARKER = ".placedock-ready"
+DOMAIN = "Default"  # the name of the domain with id "default"
+REGION = "RegionOne"
+SERVICE_PROJECT = "service"
+PLACEMENT_USER = "placement"
+DEMO_USER = "demo"
+DEMO_PROJECT = "demo"
+MOUNT = "/identity"
+
+
+def cache_dir() -> Path:
+    """Where tools too slow to fetch on every run are kept between runs."""
+    configured = os.environ.get("PLACEDOCK_CACHE_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "placedock"
+
+
+def keystone_venv() -> Path:
+    return cache_dir() / "keystone-venv"
+
+
+def _process_environment(extra: dict[str, str]) -> dict[str, str]:
+    """A clean environment: no caller OS_* variable may reach keystone's oslo.config."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
+        **extra,
+    }
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on a file, so parallel test sessions install the venv only once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_keystone_venv(timeout: float = 900) -> Path:
+    """The keystone virtualenv, installed if missing or made for other requirements."""
+    venv = keystone_venv()
+    wanted = "\n".join(KEYSTONE_REQUIREMENTS) + "\n"
+    marker = venv / READY_MARKER
+    with _locked(cache_dir() / "keystone-venv.lock"):
+        if marker.exists() and marker.read_text() == wanted:
+            return venv
+        if venv.exists():
+            shutil.rmtree(venv)  # a half-made venv, or one for other versions: ours to replace
+        log = cache_dir() / "keystone-venv-install.log"
+        with open(log, "wb") as output:
+            for command in (
+                [sys.executable, "-m", "venv", str(venv)],
+                [str(venv / "bin" / "pip"), "install", "--quiet", *KEYSTONE_REQUIREMENTS],
+            ):
+                result = subprocess.run(
+                    command, stdout=output, stderr=subprocess.STDOUT, timeout=timeout, check=False
+                )
+                if result.returncode != 0:
+                    tail = log.read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"installing keystone failed ({result.returncode}):\n{tail}")
+        marker.write_text(wanted)
+    return venv
+
+
+class _Process:
+    """One long-running server process we started, with its log; stopped by its PID only."""
+
+    kind = "server"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = Path(workdir)
+        self.log_path = self.workdir / f"{self.kind}.log"
+        self.port = free_port()  # kept across restarts, so URLs stay valid while it is down
+        self._process: subprocess.Popen[bytes] | None = None
+        atexit.register(self.stop)  # a safety net if the session dies before its teardown
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self.running and self._process else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def _spawn(self, command: list[str], env: dict[str, str]) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=env, cwd=self.workdir, start_new_session=True,
+            )
+
+    def _wait_until(self, ready: Any, timeout: float) -> float:
+        """Seconds until ready() is true; stop and raise with the log if it never is."""
+        started = time.monotonic()
+        while not ready():
+            if self._process is None or self._process.poll() is not None:
+                code = self._process.returncode if self._process else None
+                self._process = None
+                raise RuntimeError(f"{self.kind} exited with {code}:\n{self.log_tail()}")
+            if time.monotonic() - started > timeout:
+                self.stop()
+                raise RuntimeError(f"{self.kind} not ready after {timeout} s:\n{self.log_tail()}")
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM the process we started, by its PID; SIGKILL it if it will not go."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class MemcachedServer(_Process):
+    """Debian's memcached on 127.0.0.1 (TCP only, no UDP)."""
+
+    kind = "memcached"
+    binary = "/usr/bin/memcached"
+
+    @property
+    def servers(self) -> str:
+        """The value for [keystone_authtoken]memcached_servers."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10) -> float:
+        if self.running:
+            return 0.0
+        command = [self.binary, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "32"]
+        if os.geteuid() == 0:
+            command += ["-u", pwd.getpwuid(0).pw_name]  # memcached refuses root without -u
+        self._spawn(command, _process_environment({}))
+        return self._wait_until(self._answers, timeout)
+
+    def _answers(self) -> bool:
+        import socket
+
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"version\r\n")
+                return sock.recv(64).startswith(b"VERSION")
+        except OSError:
+            return False
+
+
+class KeystoneError(RuntimeError):
+    pass
+
+
+class KeystoneServer(_Process):
+    """keystone (PyPI release, own venv) on sqlite under uwsgi at http://127.0.0.1:PORT/identity."""
+
+    kind = "keystone"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.admin_password = secrets.token_hex(16)
+        self.placement_password = secrets.token_hex(16)
+        self.demo_password = secrets.token_hex(16)
+        self.venv: Path | None = None
+        self.install_seconds: float | None = None  # time spent in ensure_keystone_venv()
+        self.init_seconds: float | None = None  # db_sync, key setup, bootstrap, accounts
+        self.start_seconds: float | None = None  # exec of uwsgi to first 200 on /v3
+
+    @property
+    def url(self) -> str:
+        """The identity root, as devstack prints it ("Keystone is serving at ...")."""
+        return f"http://127.0.0.1:{self.port}{MOUNT}"
+
+    @property
+    def auth_url(self) -> str:
+        return self.url  # keystoneauth discovers /v3 from the root, as devstack configures it
+
+    @property
+    def config_file(self) -> Path:
+        return self.workdir / "keystone.conf"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self, timeout: float = 120) -> None:
+        """Install (once per machine), initialise (once per workdir), serve and wait for /v3."""
+        if self.running:
+            return
+        started = time.monotonic()
+        self.venv = ensure_keystone_venv()
+        self.install_seconds = time.monotonic() - started
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        initialised = (self.workdir / READY_MARKER).exists()
+        started = time.monotonic()
+        if not initialised:
+            self._initialise()
+        setup_seconds = time.monotonic() - started
+        self._spawn(self._uwsgi_command(), self._environment())
+        self.start_seconds = self._wait_until(self._answers, timeout)
+        if not initialised:
+            started = time.monotonic()
+            self._create_accounts()
+            (self.workdir / READY_MARKER).write_text("accounts made\n")
+            self.init_seconds = setup_seconds + time.monotonic() - started
+
+    def _environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        assert self.venv is not None
+        return _process_environment({
+            "PATH": f"{self.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+            "OS_KEYSTONE_CONFIG_DIR": str(self.workdir),
+            **(extra or {}),
+        })
+
+    def _uwsgi_command(self) -> list[str]:
+        assert self.venv is not None
+        return [
+            str(self.venv / "bin" / "uwsgi"),
+            "--http-socket", f"127.0.0.1:{self.port}",
+            "--master", "--need-app", "--die-on-term",
+            "--processes", "1", "--threads", "4",
+            "--mount", f"{MOUNT}=keystone.wsgi.api:application",
+            "--manage-script-name",
+            # --http-socket closes every connection after one response but answers HTTP/1.1
+            # without saying so: a keep-alive client (keystoneauth's requests session in
+            # placement) then reuses a dead connection and the request fails ("Remote end closed
+            # connection without response" -> placement 503). Say it.
+            "--add-header", "Connection: close",
+        ]
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/v3", timeout=2) as response:
+                return response.status == 200
+        except (OSError, urllib.error.HTTPError):
+            return False
+
+    # -- first start -------------------------------------------------------------------------
+    def _initialise(self) -> None:
+        """keystone.conf, database schema, key repositories and the bootstrap admin."""
+        if self.workdir.exists():
+            for leftover in ("keystone.db", "fernet-keys", "credential-keys"):
+                path = self.workdir / leftover
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
+        self.config_file.write_text(self._config_text())
+        owner = ["--keystone-user", pwd.getpwuid(os.getuid()).pw_name,
+                 "--keystone-group", grp.getgrgid(os.getgid()).gr_name]
+        # Independent of each other: run side by side (each spends ~3 s importing keystone).
+        self._manage_all([["db_sync"], ["fernet_setup", *owner], ["credential_setup", *owner]])
+        self._manage(
+            ["bootstrap",
+             "--bootstrap-username", "admin",
+             "--bootstrap-project-name", "admin",
+             "--bootstrap-role-name", "admin",
+             "--bootstrap-service-name", "keystone",
+             "--bootstrap-region-id", REGION,
+             "--bootstrap-admin-url", self.url,
+             "--bootstrap-internal-url", self.url,
+             "--bootstrap-public-url", self.url],
+            # From the environment, not argv: no password in the process list.
+            {"OS_BOOTSTRAP_PASSWORD": self.admin_password},
+        )
+
+    def _config_text(self) -> str:
+        return "\n".join([
+            "[DEFAULT]",
+            f"log_file = {self.workdir / 'keystone-app.log'}",
+            "[database]",
+            f"connection = sqlite:///{self.workdir / 'keystone.db'}",
+            "[token]",
+            "provider = fernet",
+            "[fernet_tokens]",
+            f"key_repository = {self.workdir / 'fernet-keys'}",
+            "[fernet_receipts]",
+            f"key_repository = {self.workdir / 'fernet-keys'}",
+            "[credential]",
+            f"key_repository = {self.workdir / 'credential-keys'}",
+            "[identity]",
+            # Few bcrypt rounds: every token request hashes the password (4 is bcrypt's minimum).
+            "password_hash_rounds = 4",
+            "",
+        ])
+
+    def _manage(self, arguments: list[str], extra_env: dict[str, str] | None = None) -> None:
+        self._manage_all([arguments], extra_env)
+
+    def _manage_all(
+        self, commands: list[list[str]], extra_env: dict[str, str] | None = None
+    ) -> None:
+        """Run keystone-manage commands concurrently; raise on the first that failed."""
+        assert self.venv is not None
+        running = []
+        for arguments in commands:
+            output = self.workdir / f"keystone-manage-{arguments[0]}.log"
+            with open(output, "wb") as log:
+                process = subprocess.Popen(
+                    [str(self.venv / "bin" / "keystone-manage"),
+                     "--config-file", str(self.config_file), *arguments],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    env=self._environment(extra_env), cwd=self.workdir,
+                )
+            running.append((arguments[0], process, output))
+        for name, process, output in running:
+            code = process.wait(timeout=300)
+            if code != 0:
+                tail = output.read_text(errors="replace")[-3000:]
+                raise KeystoneError(f"keystone-manage {name} failed ({code}):\n{tail}")
+
+    def _create_accounts(self) -> None:
+        """devstack's service project and users, through keystone's own API."""
+        token = self.issue_token("admin", self.admin_password, "admin")
+        domain = self._find(token, "domains", DOMAIN)
+        roles = {name: self._find(token, "roles", name) for name in ("admin", "member")}
+        service = self._create(token, "projects", {"name": SERVICE_PROJECT, "domain_id": domain})
+        demo = self._create(token, "projects", {"name": DEMO_PROJECT, "domain_id": domain})
+        for name, password, project, role in (
+            (PLACEMENT_USER, self.placement_password, service, "admin"),
+            (DEMO_USER, self.demo_password, demo, "member"),
+        ):
+            user = self._create(
+                token, "users",
+                {"name": name, "password": password, "domain_id": domain, "enabled": True},
+            )
+            self.request("PUT", f"/v3/projects/{project}/users/{user}/roles/{roles[role]}", token)
+
+    def _find(self, token: str, collection: str, name: str) -> str:
+        _, body, _ = self.request("GET", f"/v3/{collection}?name={name}", token)
+        found = body[collection]
+        if len(found) != 1:
+            raise KeystoneError(f"{len(found)} {collection} named {name!r}")
+        return found[0]["id"]
+
+    def _create(self, token: str, collection: str, fields: dict[str, Any]) -> str:
+        singular = collection[:-1]
+        _, body, _ = self.request("POST", f"/v3/{collection}", token, {singular: fields})
+        return body[singular]["id"]
+
+    # -- API ---------------------------------------------------------------------------------
+    def request(
+        self, method: str, path: str, token: str | None = None, body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
+        """One keystone API call: (status, parsed JSON body or None, headers); raises on >= 400."""
+        status, parsed, answer = self.call(method, path, token, body, headers)
+        if status >= 400:
+            raise KeystoneError(f"{method} {path}: {status} {parsed}")
+        return status, parsed, answer
+
+    def call(
+        self, method: str, path: str, token: str | None = None, body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Like request() but returns error statuses instead of raising."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("X-Auth-Token", token)
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, _json(response.read()), dict(response.headers)
+        except urllib.error.HTTPError as error:
+            return error.code, _json(error.read()), dict(error.headers)
+
+    def issue_token(self, username: str, password: str, project_name: str) -> str:
+        """A project-scoped token for a user of the Default domain (password method)."""
+        auth = {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": username, "domain": {"name": DOMAIN}, "password": password},
+                },
+            },
+            "scope": {"project": {"name": project_name, "domain": {"name": DOMAIN}}},
+        }
+        status, body, headers = self.call("POST", "/v3/auth/tokens", body={"auth": auth})
+        if status != 201:
+            error = (body or {}).get("error", {}).get("message", "") if isinstance(body, dict) else ""
+            raise KeystoneError(f"token for {username!r} on {project_name!r}: {status} {error}")
+        return headers["X-Subject-Token"]
+
+    def validate_token(self, admin_token: str, token: str) -> dict[str, Any]:
+        """GET /v3/auth/tokens: the token's body, or KeystoneError if keystone rejects it."""
+        _, body, _ = self.request(
+            "GET", "/v3/auth/tokens", admin_token, headers={"X-Subject-Token": token}
+        )
+        return body["token"]
+
+    def authtoken_environment(self, memcached_servers: str | None = None) -> dict[str, str]:
+        """placement's [keystone_authtoken] as OS_* variables, devstack style (password plugin)."""
+        prefix = "OS_KEYSTONE_AUTHTOKEN__"
+        values = {
+            "AUTH_TYPE": "password",
+            "AUTH_URL": self.auth_url,
+            "WWW_AUTHENTICATE_URI": self.url,
+            "PROJECT_DOMAIN_NAME": DOMAIN,
+            "USER_DOMAIN_NAME": DOMAIN,
+            "PROJECT_NAME": SERVICE_PROJECT,
+            "USERNAME": PLACEMENT_USER,
+            "PASSWORD": self.placement_password,
+        }
+        if memcached_servers:
+            values["MEMCACHED_SERVERS"] = memcached_servers
+        return {prefix + name: value for name, value in values.items()}
+
+
+def _json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {"raw": raw[:500].decode(errors="replace")}
