@@ -21,10 +21,12 @@ RUN python3 -m venv /opt/placedock/venv \
         "git+${PLACEMENT_GIT_URL}@${PLACEMENT_GIT_REF}"; \
     fi \
  && /opt/placedock/venv/bin/pip uninstall -y -q pip setuptools \
- && cd /opt/placedock/venv/lib/python3*/site-packages \
- && find . -depth -type d \( -name tests -o -name __pycache__ \) -exec rm -rf {} + \
- && find . -name '*.so*' -type f -exec strip --strip-unneeded {} + \
- && /opt/placedock/venv/bin/python -m compileall -q -j 0 .
+ && site=$(echo /opt/placedock/venv/lib/python3*/site-packages) \
+ && find "$site" -depth -type d \( -name tests -o -name __pycache__ \) -exec rm -rf {} + \
+ && find "$site" -name '*.so*' -type f -exec strip --strip-unneeded {} + \
+ # netaddr's IEEE registries (8 MB) serve only MAC-vendor lookups, which placement never makes.
+ && rm "$site"/netaddr/eui/oui.txt "$site"/netaddr/eui/iab.txt \
+ && /opt/placedock/venv/bin/python -m compileall -q -j 0 "$site"
 COPY placedock/ /opt/placedock/placedock/
 COPY shared/ /opt/placedock/shared/
 COPY startup.sh /opt/placedock/
@@ -42,7 +44,8 @@ ENV PATH=/opt/placedock/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PLACEDOCK_DATA_DIR=/var/lib/placement
-USER placement
+# Numeric, so Kubernetes' runAsNonRoot can verify it.
+USER 42424:42424
 WORKDIR /var/lib/placement
 EXPOSE 80
 # Ready = the database answers and its schema is at head (see README, "Health").

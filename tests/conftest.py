@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -71,3 +72,12 @@ def base_image(docker_engine: DockerEngine) -> str:
     """debian:bookworm-slim: the real one if present, else the locally made CI stand-in."""
     ensure_base_image(BASE_IMAGE)
     return BASE_IMAGE
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI nothing may be skipped: a skip there is a failure of the run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if os.environ.get("CI") and skipped:
+        print(f"\nCI: {skipped} tests were skipped; in CI every test must run", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
