@@ -265,3 +265,10 @@ def test_labels_name_placement_and_the_revision(image: str) -> None:
     requirements = (REPO / "placement-requirements.txt").read_text()
     assert "openstack-placement==16.0.0" in requirements
     assert labels["org.opencontainers.image.revision"] not in ("", "unknown")
+
+
+def test_quickstart_uses_docker_when_an_engine_answers(image: str) -> None:
+    from tests.test_readme import serve_in_background
+
+    serve_in_background("./quickstart.sh", 8081, REPO)
+    assert docker("ps", "--filter", "publish=8081", "-q").stdout.strip() == ""  # gone
