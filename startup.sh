@@ -3,6 +3,7 @@
 #   startup.sh                    serve placement (uwsgi becomes this process, PID 1 in a container)
 #   startup.sh --some-uwsgi-flag  serve, with extra uwsgi options
 #   startup.sh COMMAND [ARG...]   run COMMAND with the same environment handling instead
+#   startup.sh conf-to-env [...]  turn a placement.conf (stdin) into an env-file (stdout)
 set -eu
 
 PLACEDOCK_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +27,11 @@ main() {
 		# it (DB_SYNC) or checks it, then becomes uwsgi in the same process (pyuwsgi), so that
 		# placement's modules are imported once. After this exec, uwsgi is this process.
 		exec python3 -m placedock.serve --ini "$UWSGI_INI" "$@"
+	fi
+	if [ "$1" = conf-to-env ]; then
+		# It reads a placement.conf, not this environment: nothing here needs to be valid yet.
+		shift
+		exec python3 -m placedock.conf_to_env "$@"
 	fi
 	prepare_command_environment
 	exec "$@"

@@ -29,6 +29,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -174,7 +175,7 @@ class MemcachedServer(_Process):
     """Debian's memcached on 127.0.0.1 (TCP only, no UDP)."""
 
     kind = "memcached"
-    binary = "/usr/bin/memcached"
+    binary = "memcached"  # Debian's package, found on PATH
 
     @property
     def servers(self) -> str:
@@ -184,15 +185,16 @@ class MemcachedServer(_Process):
     def start(self, timeout: float = 10) -> float:
         if self.running:
             return 0.0
-        command = [self.binary, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "32"]
+        binary = shutil.which(self.binary)
+        if binary is None:
+            raise RuntimeError("memcached is not installed (apt-get install memcached)")
+        command = [binary, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "32"]
         if os.geteuid() == 0:
             command += ["-u", pwd.getpwuid(0).pw_name]  # memcached refuses root without -u
         self._spawn(command, _process_environment({}))
         return self._wait_until(self._answers, timeout)
 
     def _answers(self) -> bool:
-        import socket
-
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
                 sock.sendall(b"version\r\n")
