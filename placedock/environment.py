@@ -40,6 +40,7 @@ OWN_DEFAULTS = {
     "PLACEDOCK_THREADS": "4",
     "PLACEDOCK_DATA_DIR": "/var/lib/placement",
     "PLACEDOCK_STATS_SOCKET": "",  # empty: a socket in the temp dir named after the port
+    "PLACEDOCK_REQUIRE_SHARED_DATABASE": "false",
 }
 OWN_PREFIXES = ("PLACEDOCK_", "DB_")
 
@@ -90,6 +91,14 @@ def read(environ: Mapping[str, str]) -> Environment:
         notes += _check_keystone(values)
     url = _database_url(values, changes, notes)
     own = {name: values.get(name, default) for name, default in OWN_DEFAULTS.items()}
+    if _boolean("PLACEDOCK_REQUIRE_SHARED_DATABASE", own["PLACEDOCK_REQUIRE_SHARED_DATABASE"]) and (
+        url.get_backend_name() == "sqlite"
+    ):
+        # Replicas (an autoscaler) on sqlite would each serve their own diverging copy.
+        raise ConfigurationError(
+            CONNECTION, "sqlite is not shared between replicas; PLACEDOCK_REQUIRE_SHARED_DATABASE "
+            "asks for PostgreSQL or MySQL"
+        )
     port = _integer("PLACEDOCK_PORT", own["PLACEDOCK_PORT"], 1, 65535)
     settings = Settings(
         auth_strategy=auth_strategy,

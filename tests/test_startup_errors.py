@@ -96,6 +96,8 @@ CASES = [
      "OS_KEYSTONE_AUTHTOKEN__MEMCACHE_SERVERS", "use OS_KEYSTONE_AUTHTOKEN__MEMCACHED_SERVERS"),
     ("multi-valued", {**NOAUTH, "OS_OSLO_POLICY__POLICY_DIRS": "/etc/placement/policy.d"},
      "OS_OSLO_POLICY__POLICY_DIRS", "multi-valued"),
+    ("sqlite-for-replicas", {**NOAUTH, "PLACEDOCK_REQUIRE_SHARED_DATABASE": "true"},
+     "OS_PLACEMENT_DATABASE__CONNECTION", "not shared between replicas"),
     ("config-dir-empty", {**NOAUTH, "OS_PLACEMENT_CONFIG_DIR": "/nonexistent"},
      "OS_PLACEMENT_CONFIG_DIR", "no placement.conf"),
 ]
