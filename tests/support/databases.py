@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support import processes
 from tests.support.network import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -87,19 +88,10 @@ class _Server:
     def stop(self, timeout: float = 60) -> None:
         """Stop the server we started (by its PID) and wait until it has exited."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(self.stop_signal)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        processes.stop(process, self.stop_signal, timeout)
 
     def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return processes.log_tail(self.log_path, lines)
 
     # -- databases ---------------------------------------------------------------------------
     def create_database(self, name: str) -> str:

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support import processes
+
 DOCKER = "docker"
 BUILD_ARGS_FOR_THIS_MACHINE = ["--network", "host"]  # builds reach package registries only so
 CI_BASE_TAG = "placedock-ci/base:bookworm"
@@ -76,21 +78,12 @@ class DockerEngine:
         return self.process is not None
 
     def log_tail(self, lines: int = 40) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return "(not our dockerd: no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return processes.log_tail(self.log_path, lines)
 
     def stop(self, timeout: float = 60) -> None:
         """Stop dockerd if we started it (by its PID) and wait; an engine we found is left alone."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        processes.stop(process, signal.SIGTERM, timeout)
         if self.log_path is not None:
             shutil.rmtree(self.log_path.parent, ignore_errors=True)
 

@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.support import processes
 from tests.support.network import free_port
 
 KEYSTONE_REQUIREMENTS = ("keystone==30.0.0", "pyuwsgi==2.0.30.post1")
@@ -156,19 +157,10 @@ class _Process:
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM the process we started, by its PID; SIGKILL it if it will not go."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        processes.stop(process, signal.SIGTERM, timeout)
 
     def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return processes.log_tail(self.log_path, lines)
 
 
 class MemcachedServer(_Process):
