@@ -17,7 +17,6 @@ called from a background thread.
 
 from __future__ import annotations
 
-import atexit
 import os
 import pwd
 import re
@@ -30,37 +29,22 @@ import time
 from pathlib import Path
 
 from tests.support import processes
-from tests.support.network import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 APP_USER = "placement"
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,63}$")
 
 
-class _Server:
+class _Server(processes.ServerProcess):
     """What both servers share: workdir, fixed port, per-server password, the process we started."""
 
     kind = "database"
-    stop_signal = signal.SIGTERM
 
     def __init__(self, workdir: Path) -> None:
-        self.workdir = Path(workdir)
+        super().__init__(workdir, "server.log")
         self.data_dir = self.workdir / "data"
-        self.log_path = self.workdir / "server.log"
-        self.port = free_port()
         self.user = APP_USER
         self.password = secrets.token_hex(16)
-        self._process: subprocess.Popen[bytes] | None = None
-        atexit.register(self.stop)  # a safety net if the session dies before its teardown
-
-    # -- lifecycle ---------------------------------------------------------------------------
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self.running and self._process else None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def start(self, timeout: float = 60) -> None:
         """Initialise the data dir on first use, start the server, wait until it accepts."""
@@ -84,14 +68,6 @@ class _Server:
                 raise RuntimeError(f"{self.kind} not ready after {timeout} s:\n{self.log_tail()}")
             time.sleep(0.05)
         self._admin_sql(self._ensure_user_sql())
-
-    def stop(self, timeout: float = 60) -> None:
-        """Stop the server we started (by its PID) and wait until it has exited."""
-        process, self._process = self._process, None
-        processes.stop(process, self.stop_signal, timeout)
-
-    def log_tail(self, lines: int = 40) -> str:
-        return processes.log_tail(self.log_path, lines)
 
     # -- databases ---------------------------------------------------------------------------
     def create_database(self, name: str) -> str:

@@ -20,7 +20,6 @@ Every password is random per server object.
 
 from __future__ import annotations
 
-import atexit
 import fcntl
 import grp
 import json
@@ -28,7 +27,6 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -41,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import processes
-from tests.support.network import free_port
 
 KEYSTONE_REQUIREMENTS = ("keystone==30.0.0", "pyuwsgi==2.0.30.post1")
 READY_MARKER = ".placedock-ready"
@@ -112,25 +109,11 @@ def ensure_keystone_venv(timeout: float = 900) -> Path:
     return venv
 
 
-class _Process:
+class _Process(processes.ServerProcess):
     """One long-running server process we started, with its log; stopped by its PID only."""
 
-    kind = "server"
-
     def __init__(self, workdir: Path) -> None:
-        self.workdir = Path(workdir)
-        self.log_path = self.workdir / f"{self.kind}.log"
-        self.port = free_port()  # kept across restarts, so URLs stay valid while it is down
-        self._process: subprocess.Popen[bytes] | None = None
-        atexit.register(self.stop)  # a safety net if the session dies before its teardown
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self.running and self._process else None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        super().__init__(workdir, f"{self.kind}.log")
 
     def _spawn(self, command: list[str], env: dict[str, str]) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -153,14 +136,6 @@ class _Process:
                 raise RuntimeError(f"{self.kind} not ready after {timeout} s:\n{self.log_tail()}")
             time.sleep(0.05)
         return time.monotonic() - started
-
-    def stop(self, timeout: float = 30) -> None:
-        """SIGTERM the process we started, by its PID; SIGKILL it if it will not go."""
-        process, self._process = self._process, None
-        processes.stop(process, signal.SIGTERM, timeout)
-
-    def log_tail(self, lines: int = 40) -> str:
-        return processes.log_tail(self.log_path, lines)
 
 
 class MemcachedServer(_Process):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import signal
 import subprocess
 from pathlib import Path
+
+from tests.support.network import free_port
 
 
 def stop(process: subprocess.Popen[bytes] | None, signum: int = signal.SIGTERM,
@@ -24,3 +27,33 @@ def log_tail(path: Path | None, lines: int = 40) -> str:
     if path is None or not path.exists():
         return "(no log)"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class ServerProcess:
+    """A long-running server we start: its workdir, its log, a port kept across restarts (so
+    URLs stay valid while it is down) and the process itself, stopped by its PID only."""
+
+    kind = "server"
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, workdir: Path, log_name: str) -> None:
+        self.workdir = Path(workdir)
+        self.log_path = self.workdir / log_name
+        self.port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+        atexit.register(self.stop)  # a safety net if the session dies before its teardown
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self.running and self._process else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self, timeout: float = 60) -> None:
+        process, self._process = self._process, None
+        stop(process, self.stop_signal, timeout)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return log_tail(self.log_path, lines)
