@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support.containers import IMAGE, Containers
 from tests.support.databases import PG_BIN, MariaDBServer, PostgreSQLServer
-from tests.support.docker_engine import DockerEngine, ensure_base_image, ensure_engine
+from tests.support.docker_engine import (
+    DockerEngine,
+    build_image,
+    docker,
+    ensure_base_image,
+    ensure_engine,
+)
+from tests.support.server import REPO
 from tests.support.skips import require
 
 BASE_IMAGE = "debian:bookworm-slim"
@@ -72,6 +82,28 @@ def base_image(docker_engine: DockerEngine) -> str:
     """debian:bookworm-slim: the real one if present, else the locally made CI stand-in."""
     ensure_base_image(BASE_IMAGE)
     return BASE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def image(base_image: str) -> str:
+    revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=False).stdout.strip() or "unknown"
+    started = time.monotonic()
+    build_image(REPO, IMAGE, {"REVISION": revision})
+    took = time.monotonic() - started
+    docker("tag", IMAGE, f"{IMAGE}:revision")  # the README's plain build re-tags placedock
+    size = int(docker("image", "inspect", "--format", "{{.Size}}", IMAGE).stdout)
+    base = int(docker("image", "inspect", "--format", "{{.Size}}", base_image).stdout)
+    print(f"\nimage {IMAGE}: built in {took:.0f} s; {size / 1e6:.1f} MB, "
+          f"{(size - base) / 1e6:.1f} MB over {base_image} ({base / 1e6:.1f} MB)")
+    return IMAGE
+
+
+@pytest.fixture
+def containers() -> Iterator[Containers]:
+    started = Containers()
+    yield started
+    started.remove_all()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

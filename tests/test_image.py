@@ -7,84 +7,21 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support.docker_engine import build_image, docker
+from tests.support.containers import NOAUTH, Containers, inspect, logs, wait_http
+from tests.support.docker_engine import docker
 from tests.support.load import Load
 from tests.support.network import free_port
 from tests.support.server import REPO, get
 from tests.test_databases import post_json
 from tests.test_startup import gabbi
 
-IMAGE = "placedock"
-NOAUTH = ["-e", "OS_API__AUTH_STRATEGY=noauth2", "-e", "DB_SYNC=True"]
 UID = 42424
 QUICK_START_RUN = 'docker run -t -p 127.0.0.1:8081:80 -e "DB_SYNC=True" -e "OS_API__AUTH_STRATEGY=noauth2" placedock'
-
-
-@pytest.fixture(scope="session")
-def image(base_image: str) -> str:
-    revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=False).stdout.strip() or "unknown"
-    started = time.monotonic()
-    build_image(REPO, IMAGE, {"REVISION": revision})
-    took = time.monotonic() - started
-    docker("tag", IMAGE, f"{IMAGE}:revision")  # the README's plain build re-tags placedock
-    size = int(docker("image", "inspect", "--format", "{{.Size}}", IMAGE).stdout)
-    base = int(docker("image", "inspect", "--format", "{{.Size}}", base_image).stdout)
-    print(f"\nimage {IMAGE}: built in {took:.0f} s; {size / 1e6:.1f} MB, "
-          f"{(size - base) / 1e6:.1f} MB over {base_image} ({base / 1e6:.1f} MB)")
-    return IMAGE
-
-
-class Containers:
-    """Containers this test started, removed at the end by their ids."""
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-
-    def run(self, *args: str) -> str:
-        result = docker("run", "-d", *args, timeout=120)
-        assert result.returncode == 0, result.stderr
-        self.ids.append(result.stdout.strip())
-        return self.ids[-1]
-
-    def remove_all(self) -> None:
-        for container in self.ids:
-            docker("rm", "-f", "-v", container)
-
-
-@pytest.fixture
-def containers() -> Iterator[Containers]:
-    started = Containers()
-    yield started
-    started.remove_all()
-
-
-def wait_http(url: str, timeout: float = 60, container: str | None = None) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            if get(url, timeout=2)[0] == 200:
-                return time.monotonic() - started
-        except OSError:
-            pass
-        time.sleep(0.05)
-    logs = docker("logs", container).stdout + docker("logs", container).stderr if container else ""
-    raise AssertionError(f"{url} never answered 200:\n{logs[-3000:]}")
-
-
-def logs(container: str) -> str:
-    result = docker("logs", container)
-    return result.stdout + result.stderr
-
-
-def inspect(container: str, template: str) -> str:
-    return docker("inspect", "--format", template, container).stdout.strip()
 
 
 def test_the_seeds_quick_start_verbatim(image: str) -> None:

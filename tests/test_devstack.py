@@ -1,0 +1,401 @@
+"""Beside devstack: the README's commands, verbatim, in a folder standing for a devstack host.
+
+devstack's placement.conf (the sample in tests/placedock/data, pointed at a real keystone,
+memcached and MariaDB on 127.0.0.1) becomes an env-file through the image's conf-to-env; N
+containers share the host's network and one database; Debian's apache2 (our config, our PID)
+balances over them with devstack/balancer.sh's file; the real openstack CLI talks to it through
+keystone's catalog, and to a noauth2 container directly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.support.containers import NOAUTH, Containers, wait_http
+from tests.support.databases import MariaDBServer
+from tests.support.docker_engine import docker
+from tests.support.keystone import (
+    DEMO_PROJECT,
+    DEMO_USER,
+    REGION,
+    KeystoneServer,
+    MemcachedServer,
+    _locked,
+    _Process,
+    _process_environment,
+    cache_dir,
+)
+from tests.support.load import Load
+from tests.support.network import free_port
+from tests.support.server import REPO
+from tests.support.skips import require
+
+SAMPLE = REPO / "tests" / "placedock" / "data" / "devstack-placement.conf"
+N = 3
+# The README's commands, verbatim.
+CONF_TO_ENV = "docker run --rm -i placedock conf-to-env < placement.conf > dockerenv"
+RUN_CONTAINERS = 'for port in $(seq "$FIRST_PORT" $((FIRST_PORT + N - 1))); do docker run -d --name "placement-$port" --network host --env-file dockerenv -e DB_SYNC=True -e PLACEDOCK_ADDRESS=127.0.0.1 -e "PLACEDOCK_PORT=$port" placedock; done'
+BALANCER = 'devstack/balancer.sh "$N" "$FIRST_PORT" > placement-api.conf'
+SCALE_DOWN = 'devstack/balancer.sh $((N - 1)) "$FIRST_PORT" > placement-api.conf'
+STOP_LAST = 'docker stop "placement-$((FIRST_PORT + N - 1))"'
+OSC_VENV = ["python3 -m venv osc-venv",
+            "osc-venv/bin/pip install python-openstackclient==10.5.0 osc-placement==4.9.1",
+            ". osc-venv/bin/activate"]
+OSC_KEYSTONE = [
+    "rp=$(openstack resource provider create compute-1 -f value -c uuid)",
+    'openstack resource provider inventory set "$rp" --resource VCPU=8 --resource MEMORY_MB=16384 --resource DISK_GB=100',
+    "openstack resource provider list",
+    "openstack allocation candidate list --resource VCPU=2 --resource MEMORY_MB=2048",
+]
+OSC_NOAUTH = [
+    "openstack --os-endpoint http://127.0.0.1:8081 --os-token admin resource provider create cat-tree",
+    "openstack --os-endpoint http://127.0.0.1:8081 --os-token admin resource provider list",
+]
+# What the seed README listed by hand for [keystone_authtoken].
+SEED_AUTHTOKEN = ["WWW_AUTHENTICATE_URI", "MEMCACHED_SERVERS", "PROJECT_DOMAIN_NAME", "PROJECT_NAME",
+                  "USER_DOMAIN_NAME", "PASSWORD", "USERNAME", "AUTH_URL", "AUTH_TYPE"]
+MODULES = ["mpm_event", "authz_core", "slotmem_shm", "proxy", "proxy_http", "proxy_balancer",
+           "lbmethod_byrequests", "proxy_hcheck"]
+HTTPD_CONF = """\
+ServerRoot "{dir}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+PidFile "{dir}/apache2.pid"
+DefaultRuntimeDir "{dir}"
+ErrorLog "{dir}/error.log"
+LogFormat "%h %{{msec}}t \\"%r\\" %>s %D %{{BALANCER_WORKER_NAME}}e" balancer
+CustomLog "{dir}/access.log" balancer
+User www-data
+Group www-data
+{modules}
+Include "{site}"
+<Location "/balancer-manager">
+    SetHandler balancer-manager
+</Location>
+"""
+MEMBER_ROW = re.compile(r">http://127\.0\.0\.1:(\d+)/placement</a></td>(?:<td>[^<]*</td>){4}"
+                        r"<td>([^<]*)</td>")
+
+
+class Apache(_Process):
+    """Debian's apache2 in the foreground with a config of its own; stopped by its PID."""
+
+    kind = "apache"
+
+    def start(self, site: Path, timeout: float = 30) -> float:
+        modules = "\n".join(f"LoadModule {name}_module /usr/lib/apache2/modules/mod_{name}.so"
+                            for name in MODULES)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "httpd.conf"
+        config.write_text(HTTPD_CONF.format(dir=self.workdir, port=self.port, modules=modules,
+                                            site=site))
+        self._spawn(["/usr/sbin/apache2", "-f", str(config), "-DFOREGROUND"],
+                    _process_environment({}))
+        return self._wait_until(lambda: bool(self.members()), timeout)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def graceful(self) -> None:
+        """What `apache2ctl graceful` does: re-read the config, let requests in flight finish."""
+        assert self.pid is not None
+        os.kill(self.pid, signal.SIGUSR1)
+
+    def members(self) -> dict[int, str]:
+        """Port -> status ("Init Ok", "Init HcFl", ...) from the balancer-manager page."""
+        try:
+            with urllib.request.urlopen(self.url + "/balancer-manager", timeout=5) as response:
+                page = response.read().decode()
+        except OSError:
+            return {}
+        return {int(port): status.strip() for port, status in MEMBER_ROW.findall(page)}
+
+    def access_log(self) -> list[str]:
+        return (self.workdir / "access.log").read_text().splitlines()
+
+
+@dataclass
+class Devstack:
+    keystone: KeystoneServer
+    apache: Apache
+    host: Path  # the folder the README's commands run in
+    env: dict[str, str]  # N and FIRST_PORT, as the README tells the reader to set them
+    first_port: int
+    containers: Containers = field(default_factory=Containers)
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.first_port + index for index in range(N)]
+
+    def token(self, user: str = "admin") -> str:
+        if user == DEMO_USER:
+            return self.keystone.issue_token(DEMO_USER, self.keystone.demo_password, DEMO_PROJECT)
+        return self.keystone.issue_token("admin", self.keystone.admin_password, "admin")
+
+
+def bash(script: str, cwd: Path, env: dict[str, str] | None = None,
+         timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run README commands in bash; no OS_* variable of ours leaks in."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    environment["PATH"] = f"{Path(sys.executable).parent}:{environment.get('PATH', '/usr/bin:/bin')}"
+    result = subprocess.run(["bash", "-ec", script], cwd=cwd, env={**environment, **(env or {})},
+                            capture_output=True, text=True, timeout=timeout, check=False)
+    assert result.returncode == 0, f"{script}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def call(url: str, token: str | None) -> tuple[int, dict[str, str], bytes]:
+    """One GET; an empty reply or a reset raises (placement must always answer)."""
+    request = urllib.request.Request(url)
+    if token is not None:
+        request.add_header("x-auth-token", token)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def consecutive_free_ports(count: int) -> int:
+    """The first of `count` consecutive TCP ports free on 127.0.0.1 a moment ago."""
+    for _ in range(100):
+        first = free_port()
+        try:
+            for port in range(first + 1, first + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+    raise AssertionError(f"no {count} consecutive free ports")
+
+
+def devstack_placement_conf(keystone: KeystoneServer, memcached: MemcachedServer,
+                            database_url: str) -> str:
+    """The sample devstack placement.conf, pointed at our servers (devstack writes charset=utf8)."""
+    text = SAMPLE.read_text()
+    for old, new in (
+        ("mysql+pymysql://root:devstack-db-secret@127.0.0.1/placement?charset=utf8", database_url),
+        ("http://192.168.1.76/identity", keystone.url),
+        ("devstack-service-secret", keystone.placement_password),
+        ("localhost:11211", memcached.servers),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+def add_placement_to_catalog(keystone: KeystoneServer, url: str) -> None:
+    """What devstack does for its own placement: a `placement` service at Apache's /placement."""
+    token = keystone.issue_token("admin", keystone.admin_password, "admin")
+    _, body, _ = keystone.request("POST", "/v3/services", token,
+                                  {"service": {"type": "placement", "name": "placement"}})
+    for interface in ("public", "internal", "admin"):
+        keystone.request("POST", "/v3/endpoints", token, {"endpoint": {
+            "service_id": body["service"]["id"], "interface": interface, "region_id": REGION,
+            "url": url}})
+
+
+@pytest.fixture(scope="module")
+def devstack(image: str, mariadb_server: MariaDBServer,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devstack]:
+    require(Path("/usr/sbin/apache2").exists(), "Debian's apache2")
+    require(shutil.which(MemcachedServer.binary) is not None, "Debian's memcached")
+    workdir = tmp_path_factory.mktemp("devstack")
+    memcached = MemcachedServer(workdir / "memcached")
+    keystone = KeystoneServer(workdir / "keystone")
+    apache = Apache(workdir / "apache")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    first = consecutive_free_ports(N)
+    host = workdir / "host"
+    host.mkdir()
+    (host / "devstack").symlink_to(REPO / "devstack")
+    stack = Devstack(keystone, apache, host, {"N": str(N), "FIRST_PORT": str(first)}, first)
+    try:
+        memcached.start()
+        keystone.start()
+        mariadb_server.create_database(name)
+        database_url = mariadb_server.url_without_charset(name) + "?charset=utf8"
+        (host / "placement.conf").write_text(
+            devstack_placement_conf(keystone, memcached, database_url))
+        add_placement_to_catalog(keystone, f"{apache.url}/placement")
+        bash(CONF_TO_ENV, host)
+        stack.containers.ids += bash(RUN_CONTAINERS, host, stack.env).stdout.split()
+        bash(BALANCER, host, stack.env)
+        for port, container in zip(stack.ports, stack.containers.ids, strict=True):
+            wait_http(f"http://127.0.0.1:{port}/health/ready", timeout=120, container=container)
+        apache.start(host / "placement-api.conf")
+        yield stack
+    finally:
+        apache.stop()
+        stack.containers.remove_all()
+        keystone.stop()
+        memcached.stop()
+        mariadb_server.start()
+        mariadb_server.drop_database(name)
+
+
+def test_balancer_script_matches_the_readme() -> None:
+    script = REPO / "devstack" / "balancer.sh"
+    for bad in ([], ["3"], ["0", "8780"], ["x", "8780"], ["2", "65535"]):
+        result = subprocess.run([script, *bad], capture_output=True, text=True, check=False)
+        assert (result.returncode, result.stdout) == (2, ""), bad
+        assert result.stderr.startswith("usage: "), bad
+    made = subprocess.run([script, "3", "8780"], capture_output=True, text=True, check=True).stdout
+    readme = next(text for path in (REPO / "README.md", REPO / "devstack" / "README-section.md")
+                  if "```apache" in (text := path.read_text()))
+    assert made.split("\n", 1)[1] in readme  # all but its first line, a comment
+
+
+def test_conf_to_env_gives_the_seeds_variables(devstack: Devstack) -> None:
+    lines = (devstack.host / "dockerenv").read_text().splitlines()
+    env = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    for option in SEED_AUTHTOKEN:
+        assert env[f"OS_KEYSTONE_AUTHTOKEN__{option}"], option
+    assert env["OS_KEYSTONE_AUTHTOKEN__WWW_AUTHENTICATE_URI"] == devstack.keystone.url
+    assert env["OS_KEYSTONE_AUTHTOKEN__PASSWORD"] == devstack.keystone.placement_password
+    assert env["OS_API__AUTH_STRATEGY"] == "keystone"
+    assert env["OS_PLACEMENT_DATABASE__CONNECTION"].endswith("?charset=utf8mb4")
+    assert "DB_SYNC" not in env  # the user's decision: the README's docker run adds it
+    for container in devstack.containers.ids:
+        logs = docker("logs", container)
+        assert "placedock: environment checked: auth keystone" in logs.stdout + logs.stderr
+
+
+def test_keystone_tokens_through_the_image(devstack: Devstack) -> None:
+    direct = f"http://127.0.0.1:{devstack.first_port}/resource_providers"
+    admin = devstack.token()
+    assert call(direct, admin)[0] == 200
+    assert call(f"{devstack.apache.url}/placement/resource_providers", admin)[0] == 200
+    status, headers, _ = call(direct, None)
+    assert status == 401
+    assert headers["WWW-Authenticate"] == f'Keystone uri="{devstack.keystone.url}"'
+    assert call(direct, "garbage")[0] == 401
+    assert call(direct, devstack.token(DEMO_USER))[0] == 403  # member, not admin
+
+
+def test_keystone_stopped_gives_503(devstack: Devstack) -> None:
+    cached, fresh = devstack.token(), devstack.token()
+    direct = f"http://127.0.0.1:{devstack.first_port}/resource_providers"
+    through_apache = f"{devstack.apache.url}/placement/resource_providers"
+    assert call(direct, cached)[0] == 200  # now in memcached, for every container
+    devstack.keystone.stop()
+    try:
+        for url in (direct, through_apache):
+            status, _, body = call(url, fresh)  # never seen: keystone must be asked
+            assert status == 503 and body, (url, status, body)
+            assert call(url, cached)[0] == 200  # validated before: memcached answers
+        assert call(direct, None)[0] == 401
+    finally:
+        devstack.keystone.start()
+    assert set(devstack.apache.members().values()) == {"Init Ok"}  # no member was blamed
+    assert call(through_apache, fresh)[0] == 200
+
+
+def ensure_osc_venv() -> Path:
+    """The README's virtualenv for the openstack CLI, in the cache folder (made once, reused)."""
+    with _locked(cache_dir() / "osc-venv.lock"):
+        bash("\n".join(OSC_VENV), cache_dir())
+    return cache_dir()
+
+
+def test_openstack_cli_through_apache_with_keystone(devstack: Devstack) -> None:
+    keystone = devstack.keystone
+    openrc = {  # what devstack's `source openrc admin admin` sets
+        "OS_AUTH_URL": keystone.url, "OS_USERNAME": "admin", "OS_PASSWORD": keystone.admin_password,
+        "OS_PROJECT_NAME": "admin", "OS_USER_DOMAIN_ID": "default",
+        "OS_PROJECT_DOMAIN_ID": "default", "OS_IDENTITY_API_VERSION": "3",
+        "OS_REGION_NAME": REGION,
+    }
+    output = bash("\n".join([OSC_VENV[-1], *OSC_KEYSTONE, 'echo "uuid=$rp"']), ensure_osc_venv(),
+                  openrc).stdout
+    provider = output.rsplit("uuid=", 1)[1].strip()
+    assert re.search(rf"\| {provider} \| compute-1 \|", output), output
+    assert re.search(rf"\| 1 \| VCPU=2,MEMORY_MB=2048 \| {provider} \|", output), output
+    log = "\n".join(devstack.apache.access_log())
+    assert f'"PUT /placement/resource_providers/{provider}/inventories HTTP/1.1" 200' in log
+
+
+def test_openstack_cli_with_noauth2(image: str, devstack: Devstack) -> None:
+    containers = Containers()
+    try:
+        container = containers.run("-p", "127.0.0.1:8081:80", *NOAUTH, image)
+        wait_http("http://127.0.0.1:8081/", container=container)
+        output = bash("\n".join([OSC_VENV[-1], *OSC_NOAUTH]), ensure_osc_venv()).stdout
+    finally:
+        containers.remove_all()
+    assert re.search(r"\| [0-9a-f-]{36} \| cat-tree \|", output), output
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60) -> float:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, "timed out"
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def difference(now: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in now.items() if v > before.get(k, 0)}
+
+
+def test_balancer_failover_when_a_container_stops(devstack: Devstack) -> None:
+    apache, ports, ids = devstack.apache, devstack.ports, devstack.containers.ids
+    url = f"{apache.url}/placement/resource_providers"
+
+    def members(wanted: list[int]) -> bool:  # exactly these, all in service
+        return apache.members() == dict.fromkeys(wanted, "Init Ok")
+
+    wait_until(lambda: members(ports))
+    with Load(url, clients=6, headers={"x-auth-token": devstack.token()}) as load:
+        load.wait_for("200", 60)
+        # 1. A container stops, Apache is not told: it notices by itself.
+        before_stop, started = dict(load.outcomes), time.monotonic()
+        stop = subprocess.Popen(["docker", "stop", ids[1]], stdout=subprocess.DEVNULL)
+        noticed = wait_until(lambda: apache.members()[ports[1]] != "Init Ok", 30)
+        at_notice, noticed_at = dict(load.outcomes), time.time()
+        window = difference(at_notice, before_stop)
+        assert stop.wait(timeout=30) == 0
+        stopped = time.monotonic() - started
+        time.sleep(6)  # past retry=5: the member stays out while its health check fails
+        assert "HcFl" in apache.members()[ports[1]]
+        after = difference(load.outcomes, at_notice)
+        # 2. It comes back: the health check puts it back in.
+        assert docker("start", ids[1]).returncode == 0
+        returned = wait_until(lambda: members(ports))
+        # 3. Planned: take the last one out of Apache first, then stop it.
+        bash(SCALE_DOWN, devstack.host, devstack.env)
+        apache.graceful()
+        wait_until(lambda: members(ports[:2]), 30)
+        before_planned = dict(load.outcomes)
+        bash(STOP_LAST, devstack.host, devstack.env)
+        time.sleep(3)
+        planned = difference(load.outcomes, before_planned)
+    failed = [line.split() for line in apache.access_log() if re.search(r'" 50[24] ', line)]
+    waited = max((int(line[-2]) / 1e6 for line in failed), default=0)
+    print(f"\nbalancer, docker stop of 1 of {N} (returned after {stopped:.2f} s): noticed after "
+          f"{noticed:.2f} s; window {window} (failures waited up to {waited:.2f} s); next 6 s "
+          f"{after}; back {returned:.2f} s after docker start; planned removal {planned}")
+    assert set(load.outcomes) <= {"200", "502"} and len(failed) == load.outcomes["502"], failed
+    assert all(line[-1] == f"http://127.0.0.1:{ports[1]}/placement" for line in failed), failed
+    assert len(failed) <= load.clients  # a client waits for its failure: one each at most
+    # Not one request Apache received after it noticed failed (%{msec}t: when it was received).
+    assert [line for line in failed if int(line[1]) / 1000 >= noticed_at] == []
+    assert after.get("200", 0) > 50, after
+    assert set(planned) == {"200"}, planned  # nothing lost when Apache is told first
