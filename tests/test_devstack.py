@@ -35,10 +35,10 @@ from tests.support.keystone import (
     REGION,
     KeystoneServer,
     MemcachedServer,
-    _locked,
-    _Process,
-    _process_environment,
+    SpawnedServer,
     cache_dir,
+    locked,
+    process_environment,
 )
 from tests.support.load import Load
 from tests.support.network import free_port
@@ -92,7 +92,7 @@ MEMBER_ROW = re.compile(r">http://127\.0\.0\.1:(\d+)/placement</a></td>(?:<td>[^
                         r"<td>([^<]*)</td>")
 
 
-class Apache(_Process):
+class Apache(SpawnedServer):
     """Debian's apache2 in the foreground with a config of its own; stopped by its PID."""
 
     kind = "apache"
@@ -105,7 +105,7 @@ class Apache(_Process):
         config.write_text(HTTPD_CONF.format(dir=self.workdir, port=self.port, modules=modules,
                                             site=site))
         self._spawn(["/usr/sbin/apache2", "-f", str(config), "-DFOREGROUND"],
-                    _process_environment({}))
+                    process_environment({}))
         return self._wait_until(lambda: bool(self.members()), timeout)
 
     @property
@@ -310,7 +310,7 @@ def test_keystone_stopped_gives_503(devstack: Devstack) -> None:
 
 def ensure_osc_venv() -> Path:
     """The README's virtualenv for the openstack CLI, in the cache folder (made once, reused)."""
-    with _locked(cache_dir() / "osc-venv.lock"):
+    with locked(cache_dir() / "osc-venv.lock"):
         bash("\n".join(OSC_VENV), cache_dir())
     return cache_dir()
 

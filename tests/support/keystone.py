@@ -61,7 +61,7 @@ def keystone_venv() -> Path:
     return cache_dir() / "keystone-venv"
 
 
-def _process_environment(extra: dict[str, str]) -> dict[str, str]:
+def process_environment(extra: dict[str, str]) -> dict[str, str]:
     """A clean environment: no caller OS_* variable may reach keystone's oslo.config."""
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -72,7 +72,7 @@ def _process_environment(extra: dict[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     """An exclusive lock on a file, so parallel test sessions install the venv only once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
@@ -88,7 +88,7 @@ def ensure_keystone_venv(timeout: float = 900) -> Path:
     venv = keystone_venv()
     wanted = "\n".join(KEYSTONE_REQUIREMENTS) + "\n"
     marker = venv / READY_MARKER
-    with _locked(cache_dir() / "keystone-venv.lock"):
+    with locked(cache_dir() / "keystone-venv.lock"):
         if marker.exists() and marker.read_text() == wanted:
             return venv
         if venv.exists():
@@ -109,7 +109,7 @@ def ensure_keystone_venv(timeout: float = 900) -> Path:
     return venv
 
 
-class _Process(processes.ServerProcess):
+class SpawnedServer(processes.ServerProcess):
     """One long-running server process we started, with its log; stopped by its PID only."""
 
     def __init__(self, workdir: Path) -> None:
@@ -138,7 +138,7 @@ class _Process(processes.ServerProcess):
         return time.monotonic() - started
 
 
-class MemcachedServer(_Process):
+class MemcachedServer(SpawnedServer):
     """Debian's memcached on 127.0.0.1 (TCP only, no UDP)."""
 
     kind = "memcached"
@@ -158,7 +158,7 @@ class MemcachedServer(_Process):
         command = [binary, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "32"]
         if os.geteuid() == 0:
             command += ["-u", pwd.getpwuid(0).pw_name]  # memcached refuses root without -u
-        self._spawn(command, _process_environment({}))
+        self._spawn(command, process_environment({}))
         return self._wait_until(self._answers, timeout)
 
     def _answers(self) -> bool:
@@ -174,7 +174,7 @@ class KeystoneError(RuntimeError):
     pass
 
 
-class KeystoneServer(_Process):
+class KeystoneServer(SpawnedServer):
     """keystone (PyPI release, own venv) on sqlite under uwsgi at http://127.0.0.1:PORT/identity."""
 
     kind = "keystone"
@@ -226,7 +226,7 @@ class KeystoneServer(_Process):
 
     def _environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         assert self.venv is not None
-        return _process_environment({
+        return process_environment({
             "PATH": f"{self.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
             "OS_KEYSTONE_CONFIG_DIR": str(self.workdir),
             **(extra or {}),
