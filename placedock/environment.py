@@ -8,6 +8,7 @@ in defaults and returns the variables to change before placement (or any command
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,34 +90,41 @@ def read(environ: Mapping[str, str]) -> Environment:
     auth_strategy = _auth_strategy(values)
     if auth_strategy == "keystone":
         notes += _check_keystone(values)
-    url = _database_url(values, changes, notes)
+    settings = _settings(values, auth_strategy, _database_url(values, changes, notes))
+    # uwsgi's ini reads these, so they must exist even when left to their defaults.
+    for name in ("PLACEDOCK_ADDRESS", "PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS"):
+        if name not in values:
+            changes[name] = OWN_DEFAULTS[name]
+    if not values.get("PLACEDOCK_STATS_SOCKET"):
+        changes["PLACEDOCK_STATS_SOCKET"] = settings.stats_socket
+    return Environment(settings, changes, notes)
+
+
+def _settings(values: Mapping[str, str], auth_strategy: str, url: URL) -> Settings:
     own = {name: values.get(name, default) for name, default in OWN_DEFAULTS.items()}
-    if _boolean("PLACEDOCK_REQUIRE_SHARED_DATABASE", own["PLACEDOCK_REQUIRE_SHARED_DATABASE"]) and (
-        url.get_backend_name() == "sqlite"
-    ):
+    shared = _boolean("PLACEDOCK_REQUIRE_SHARED_DATABASE", own["PLACEDOCK_REQUIRE_SHARED_DATABASE"])
+    if shared and url.get_backend_name() == "sqlite":
         # Replicas (an autoscaler) on sqlite would each serve their own diverging copy.
         raise ConfigurationError(
             CONNECTION, "sqlite is not shared between replicas; PLACEDOCK_REQUIRE_SHARED_DATABASE "
             "asks for PostgreSQL or MySQL"
         )
-    port = _integer("PLACEDOCK_PORT", own["PLACEDOCK_PORT"], 1, 65535)
-    settings = Settings(
+    try:
+        ipaddress.IPv4Address(own["PLACEDOCK_ADDRESS"])
+    except ValueError:
+        raise ConfigurationError(
+            "PLACEDOCK_ADDRESS", f"{own['PLACEDOCK_ADDRESS']!r} is not an IPv4 address"
+        ) from None
+    return Settings(
         auth_strategy=auth_strategy,
         database_url=url,
         db_sync=_boolean("DB_SYNC", own["DB_SYNC"]),
         db_wait_timeout=_seconds("DB_WAIT_TIMEOUT", own["DB_WAIT_TIMEOUT"]),
-        port=port,
+        port=_integer("PLACEDOCK_PORT", own["PLACEDOCK_PORT"], 1, 65535),
         processes=_integer("PLACEDOCK_PROCESSES", own["PLACEDOCK_PROCESSES"], 1, 64),
         threads=_integer("PLACEDOCK_THREADS", own["PLACEDOCK_THREADS"], 1, 64),
         stats_socket=health.stats_socket_path(values),
     )
-    # uwsgi's ini reads these, so they must exist even when left to their defaults.
-    for name in ("PLACEDOCK_ADDRESS", "PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS"):
-        if name not in values:
-            changes[name] = own[name]
-    if not values.get("PLACEDOCK_STATS_SOCKET"):
-        changes["PLACEDOCK_STATS_SOCKET"] = settings.stats_socket
-    return Environment(settings, changes, notes)
 
 
 def _resolve_files(environ: Mapping[str, str], changes: dict[str, str | None]) -> dict[str, str]:

@@ -57,6 +57,7 @@ CASES = [
     ("wait-negative", {**NOAUTH, "DB_WAIT_TIMEOUT": "-1"}, "DB_WAIT_TIMEOUT", "out of range"),
     ("processes-zero", {**NOAUTH, "PLACEDOCK_PROCESSES": "0"}, "PLACEDOCK_PROCESSES", "out of range"),
     ("threads-word", {**NOAUTH, "PLACEDOCK_THREADS": "many"}, "PLACEDOCK_THREADS", "whole number"),
+    ("address-name", {**NOAUTH, "PLACEDOCK_ADDRESS": "localhost"}, "PLACEDOCK_ADDRESS", "IPv4"),
     ("port-high", {**NOAUTH, "PLACEDOCK_PORT": "70000"}, "PLACEDOCK_PORT", "out of range"),
     ("own-misspelt", {**NOAUTH, "PLACEDOCK_PROCESS": "2"}, "PLACEDOCK_PROCESS",
      "did you mean PLACEDOCK_PROCESSES"),
