@@ -1,0 +1,399 @@
+#!/usr/bin/env bash
+# placedock on Kubernetes, on minikube or on the current kubectl context: build the image, make
+# it reachable by the cluster, deploy placedock (deployment.yaml) over a shared PostgreSQL
+# (postgresql.yaml in the cluster, or yours with --database-url) with its autoscaler
+# (autoscaler.yaml), wait for it, expose it, print its URL and check it with curl and gabbi.
+# Safe to run twice; cleanup.sh removes what it made, and nothing else.
+#
+#   ./bootstrap.sh [options]
+#     --namespace NS          namespace to use, made if missing (default: placedock)
+#     --image REPO            image repository to build and tag (default: placedock)
+#     --no-build              do not build: --image is a complete reference to deploy as is
+#     --load WHERE            get the image to the cluster: minikube (build in minikube's docker),
+#                             kind (kind load docker-image), none (the cluster shares this docker)
+#                             (default: guessed from the kubectl context)
+#     --push REGISTRY         push the image to REGISTRY and deploy it from there
+#     --build-flag FLAG       extra `docker build` flag, repeatable (also DOCKER_BUILD_FLAGS)
+#     --database-url URL      use this database instead of an in-cluster PostgreSQL
+#     --replicas N            replicas to start with (default 1; the autoscaler then decides)
+#     --hpa-api VERSION       autoscaling/v2 (Kubernetes >= 1.23) or autoscaling/v2beta2
+#                             (default: v2 when the cluster serves it)
+#     --expose HOW            loadbalancer, nodeport or port-forward (default: NodePort on
+#                             minikube; elsewhere a LoadBalancer, else a port-forward)
+#     --node-port PORT        the NodePort to ask for (with --expose nodeport)
+#     --node-address ADDR     the address NodePorts answer on (default: minikube ip, or the
+#                             node's InternalIP)
+#     --local-port PORT       port-forward's local port on 127.0.0.1 (default: 8081)
+#     --state FILE            what was made, for cleanup.sh (default:
+#                             ~/.local/state/placedock/bootstrap-CONTEXT-NAMESPACE.state)
+#     --timeout DURATION      for each rollout (default: 300s)
+#     --no-gabbi              do not run gabbi-run against the service
+set -eu
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+KUBECTL=${KUBECTL:-kubectl}
+MANAGED_BY=placedock-bootstrap
+LABEL=app.kubernetes.io/managed-by=$MANAGED_BY
+
+NAMESPACE=placedock
+IMAGE=placedock
+BUILD=yes
+LOAD=auto
+PUSH=""
+BUILD_FLAGS=()
+DATABASE_URL=""
+REPLICAS=1
+HPA_API=auto
+EXPOSE=auto
+NODE_PORT=""
+NODE_ADDRESS=""
+LOCAL_PORT=8081
+STATE=""
+TIMEOUT=300s
+GABBI=yes
+
+log() { printf 'bootstrap: %s\n' "$*"; }
+die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
+usage() { sed -n '/^#   \.\/bootstrap/,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+kube() { "$KUBECTL" "$@"; }
+kns() { "$KUBECTL" --namespace "$NAMESPACE" "$@"; }
+
+parse_args() {
+	local flags
+	read -r -a flags <<<"${DOCKER_BUILD_FLAGS:-}"
+	BUILD_FLAGS=("${flags[@]}")
+	while [ "$#" -gt 0 ]; do
+		case $1 in
+			--namespace) NAMESPACE=$2; shift ;;
+			--image) IMAGE=$2; shift ;;
+			--no-build) BUILD=no ;;
+			--load) LOAD=$2; shift ;;
+			--push) PUSH=$2; shift ;;
+			--build-flag) BUILD_FLAGS+=("$2"); shift ;;
+			--database-url) DATABASE_URL=$2; shift ;;
+			--replicas) REPLICAS=$2; shift ;;
+			--hpa-api) HPA_API=$2; shift ;;
+			--expose) EXPOSE=$2; shift ;;
+			--node-port) NODE_PORT=$2; shift ;;
+			--node-address) NODE_ADDRESS=$2; shift ;;
+			--local-port) LOCAL_PORT=$2; shift ;;
+			--state) STATE=$2; shift ;;
+			--timeout) TIMEOUT=$2; shift ;;
+			--no-gabbi) GABBI=no ;;
+			-h | --help) usage ;;
+			*) die "unknown option $1 (see --help)" ;;
+		esac
+		shift
+	done
+	case $LOAD in auto | minikube | kind | none) ;; *) die "--load: minikube, kind or none" ;; esac
+	case $EXPOSE in auto | loadbalancer | nodeport | port-forward) ;; *) die "--expose: loadbalancer, nodeport or port-forward" ;; esac
+	case $HPA_API in auto | autoscaling/v2 | autoscaling/v2beta2) ;; *) die "--hpa-api: autoscaling/v2 or autoscaling/v2beta2" ;; esac
+	case $REPLICAS in '' | *[!0-9]*) die "--replicas: a number" ;; esac
+}
+
+# --- state: one key=value a line, read back by cleanup.sh -------------------------------------
+
+state_get() { [ -f "$STATE" ] && sed -n "s/^$1=//p" "$STATE" | tail -n 1; }
+state_add() {
+	grep -qxF "$1=$2" "$STATE" 2>/dev/null || printf '%s=%s\n' "$1" "$2" >>"$STATE"
+}
+state_set() {
+	local tmp
+	tmp=$(mktemp)
+	{ grep -v "^$1=" "$STATE" 2>/dev/null || true; printf '%s=%s\n' "$1" "$2"; } >"$tmp"
+	cat "$tmp" >"$STATE"
+	rm -f "$tmp"
+}
+
+init_state() {
+	local context
+	context=$(kube config current-context) || die "no current kubectl context (is the cluster up?)"
+	kube version >/dev/null || die "the cluster of context $context does not answer"
+	if [ -z "$STATE" ]; then
+		STATE=${XDG_STATE_HOME:-$HOME/.local/state}/placedock/bootstrap-$context-$NAMESPACE.state
+	fi
+	mkdir -p "$(dirname "$STATE")"
+	touch "$STATE"
+	state_set context "$context"
+	state_set namespace "$NAMESPACE"
+	log "context $context, namespace $NAMESPACE, state in $STATE"
+	if [ "$LOAD" = auto ]; then
+		case $context in
+			minikube) LOAD=minikube ;;
+			kind-*) LOAD=kind ;;
+			*) LOAD=none ;;
+		esac
+	fi
+	state_set load "$LOAD"
+	if [ "$HPA_API" = auto ]; then
+		HPA_API=autoscaling/v2
+		kube api-versions | grep -qx autoscaling/v2 || HPA_API=autoscaling/v2beta2
+	fi
+	if [ "$EXPOSE" = auto ]; then
+		EXPOSE=loadbalancer
+		[ "$LOAD" != minikube ] || EXPOSE=nodeport
+	fi
+}
+
+# --- the image --------------------------------------------------------------------------------
+
+build_image() {
+	DEPLOY_IMAGE=$IMAGE
+	if [ "$BUILD" = no ]; then
+		log "image $DEPLOY_IMAGE (not built: --no-build)"
+		return 0
+	fi
+	if [ "$LOAD" = minikube ]; then
+		log "using minikube's docker (minikube docker-env)"
+		eval "$(minikube docker-env)"
+	fi
+	local out id
+	out=$(mktemp)
+	log "building $IMAGE from $HERE ${BUILD_FLAGS[*]}"
+	if ! docker build "${BUILD_FLAGS[@]}" -t "$IMAGE:bootstrap" "$HERE" >"$out" 2>&1; then
+		tail -n 30 "$out" >&2
+		rm -f "$out"
+		die "docker build failed"
+	fi
+	rm -f "$out"
+	# Tagged by content: a changed image is a new tag, so applying rolls the pods.
+	id=$(docker image inspect --format '{{.Id}}' "$IMAGE:bootstrap")
+	id=${id#sha256:}
+	DEPLOY_IMAGE=$IMAGE:${id:0:12}
+	docker tag "$IMAGE:bootstrap" "$DEPLOY_IMAGE"
+	state_add image "$IMAGE:bootstrap"
+	state_add image "$DEPLOY_IMAGE"
+	log "built $DEPLOY_IMAGE"
+	if [ -n "$PUSH" ]; then
+		docker tag "$DEPLOY_IMAGE" "$PUSH/$DEPLOY_IMAGE"
+		state_add image "$PUSH/$DEPLOY_IMAGE"
+		log "pushing $PUSH/$DEPLOY_IMAGE"
+		docker push "$PUSH/$DEPLOY_IMAGE" >/dev/null
+		DEPLOY_IMAGE=$PUSH/$DEPLOY_IMAGE
+	elif [ "$LOAD" = kind ]; then
+		local cluster
+		cluster=$(kube config current-context)
+		log "loading $DEPLOY_IMAGE into kind cluster ${cluster#kind-}"
+		kind load docker-image "$DEPLOY_IMAGE" --name "${cluster#kind-}" >/dev/null
+	fi
+}
+
+# --- objects ----------------------------------------------------------------------------------
+
+# apply: kubectl apply stdin (rendered manifests: labelled as ours) into the namespace.
+apply() { kns apply -f - | sed 's/^/bootstrap:   /'; }
+
+# apply_one: the same for a single object made by kubectl create --dry-run, labelled here.
+apply_one() { kube label --local -f - --overwrite -o yaml "$LABEL" | apply; }
+
+ensure_namespace() {
+	if kube get namespace "$NAMESPACE" >/dev/null 2>&1; then
+		log "namespace $NAMESPACE exists"
+		return 0
+	fi
+	kube create namespace "$NAMESPACE" --dry-run=client -o yaml |
+		kube label --local -f - -o yaml "$LABEL" \
+			pod-security.kubernetes.io/enforce=restricted |
+		kube apply -f - >/dev/null
+	state_set namespace_created yes
+	log "namespace $NAMESPACE created"
+}
+
+# render FILE: a copy of a manifest, with the image, the HPA API version, the replicas, the
+# Service type and this script's managed-by label.
+render() {
+	local service_type=ClusterIP node_port=()
+	case $EXPOSE in
+		loadbalancer) service_type=LoadBalancer ;;
+		nodeport) service_type=NodePort ;;
+	esac
+	[ "$EXPOSE" != nodeport ] || [ -z "$NODE_PORT" ] ||
+		node_port=(-e "/targetPort: http\$/a\\      nodePort: $NODE_PORT")
+	sed -e "s|app.kubernetes.io/managed-by: kubectl|app.kubernetes.io/managed-by: $MANAGED_BY|" \
+		-e "s|^apiVersion: autoscaling/v2\$|apiVersion: $HPA_API|" \
+		-e "/^  name: placedock\$/,/^---/{s|^  replicas: 1\$|  replicas: $REPLICAS|;s|^  type: ClusterIP\$|  type: $service_type|}" \
+		-e "s|image: placedock:latest\$|image: $DEPLOY_IMAGE|" \
+		"${node_port[@]}" "$HERE/$1"
+}
+
+random_password() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+
+secret_value() {
+	kns get secret "$1" -o "jsonpath={.data.$2}" 2>/dev/null | base64 -d 2>/dev/null || true
+}
+
+# make_secret NAME KEY VALUE
+make_secret() {
+	# From stdin: the value never shows on a command line.
+	printf '%s' "$3" |
+		kns create secret generic "$1" --from-file="$2=/dev/stdin" --dry-run=client -o yaml |
+		apply_one >/dev/null
+}
+
+# rollout_failed DEPLOYMENT: say what its pods are doing, then stop.
+rollout_failed() {
+	kns get pods -l "app.kubernetes.io/instance=$1" >&2 || true
+	kns logs "deployment/$1" --tail=20 >&2 || true
+	die "deployment $1 did not become ready within $TIMEOUT"
+}
+
+deploy_postgresql() {
+	local password ip
+	password=$(secret_value placedock-postgresql password)
+	[ -n "$password" ] || password=$(random_password)
+	make_secret placedock-postgresql password "$password"
+	log "applying postgresql.yaml (an in-cluster PostgreSQL, data in an emptyDir)"
+	render postgresql.yaml | apply
+	log "waiting for PostgreSQL"
+	kns rollout status deployment/placedock-postgresql --timeout="$TIMEOUT" >/dev/null ||
+		rollout_failed placedock-postgresql
+	ip=$(kns get service placedock-postgresql -o 'jsonpath={.spec.clusterIP}')
+	# The Service's ClusterIP, not its DNS name: it works on clusters without DNS as well.
+	DATABASE_URL=postgresql://placement:$password@$ip:5432/placement
+	log "PostgreSQL ready at $ip:5432"
+}
+
+deploy_placedock() {
+	local old restart=no
+	old=$(secret_value placedock-database connection)
+	make_secret placedock-database connection "$DATABASE_URL"
+	if [ -n "$old" ] && [ "$old" != "$DATABASE_URL" ] &&
+		kns get deployment placedock >/dev/null 2>&1; then
+		restart=yes
+	fi
+	log "applying deployment.yaml (image $DEPLOY_IMAGE, $REPLICAS replicas, Service $EXPOSE)"
+	render deployment.yaml | apply
+	if [ "$restart" = yes ]; then
+		log "the database URL changed: restarting placedock"
+		kns rollout restart deployment/placedock >/dev/null
+	fi
+	log "applying autoscaler.yaml ($HPA_API)"
+	render autoscaler.yaml | apply
+	log "waiting for the rollout of placedock"
+	kns rollout status deployment/placedock --timeout="$TIMEOUT" >/dev/null || rollout_failed placedock
+	kns wait --for=condition=Available deployment/placedock --timeout="$TIMEOUT" >/dev/null
+	log "placedock ready: $(kns get deployment placedock -o 'jsonpath={.status.readyReplicas}') replicas"
+}
+
+check_metrics() {
+	local available
+	available=$(kube get apiservice v1beta1.metrics.k8s.io \
+		-o 'jsonpath={.status.conditions[?(@.type=="Available")].status}' 2>/dev/null || true)
+	if [ "$available" = True ]; then
+		log "metrics API available: the autoscaler can measure CPU"
+	elif [ "$LOAD" = minikube ]; then
+		log "enabling minikube's metrics-server addon"
+		minikube addons enable metrics-server >/dev/null
+	else
+		log "WARNING: no metrics.k8s.io API (metrics-server): the autoscaler will not scale"
+	fi
+}
+
+# --- exposing it ------------------------------------------------------------------------------
+
+# poll SECONDS command...: until the command prints something non-empty; prints it.
+poll() {
+	local deadline=$((SECONDS + $1)) out
+	shift
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		out=$("$@" 2>/dev/null || true)
+		if [ -n "$out" ]; then
+			printf '%s\n' "$out"
+			return 0
+		fi
+		sleep 1
+	done
+	return 1
+}
+
+lb_address() {
+	kns get service placedock \
+		-o 'jsonpath={.status.loadBalancer.ingress[0].ip}{.status.loadBalancer.ingress[0].hostname}'
+}
+
+stop_port_forward() {
+	local pid
+	pid=$(state_get port_forward_pid)
+	[ -n "$pid" ] || return 0
+	if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q port-forward; then
+		kill "$pid" 2>/dev/null || true
+	fi
+	state_set port_forward_pid ""
+}
+
+port_forward() {
+	stop_port_forward
+	local logfile=${STATE%.state}.port-forward.log
+	nohup "$KUBECTL" --namespace "$NAMESPACE" port-forward --address 127.0.0.1 \
+		service/placedock "$LOCAL_PORT:80" >"$logfile" 2>&1 &
+	state_set port_forward_pid "$!"
+	URL=http://127.0.0.1:$LOCAL_PORT
+	poll 30 curl -fsS "$URL/" >/dev/null || die "kubectl port-forward did not answer: see $logfile"
+}
+
+expose() {
+	local address port
+	case $EXPOSE in
+		loadbalancer)
+			log "waiting for the LoadBalancer's address"
+			if address=$(poll 90 lb_address); then
+				URL=http://$address
+			else
+				log "no LoadBalancer address after 90 s (none on this cluster?): kubectl port-forward"
+				port_forward
+			fi
+			;;
+		nodeport)
+			port=$(kns get service placedock -o 'jsonpath={.spec.ports[0].nodePort}')
+			address=$NODE_ADDRESS
+			if [ -z "$address" ] && [ "$LOAD" = minikube ]; then
+				address=$(minikube ip)
+			fi
+			if [ -z "$address" ]; then
+				address=$(kube get nodes \
+					-o 'jsonpath={.items[0].status.addresses[?(@.type=="InternalIP")].address}')
+			fi
+			URL=http://$address:$port
+			;;
+		port-forward) port_forward ;;
+	esac
+	state_set url "$URL"
+	log "placedock is at $URL"
+}
+
+check_service() {
+	poll 60 curl -fsS "$URL/" >/dev/null || die "$URL does not answer"
+	log "curl $URL/"
+	curl -fsS "$URL/"
+	echo
+	log "curl -H 'x-auth-token: admin' $URL/resource_providers"
+	curl -fsS -H 'x-auth-token: admin' "$URL/resource_providers"
+	echo
+	[ "$GABBI" = yes ] || return 0
+	if ! command -v gabbi-run >/dev/null 2>&1; then
+		log "gabbi-run not on PATH (pip install gabbi): gabbi tests skipped"
+		return 0
+	fi
+	log "gabbi-run $URL -- gabbi.yaml"
+	gabbi-run "$URL" -- "$HERE/gabbi.yaml"
+	log "gabbi tests passed"
+}
+
+main() {
+	parse_args "$@"
+	init_state
+	build_image
+	ensure_namespace
+	if [ -n "$DATABASE_URL" ]; then
+		log "database: the one given by --database-url"
+	else
+		deploy_postgresql
+	fi
+	check_metrics
+	deploy_placedock
+	expose
+	check_service
+	log "done: watch it with  kubectl -n $NAMESPACE get hpa,pods -w ; remove it with ./cleanup.sh"
+}
+
+main "$@"

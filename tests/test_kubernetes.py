@@ -1,0 +1,302 @@
+"""Kubernetes: the manifests offline against the schemas, then bootstrap.sh, rolling restarts, the
+autoscaler and cleanup.sh on a real single-node cluster (tests/kubernetes/cluster.sh)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.docker_engine import DockerEngine, build_image, docker, image_exists
+from tests.support.load import Load
+from tests.support.server import REPO
+from tests.support.skips import require
+
+MANIFESTS = ["deployment.yaml", "autoscaler.yaml", "postgresql.yaml"]
+SCHEMA_VERSIONS = [f"1.{minor}.0" for minor in range(28, 38)]
+K8S_VERSION = "1.20.2"
+K8S_BIN = Path(os.environ.get("PLACEDOCK_CACHE_DIR", Path.home() / ".cache" / "placedock")) / \
+    f"kubernetes-{K8S_VERSION}" / "bin"
+CLUSTER_SH = REPO / "tests" / "kubernetes" / "cluster.sh"
+POSTGRES_STAND_IN = REPO / "tests" / "kubernetes" / "postgres"
+POSTGRES_IMAGE = "postgres:15-bookworm"  # what postgresql.yaml names
+SECTION = REPO / "kubernetes" / "README-section.md"
+NAMESPACE = "placedock"
+LABEL = "app.kubernetes.io/managed-by=placedock-bootstrap"
+
+# The README section's commands, verbatim.
+BOOTSTRAP = "./bootstrap.sh --load none --expose nodeport --node-address 127.0.0.1 --replicas 3"
+TOP = "kubectl -n placedock top pods"
+WATCH_HPA = "kubectl -n placedock get hpa -w"
+AB = '''ab -r -t 60 -c 8 -H 'x-auth-token: admin' "$URL/resource_providers"'''
+CLEANUP = "./cleanup.sh"
+# Run twice is safe; and the HPA API switch for clusters older than 1.23.
+BOOTSTRAP_AGAIN = "./bootstrap.sh --load none --expose nodeport --node-address 127.0.0.1 " \
+    "--hpa-api autoscaling/v2beta2"
+
+FENCE = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+def say(message: str) -> None:
+    print(f"[k8s] {message}", file=sys.__stderr__, flush=True)
+
+
+# --- offline ----------------------------------------------------------------------------------
+
+def test_every_command_of_the_readme_section_is_run_here() -> None:
+    source = Path(__file__).read_text()
+    commands = [line for block in FENCE.findall(SECTION.read_text()) for line in block.splitlines()
+                if line.strip() and not line.startswith("#")]
+    assert commands
+    assert [c for c in commands if c not in source] == []
+
+
+def kubernetes_validate() -> str:
+    path = Path(sys.executable).parent / "kubernetes-validate"
+    require(path.exists(), "kubernetes-validate (PyPI, test-requirements.txt)")
+    return str(path)
+
+
+@pytest.mark.parametrize("version", SCHEMA_VERSIONS)
+def test_manifests_validate_strictly(version: str) -> None:
+    result = subprocess.run([kubernetes_validate(), "--strict", "-k", version, *MANIFESTS],
+                            cwd=REPO, capture_output=True, text=True, check=False)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert out.count("passed") == 5, out  # 2 + 1 + 2 objects, none skipped
+
+
+def test_strict_validation_catches_a_misspelt_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((REPO / "deployment.yaml").read_text().replace("readinessProbe:", "readynessProbe:"))
+    result = subprocess.run([kubernetes_validate(), "--strict", "-k", SCHEMA_VERSIONS[-1], str(bad)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode != 0 and "readynessProbe" in result.stdout + result.stderr
+
+
+def test_scripts_are_shellcheck_clean() -> None:
+    shellcheck = shutil.which("shellcheck")
+    require(shellcheck is not None, "shellcheck (Debian package shellcheck)")
+    assert shellcheck is not None
+    scripts = ["bootstrap.sh", "cleanup.sh", "tests/kubernetes/postgres/entrypoint.sh"]
+    result = subprocess.run([shellcheck, "-S", "warning", *scripts], cwd=REPO, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stdout
+
+
+# --- live -------------------------------------------------------------------------------------
+
+class Cluster:
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.env = {
+            **os.environ,
+            "PATH": f"{K8S_BIN}:{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "KUBECONFIG": str(state / "kubeconfig"),
+            "XDG_STATE_HOME": str(state / "xdg-state"),
+            "DOCKER_BUILD_FLAGS": "--network host",  # builds reach the registries only so here
+        }
+        self.url = ""
+        self.figures: dict[str, str] = {}
+
+    def sh(self, command: str, timeout: float = 600, check: bool = True,
+           extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(["bash", "-c", command], cwd=REPO, env={**self.env, **(extra or {})},
+                                capture_output=True, text=True, timeout=timeout, check=False)
+        if check:
+            assert result.returncode == 0, f"{command}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        return result
+
+    def kubectl(self, *args: str, timeout: float = 120) -> str:
+        result = subprocess.run([str(K8S_BIN / "kubectl"), "-n", NAMESPACE, *args], env=self.env,
+                                capture_output=True, text=True, timeout=timeout, check=False)
+        assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+        return result.stdout
+
+    def replicas(self) -> tuple[int, int]:
+        status = json.loads(self.kubectl("get", "deployment", "placedock", "-o", "json"))["status"]
+        return status.get("replicas", 0), status.get("readyReplicas", 0)
+
+    def placedock_pods(self) -> list[str]:
+        out = self.kubectl("get", "pods", "-l", "app.kubernetes.io/name=placedock", "-o", "name")
+        return out.split()
+
+
+def poll(what: str, predicate: Callable[[], bool], timeout: float, interval: float = 2) -> float:
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout, f"timed out after {timeout} s: {what}"
+        time.sleep(interval)
+    return time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def cluster(docker_engine: DockerEngine, base_image: str,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    require(os.geteuid() == 0 and shutil.which("apt-get") is not None,
+            "root on Debian, to build and run a Kubernetes cluster (tests/kubernetes/cluster.sh)")
+    require(shutil.which("ab") is not None, "ab (Debian package apache2-utils)")
+    install = subprocess.run(["bash", str(CLUSTER_SH), "install"], capture_output=True, text=True,
+                             timeout=3600, check=False)
+    require(install.returncode == 0, f"a Kubernetes {K8S_VERSION} build: {install.stderr[-2000:]}")
+    # The official postgres image cannot be pulled here: a test-only stand-in of the same name.
+    if not image_exists(POSTGRES_IMAGE):
+        build_image(POSTGRES_STAND_IN, POSTGRES_IMAGE)
+    state = tmp_path_factory.mktemp("kubernetes")
+    started = time.monotonic()
+    # To a file, not a pipe: the daemons it starts inherit its stderr (fd 3) and hold a pipe open.
+    log = state / "cluster-start.log"
+    try:
+        with open(log, "w") as out:
+            start = subprocess.run(["bash", str(CLUSTER_SH), "start", str(state)], stdout=out,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   timeout=600, check=False)
+        assert start.returncode == 0, log.read_text()[-3000:]
+        say(f"cluster up in {time.monotonic() - started:.0f} s")
+        yield Cluster(state)
+    finally:
+        with open(state / "cluster-stop.log", "w") as out:
+            subprocess.run(["bash", str(CLUSTER_SH), "stop", str(state)], stdout=out,
+                           stderr=subprocess.STDOUT, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def deployed(cluster: Cluster) -> Cluster:
+    """bootstrap.sh as the README runs it: 3 replicas at once on the empty in-cluster PostgreSQL."""
+    started = time.monotonic()
+    result = cluster.sh(BOOTSTRAP)
+    took = time.monotonic() - started
+    out = result.stdout
+    match = re.search(r"placedock is at (http://127\.0\.0\.1:\d+)", out)
+    assert match, out
+    cluster.url = match.group(1)
+    cluster.figures["bootstrap"] = f"{took:.0f} s (build, PostgreSQL, 3 replicas, gabbi)"
+    say(f"bootstrap.sh: {took:.0f} s, {cluster.url}")
+    assert "gabbi tests passed" in out, out[-3000:]
+    return cluster
+
+
+def test_bootstrap_starts_three_replicas_at_once_on_an_empty_database(deployed: Cluster) -> None:
+    assert deployed.replicas() == (3, 3)
+    logs = [deployed.kubectl("logs", pod) for pod in deployed.placedock_pods()]
+    migrated = [log for log in logs if "database schema: migrated from empty" in log]
+    waited = [log for log in logs if "database schema: already at" in log]
+    assert len(migrated) == 1 and len(waited) == 2, "\n---\n".join(logs)
+
+
+def test_gabbi_through_the_service(deployed: Cluster) -> None:
+    gabbi_run = str(Path(sys.executable).parent / "gabbi-run")
+    for url in (deployed.url, deployed.url + "/placement"):
+        result = subprocess.run([gabbi_run, url, "--", str(REPO / "gabbi.yaml")],
+                                capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_pods_run_restricted(deployed: Cluster) -> None:
+    pod = json.loads(deployed.kubectl("get", deployed.placedock_pods()[0], "-o", "json"))
+    context = pod["spec"]["containers"][0]["securityContext"]
+    assert context["readOnlyRootFilesystem"] and not context["allowPrivilegeEscalation"]
+    out = deployed.kubectl("exec", pod["metadata"]["name"], "--", "id", "-u")
+    assert out.strip() == "42424"
+    out = deployed.kubectl("exec", pod["metadata"]["name"], "--", "python3", "-m", "placedock.health",
+                           "live")
+    assert "live: ok" in out
+
+
+def test_memory_per_pod(deployed: Cluster) -> None:
+    def measured() -> bool:
+        out = deployed.sh(TOP, check=False).stdout
+        return len(re.findall(r"^placedock-[a-z0-9]+-[a-z0-9]+\s", out, re.MULTILINE)) == 3
+    poll("kubectl top pods sees the 3 placedock pods", measured, 120)
+    out = deployed.sh(TOP).stdout
+    say(f"kubectl top pods:\n{out}")
+    memory = [int(m) for m in re.findall(r"^placedock-\w+-\w+\s+\d+m\s+(\d+)Mi", out, re.MULTILINE)]
+    deployed.figures["memory"] = f"{memory} MiB"
+    assert memory and max(memory) < 160, out  # deployment.yaml's request
+
+
+def test_bootstrap_again_changes_nothing_it_need_not(deployed: Cluster) -> None:
+    before = deployed.kubectl("get", "deployment", "placedock", "-o",
+                              "jsonpath={.metadata.generation}")
+    result = deployed.sh(BOOTSTRAP_AGAIN)
+    assert "placedock is at " + deployed.url in result.stdout, result.stdout
+    assert "gabbi tests passed" in result.stdout
+    after = deployed.kubectl("get", "deployment", "placedock", "-o",
+                             "jsonpath={.metadata.generation}")
+    # Only the replicas changed (3 -> 1): the pod template, so the pods, did not.
+    assert int(after) <= int(before) + 1
+    hpa = deployed.kubectl("get", "hpa", "placedock", "-o", "jsonpath={.apiVersion}")
+    assert hpa.startswith("autoscaling/")
+
+
+def test_rolling_restart_under_load_fails_no_request(deployed: Cluster) -> None:
+    deployed.kubectl("scale", "deployment", "placedock", "--replicas=1")
+    poll("one replica", lambda: deployed.replicas() == (1, 1), 120)
+    with Load(deployed.url + "/resource_providers", clients=4, max_seconds=240) as load:
+        load.wait_for("200", 50)
+        started = time.monotonic()
+        deployed.kubectl("rollout", "restart", "deployment/placedock")
+        deployed.kubectl("rollout", "status", "deployment/placedock", "--timeout=180s", timeout=200)
+        took = time.monotonic() - started
+        # Past the old pod's exit (preStop 5 s + drain): keep loading a little longer.
+        load.wait_for("200", load.count("200") + 200, timeout=60)
+    outcomes = dict(load.outcomes)
+    deployed.figures["rolling restart"] = f"{took:.0f} s under load, outcomes {outcomes}"
+    say(f"rolling restart: {took:.0f} s, {outcomes}")
+    assert set(outcomes) == {"200"}, (outcomes, load.failures[:10])
+
+
+def test_autoscaler_scales_up_under_load_and_back_down(deployed: Cluster) -> None:
+    hpa = deployed.kubectl("get", "hpa", "placedock", "-o", "json")
+    assert json.loads(hpa)["spec"]["maxReplicas"] == 10
+    watch = subprocess.Popen(["bash", "-c", WATCH_HPA], cwd=REPO, env=deployed.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)
+    try:
+        start_replicas = deployed.replicas()[0]
+        started = time.monotonic()
+        ab = subprocess.Popen(["bash", "-c", AB], cwd=REPO, env={**deployed.env, "URL": deployed.url},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            up = poll("the HPA scales to 3 or more ready replicas",
+                      lambda: deployed.replicas()[1] >= 3, 150)
+        finally:
+            ab.kill()
+            ab.wait()
+        peak = deployed.replicas()[0]
+        stopped = time.monotonic()
+        down = poll("the HPA scales back to 1 replica", lambda: deployed.replicas() == (1, 1), 300, 5)
+        say(f"HPA: {start_replicas} -> {peak} replicas in {up:.0f} s under ab; "
+            f"back to 1 {down:.0f} s after ab stopped ({stopped - started:.0f} s of load)")
+        deployed.figures["hpa"] = f"up {start_replicas}->{peak} in {up:.0f} s; down to 1 in {down:.0f} s"
+    finally:
+        os.killpg(watch.pid, 15)
+        watched = watch.communicate(timeout=30)[0]
+    say(f"{WATCH_HPA}:\n{watched}")
+    assert "placedock" in watched
+
+
+def test_cleanup_leaves_nothing(deployed: Cluster) -> None:
+    started = time.monotonic()
+    result = deployed.sh(CLEANUP, timeout=400)
+    took = time.monotonic() - started
+    say(f"cleanup.sh: {took:.0f} s\n{result.stdout}")
+    kubectl = str(K8S_BIN / "kubectl")
+    left = subprocess.run([kubectl, "get", "all,secrets,hpa", "-A", "-l", LABEL, "-o", "name"],
+                          env=deployed.env, capture_output=True, text=True, check=False)
+    assert left.returncode == 0 and left.stdout.strip() == "", left.stdout
+    namespaces = subprocess.run([kubectl, "get", "namespaces", "-o", "name"], env=deployed.env,
+                                capture_output=True, text=True, check=True).stdout
+    assert f"namespace/{NAMESPACE}" not in namespaces.split()
+    assert not list((deployed.state / "xdg-state").rglob("*.state"))
+    tags = docker("images", "--format", "{{.Repository}}:{{.Tag}}", "placedock").stdout.split()
+    assert "placedock:bootstrap" not in tags
+    say(f"figures: {deployed.figures}")
