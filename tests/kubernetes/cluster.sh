@@ -245,7 +245,8 @@ spawn() {
     if pid_alive "$name"; then
         die "$name already running (PID $(cat "$STATE/$name.pid"))"
     fi
-    setsid "$@" >"$STATE/$name.log" 2>&1 </dev/null &
+    # 3>&-: a daemon must not hold the caller's stderr copy, or a caller reading it never ends.
+    setsid "$@" >"$STATE/$name.log" 2>&1 </dev/null 3>&- &
     local pid=$! word i
     echo "$pid" >"$STATE/$name.pid"
     # Until the forked shell has exec'd, its command line is this script's.
