@@ -28,11 +28,10 @@ K8S_BIN = Path(os.environ.get("PLACEDOCK_CACHE_DIR", Path.home() / ".cache" / "p
 CLUSTER_SH = REPO / "tests" / "kubernetes" / "cluster.sh"
 POSTGRES_STAND_IN = REPO / "tests" / "kubernetes" / "postgres"
 POSTGRES_IMAGE = "postgres:15-bookworm"  # what postgresql.yaml names
-SECTION = REPO / "kubernetes" / "README-section.md"
 NAMESPACE = "placedock"
 LABEL = "app.kubernetes.io/managed-by=placedock-bootstrap"
 
-# The README section's commands, verbatim.
+# The README's Kubernetes commands, verbatim (tests/test_readme.py checks they are here).
 BOOTSTRAP = "./bootstrap.sh --load none --expose nodeport --node-address 127.0.0.1 --replicas 3"
 TOP = "kubectl -n placedock top pods"
 WATCH_HPA = "kubectl -n placedock get hpa -w"
@@ -42,22 +41,11 @@ CLEANUP = "./cleanup.sh"
 BOOTSTRAP_AGAIN = "./bootstrap.sh --load none --expose nodeport --node-address 127.0.0.1 " \
     "--hpa-api autoscaling/v2beta2"
 
-FENCE = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)
-
-
 def say(message: str) -> None:
     print(f"[k8s] {message}", file=sys.__stderr__, flush=True)
 
 
 # --- offline ----------------------------------------------------------------------------------
-
-def test_every_command_of_the_readme_section_is_run_here() -> None:
-    source = Path(__file__).read_text()
-    commands = [line for block in FENCE.findall(SECTION.read_text()) for line in block.splitlines()
-                if line.strip() and not line.startswith("#")]
-    assert commands
-    assert [c for c in commands if c not in source] == []
-
 
 def kubernetes_validate() -> str:
     path = Path(sys.executable).parent / "kubernetes-validate"
