@@ -38,7 +38,7 @@ OWN_DEFAULTS = {
     "PLACEDOCK_ADDRESS": "0.0.0.0",
     "PLACEDOCK_PORT": "80",
     "PLACEDOCK_PROCESSES": "2",
-    "PLACEDOCK_THREADS": "4",
+    "PLACEDOCK_THREADS": "2",
     "PLACEDOCK_DATA_DIR": "/var/lib/placement",
     "PLACEDOCK_STATS_SOCKET": "",  # empty: a socket in the temp dir named after the port
     "PLACEDOCK_REQUIRE_SHARED_DATABASE": "false",
