@@ -1,0 +1,102 @@
+"""The server configurations compared: placedock (its defaults and other worker counts) and peers.
+
+Every peer is a plain ``uwsgi`` command line (the pyuwsgi wheel's, from the same virtualenv) on
+``placement.wsgi.api:application``, as the peer runs it, minus what cannot apply here (config
+files, ``wsgi-file`` scripts gone since placement 15.0.0, stats servers, /placement routes).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STARTUP = REPO / "startup.sh"
+APP = "placement.wsgi.api:application"
+PLACEDOCK = "placedock"
+LIMIT = "limit: in-process, no HTTP"
+
+
+@dataclass
+class Config:
+    """One row of the throughput table."""
+
+    name: str
+    how: str  # one line for the README
+    command: list[str] = field(default_factory=list)  # "{port}" is replaced; empty: in-process
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def in_process(self) -> bool:
+        return not self.command
+
+    def command_for(self, port: int) -> list[str]:
+        return [word.replace("{port}", str(port)) for word in self.command]
+
+
+def uwsgi() -> str:
+    return str(Path(sys.executable).parent / "uwsgi")
+
+
+def placedock(processes: int | None = None, threads: int | None = None) -> Config:
+    """startup.sh as shipped; with a worker count, that count through PLACEDOCK_* variables."""
+    if processes is None or threads is None:
+        return Config(PLACEDOCK, "startup.sh, PLACEDOCK_PROCESSES/THREADS unset",
+                      [str(STARTUP)])
+    return Config(f"placedock {processes}x{threads}",
+                  f"startup.sh, PLACEDOCK_PROCESSES={processes} PLACEDOCK_THREADS={threads}",
+                  [str(STARTUP)],
+                  {"PLACEDOCK_PROCESSES": str(processes), "PLACEDOCK_THREADS": str(threads)})
+
+
+def original() -> Config:
+    """The original placedock's shared/placement-uwsgi.ini as options (2 x 10, http-socket,
+    app loaded in the master), without its python3 plugin, /placement routes and stats server."""
+    options = [
+        "--module", APP, "--processes", "2", "--threads", "10",
+        "--http-socket", "127.0.0.1:{port}", "--http-enable-proxy-protocol",
+        "--http-auto-chunked", "--http-keepalive", "--http-timeout", "75",
+        "--offload-threads", "10", "--die-on-term", "--vacuum", "--master",
+        "--enable-threads", "--thunder-lock", "--buffer-size", "65535",
+        "--log-x-forwarded-for", "--ignore-sigpipe", "--ignore-write-errors",
+        "--disable-write-exception", "--no-defer-accept", "--harakiri", "120",
+        "--harakiri-verbose", "--post-buffering", "4096", "--add-header", "Connection: Keep-Alive",
+    ]
+    return Config("original placedock (2x10)",
+                  "uwsgi with the original's ini: http-socket, 2 processes x 10 threads",
+                  [uwsgi(), *options])
+
+
+def upstream() -> Config:
+    """placement's install guide: ``uwsgi -M --http :8778 --wsgi-file placement-api
+    --processes 2 --threads 10`` (--http: a router process in front of the workers)."""
+    return Config("upstream docs (--http, 2x10)",
+                  "uwsgi -M --http, 2 processes x 10 threads (placement's install guide)",
+                  [uwsgi(), "-M", "--http", "127.0.0.1:{port}", "--module", APP,
+                   "--processes", "2", "--threads", "10"])
+
+
+def openstack_helm() -> Config:
+    """openstack-helm's placement chart default placement-api-uwsgi.ini (1 process, 1 thread)."""
+    options = [
+        "--http-socket", "127.0.0.1:{port}", "--module", APP, "--processes", "1",
+        "--add-header", "Connection: close", "--buffer-size", "65535", "--die-on-term",
+        "--enable-threads",
+        "--hook-master-start", "unix_signal:15 gracefully_kill_them_all", "--lazy-apps",
+        "--log-x-forwarded-for", "--master", "--thunder-lock", "--worker-reload-mercy", "80",
+    ]
+    return Config("openstack-helm (1x1)",
+                  "uwsgi with the chart's default ini: http-socket, 1 process x 1 thread",
+                  [uwsgi(), *options])
+
+
+def limit(cores: int) -> Config:
+    return Config(LIMIT, f"{cores} processes calling the WSGI app in a loop (webob), no server")
+
+
+def floor() -> Config:
+    """The start-time floor: uwsgi exec'd directly on placement's app, nothing before it."""
+    return Config("floor", "plain uwsgi on placement's app, 2 processes",
+                  [uwsgi(), "--http-socket", "127.0.0.1:{port}", "--module", APP, "--master",
+                   "--processes", "2", "--need-app", "--disable-logging"])

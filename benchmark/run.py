@@ -1,0 +1,194 @@
+"""placedock's benchmark: `.venv/bin/python -m benchmark.run` from the repository's root.
+
+Prints the results as Markdown and writes them to benchmark/results.md, with a bar chart in
+benchmark/chart.png. It starts a Docker engine only if none answers (and then stops it), a
+PostgreSQL server of its own, and every server it measures, each stopped by its PID; nothing
+is installed. See the README's "Benchmark" section for the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from benchmark import configs, processes, report, seed, starts, throughput, wrk
+from benchmark.configs import Config
+from tests.support.databases import PG_BIN, PostgreSQLServer
+from tests.support.docker_engine import build_image, docker, ensure_base_image, ensure_engine
+from tests.support.network import free_port
+from tests.support.server import base_environment
+
+HERE = Path(__file__).resolve().parent
+BASE_IMAGE = "debian:bookworm-slim"
+ENDPOINTS = {
+    "GET /": "/",
+    "GET /resource_providers": "/resource_providers",
+    "GET /allocation_candidates": seed.ALLOCATION_CANDIDATES,
+}
+VARIANTS = [(2, 1), (2, 2), (2, 4), (3, 1), (4, 1)]  # placedock's own worker counts tried
+PROVIDERS = 1000
+START_REPEATS = 3
+
+
+def log(message: str) -> None:
+    print(f"benchmark: {message} (load average {processes.load_average()})", file=sys.stderr,
+          flush=True)
+
+
+def check_prerequisites() -> None:
+    missing = [what for what, present in (
+        ("wrk", shutil.which("wrk") is not None),
+        ("PostgreSQL 15", (PG_BIN / "postgres").exists()),
+        ("root (PostgreSQL runs as its own user, dockerd may be started)", os.geteuid() == 0),
+        ("uwsgi in this virtualenv", Path(configs.uwsgi()).exists()),
+    ) if not present]
+    if missing:
+        raise SystemExit(f"benchmark: missing: {', '.join(missing)}")
+
+
+def image_sizes() -> report.Image:
+    """Build the image (cached layers make this quick) and read its size and its base's."""
+    revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=configs.REPO, capture_output=True,
+                              text=True, check=False).stdout.strip() or "unknown"
+    build_image(configs.REPO, starts.IMAGE, {"REVISION": revision})
+
+    def size(name: str) -> int:
+        return int(docker("image", "inspect", "--format", "{{.Size}}", name).stdout)
+
+    return report.Image(starts.IMAGE, size(starts.IMAGE), BASE_IMAGE, size(BASE_IMAGE))
+
+
+def database(postgresql: PostgreSQLServer) -> str:
+    """A new database, its URL telling PostgreSQL not to wait for the disk at each commit:
+    writes then measure placement, not how fast this machine's shared disk flushes."""
+    return postgresql.create_database("placement") + "?options=-c%20synchronous_commit%3Doff"
+
+
+def seeded(settings: throughput.Settings, base: dict[str, str]) -> list[str]:
+    """Migrate the database (placedock with DB_SYNC), then make the providers in-process."""
+    port = free_port()
+    env = throughput.server_env(base, settings, port)
+    with throughput.serving(configs.placedock(), {**env, "DB_SYNC": "True"}, port, settings):
+        pass
+    with throughput.in_process(configs.limit(settings.cores), env, settings) as workers:
+        return workers.seed(PROVIDERS)
+
+
+def others(default_workers: str, cores: int) -> list[Config]:
+    """Every configuration after placedock's defaults, in table order."""
+    variants = [configs.placedock(p, t) for p, t in VARIANTS if f"{p}x{t}" != default_workers]
+    return [*variants, configs.limit(cores), configs.original(), configs.upstream(),
+            configs.openstack_helm()]
+
+
+def reads(config: Config, settings: throughput.Settings,
+          base: dict[str, str]) -> throughput.Measured:
+    """Every read endpoint against a fresh start of the configuration."""
+    port = free_port()
+    env = throughput.server_env(base, settings, port)
+    if config.in_process:
+        with throughput.in_process(config, env, settings) as workers:
+            return throughput.measure_limit_reads(config, workers, ENDPOINTS, settings)
+    with throughput.serving(config, env, port, settings) as server:
+        return throughput.measure_reads(config, server, port, ENDPOINTS, settings)
+
+
+def writes(config: Config, providers: list[str], settings: throughput.Settings,
+           base: dict[str, str]) -> wrk.LoadResult:
+    """Allocations written per second (PUT /allocations/{new consumer}), from a fresh start."""
+    port = free_port()
+    env = throughput.server_env(base, settings, port)
+    if config.in_process:
+        with throughput.in_process(config, env, settings) as workers:
+            return throughput.measure_limit_writes(workers, providers, settings)
+    with throughput.serving(config, env, port, settings) as server:
+        return throughput.measure_writes(server, port, providers, settings)
+
+
+def measure_all(settings: throughput.Settings, base: dict[str, str],
+                providers: list[str]) -> list[throughput.Measured]:
+    """Reads for every configuration, then writes for every one (they change the data)."""
+    measured = [reads(configs.placedock(), settings, base)]
+    log(f"placedock defaults ({measured[0].workers}): reads measured")
+    for config in others(measured[0].workers, settings.cores):
+        measured.append(reads(config, settings, base))
+        log(f"{config.name}: reads measured")
+    for row in measured:
+        row.results[throughput.WRITES] = writes(row.config, providers, settings, base)
+        log(f"{row.config.name}: writes measured")
+    return measured
+
+
+def context_lines(settings: throughput.Settings, load_before: str) -> list[str]:
+    version = metadata.version("openstack-placement")
+    query = seed.ALLOCATION_CANDIDATES.split("?", 1)[1]
+    return [
+        (f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores "
+         f"(load average before: {load_before}; after: {processes.load_average()}); "
+         f"placement {version}; PostgreSQL 15 on 127.0.0.1 (commits not waiting for the disk) "
+         f"holding {PROVIDERS:,} providers shaped as in upstream's performance job; "
+         f"`GET /allocation_candidates?{query}` (upstream's query) returns all of them."),
+        (f"`wrk --latency -t 1 -c {settings.connections}`, one run per point: "
+         f"{settings.warmup_s} s of warm-up, then the 2xx responses completed in the next "
+         f"{settings.measure_s} s are counted; p50 / p99 are wrk's, over the whole run. The "
+         f"in-process limit: placement's WSGI app loaded once and {settings.cores} processes "
+         "forked from it, each calling it in a loop (no HTTP, no queue: its latencies are "
+         "service times). Cores busy: the least busy point's share of the machine's CPU; "
+         "(others): the most that programs other than the benchmark's took, or the "
+         "hypervisor stole."),
+    ]
+
+
+def run(workdir: Path, stack: ExitStack) -> report.Results:
+    load_before = processes.load_average()
+    base = base_environment()
+    log("image")
+    engine = ensure_engine()
+    if engine is None:
+        raise SystemExit("benchmark: no Docker engine answers and none can be started")
+    stack.callback(engine.stop)  # only stops a dockerd we started
+    ensure_base_image(BASE_IMAGE)
+    image = image_sizes()
+    log("start times")
+    start_times = starts.measure(workdir, base, START_REPEATS)
+    postgresql = PostgreSQLServer(workdir / "postgresql")
+    stack.callback(postgresql.stop)
+    postgresql.start()
+    settings = throughput.Settings(database(postgresql), workdir, cores=os.cpu_count() or 2,
+                                   database_pid=postgresql.pid or 0)
+    log(f"seeding {PROVIDERS} providers")
+    started = time.monotonic()
+    providers = seeded(settings, base)
+    log(f"seeded in {time.monotonic() - started:.0f} s")
+    measured = measure_all(settings, base, providers)
+    return report.Results(context_lines(settings, load_before), start_times, image, measured,
+                          list(ENDPOINTS))
+
+
+def main(argv: list[str]) -> int:
+    argparse.ArgumentParser(prog="python -m benchmark.run", description=__doc__).parse_args(argv)
+    check_prerequisites()
+    workdir = Path(tempfile.mkdtemp(prefix="placedock-benchmark-"))
+    try:
+        with ExitStack() as stack:
+            results = run(workdir, stack)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    text = report.markdown(results)
+    (HERE / "results.md").write_text(text)
+    report.chart(results, HERE / "chart.png")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

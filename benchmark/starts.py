@@ -1,0 +1,95 @@
+"""Start time: from `docker run` (or the exec of a native command) to the first 200 on `/`."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark import configs, processes
+from tests.support.docker_engine import DOCKER, docker
+from tests.support.network import free_port
+
+IMAGE = "placedock"
+UID = 42424  # the image's user, who must own a mounted data folder
+NOAUTH_SYNC = ["-e", "OS_API__AUTH_STRATEGY=noauth2", "-e", "DB_SYNC=True"]
+
+
+@dataclass
+class StartTime:
+    label: str
+    seconds: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def docker_run(extra: list[str]) -> float:
+    """Seconds from invoking `docker run` to a 200 on `/`; the container is removed after."""
+    port = free_port()
+    started = time.monotonic()
+    result = subprocess.run([DOCKER, "run", "-d", "-p", f"127.0.0.1:{port}:80", *NOAUTH_SYNC,
+                             *extra, IMAGE], capture_output=True, text=True, timeout=120,
+                            check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"docker run failed: {result.stderr}")
+    container = result.stdout.strip()
+    try:
+        return processes.wait_for_200(f"http://127.0.0.1:{port}/", started, timeout=60)
+    except RuntimeError as error:
+        raise RuntimeError(f"{error}\n{docker('logs', container).stderr[-3000:]}") from error
+    finally:
+        docker("rm", "-f", "-v", container)
+
+
+def native(config: configs.Config, env: dict[str, str], log_path: Path) -> float:
+    """Seconds from starting the configuration's command to a 200 on `/`; stopped after."""
+    port = free_port()
+    server = processes.Process(config.command_for(port), {**env, "PLACEDOCK_PORT": str(port)},
+                               log_path)
+    server.start()
+    try:
+        return processes.wait_for_200(f"http://127.0.0.1:{port}/", server.started_at, server)
+    finally:
+        server.stop()
+
+
+def data_dir(parent: Path, name: str) -> Path:
+    """An empty folder the image's user may write (for `-v folder:/var/lib/placement`)."""
+    folder = parent / name
+    folder.mkdir(parents=True)
+    os.chown(folder, UID, UID)
+    return folder
+
+
+def measure(workdir: Path, base_env: dict[str, str], repeats: int) -> list[StartTime]:
+    """docker run on an empty sqlite and on one at head, startup.sh natively, and the floor."""
+    at_head = data_dir(workdir, "docker-at-head")
+    docker_run(["-v", f"{at_head}:/var/lib/placement"])  # migrates it: now at head
+    native_env = {**base_env, "OS_API__AUTH_STRATEGY": "noauth2", "DB_SYNC": "True",
+                  "PLACEDOCK_ADDRESS": "127.0.0.1"}
+    sqlite_dir = workdir / "native-at-head"
+    floor_env = {**native_env, "OS_PLACEMENT_DATABASE__CONNECTION":
+                 f"sqlite:///{sqlite_dir}/placement.sqlite"}
+    rows = [StartTime("docker run, empty sqlite, DB_SYNC=True", []),
+            StartTime("docker run, sqlite at head, DB_SYNC=True", []),
+            StartTime("startup.sh natively, empty sqlite, DB_SYNC=True", []),
+            StartTime("startup.sh natively, sqlite at head, DB_SYNC=True", []),
+            StartTime("floor: plain uwsgi natively, sqlite at head", [])]
+    log = workdir / "starts.log"
+    placedock = configs.placedock()
+    native(placedock, {**native_env, "PLACEDOCK_DATA_DIR": str(sqlite_dir)}, log)  # now at head
+    for attempt in range(repeats):
+        rows[0].seconds.append(docker_run([]))
+        rows[1].seconds.append(docker_run(["-v", f"{at_head}:/var/lib/placement"]))
+        empty = workdir / f"native-empty-{attempt}"
+        rows[2].seconds.append(native(placedock, {**native_env, "PLACEDOCK_DATA_DIR": str(empty)},
+                                      log))
+        rows[3].seconds.append(native(placedock,
+                                      {**native_env, "PLACEDOCK_DATA_DIR": str(sqlite_dir)}, log))
+        rows[4].seconds.append(native(configs.floor(), floor_env, log))
+    return rows

@@ -1,0 +1,188 @@
+"""Throughput, latency and memory of one configuration on the seeded database.
+
+A server configuration is started, measured with wrk and stopped; the in-process limit is
+measured through benchmark.inprocess workers instead. Each point is a warm-up run, then a
+measured run, during which the machine's CPU (and for reads the server's total PSS) is sampled.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+from benchmark import processes, wrk
+from benchmark.configs import Config
+from benchmark.inprocess import Answer, Workers
+
+CONNECTIONS = 10  # upstream's performance job runs ab -c 10: enough to keep 2 cores busy
+WRITES = "PUT /allocations"
+
+
+@dataclass
+class Settings:
+    """How long each point runs, and against what."""
+
+    database_url: str
+    workdir: Path
+    warmup_s: int = 2
+    measure_s: int = 5
+    connections: int = CONNECTIONS
+    cores: int = 2
+    database_pid: int = 0  # the database server's, to tell its CPU from other programs'
+
+
+@dataclass
+class Measured:
+    """One configuration: results per endpoint label (WRITES for the writes), memory in bytes."""
+
+    config: Config
+    results: dict[str, wrk.LoadResult] = field(default_factory=dict)
+    idle_pss: int = 0
+    load_pss: int = 0  # the peak over all the reads
+    pss_after: dict[str, int] = field(default_factory=dict)  # the peak so far, per read endpoint
+    workers: str = ""  # what placedock said it runs ("2x4"), for its defaults
+
+
+class PeakPss:
+    """Samples the PSS of some process trees every half second in a thread; keeps the peak."""
+
+    def __init__(self, pids: Callable[[], list[int]]) -> None:
+        self._pids = pids
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, sum(processes.pss_bytes(pid) for pid in self._pids()))
+            self._stop.wait(0.5)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def server_env(base: dict[str, str], settings: Settings, port: int) -> dict[str, str]:
+    return {**base, "OS_API__AUTH_STRATEGY": "noauth2",
+            "OS_PLACEMENT_DATABASE__CONNECTION": settings.database_url,
+            "PLACEDOCK_ADDRESS": "127.0.0.1", "PLACEDOCK_PORT": str(port),
+            "PLACEDOCK_DATA_DIR": str(settings.workdir / f"data-{port}")}
+
+
+@contextmanager
+def serving(config: Config, env: dict[str, str], port: int, settings: Settings
+            ) -> Iterator[processes.Process]:
+    """The configuration's server, ready (a 200 on /resource_providers); stopped afterwards."""
+    name = config.name.split(" ")[0]
+    server = processes.Process(config.command_for(port), {**env, **config.env},
+                               settings.workdir / f"{name}-{port}.log").start()
+    try:
+        processes.wait_for_200(f"http://127.0.0.1:{port}/resource_providers", server.started_at,
+                               server, token="admin")
+        yield server
+    finally:
+        server.stop()
+
+
+def timed(run: Callable[[], wrk.LoadResult], ours: Callable[[], list[int]]
+          ) -> wrk.LoadResult:
+    """Run one measurement, adding how busy the cores were and how much of it was not ours."""
+    with processes.CpuWindow(ours) as window:
+        result = run()
+    result.cpu_busy, result.others = window.busy, window.others
+    return result
+
+
+def measure_reads(config: Config, server: processes.Process, port: int,
+                  endpoints: dict[str, str], settings: Settings) -> Measured:
+    """Each endpoint in turn, with the server's PSS idle (first) and at its peak."""
+    measured = Measured(config, workers=_workers_line(server.log_path))
+    time.sleep(0.5)
+    measured.idle_pss = processes.pss_bytes(server.pid)
+    script = wrk.headers_script(settings.workdir)
+    with PeakPss(lambda: [server.pid]) as peak:
+        for label, path in endpoints.items():
+            measured.results[label] = _wrk(f"http://127.0.0.1:{port}{path}", script, server,
+                                           settings)
+            measured.pss_after[label] = max(peak.peak, processes.pss_bytes(server.pid))
+    measured.load_pss = max(peak.peak, *measured.pss_after.values())
+    return measured
+
+
+def measure_writes(server: processes.Process, port: int, providers: list[str],
+                   settings: Settings) -> wrk.LoadResult:
+    script = wrk.writes_script(settings.workdir, providers)  # new consumers every time
+    return _wrk(f"http://127.0.0.1:{port}/", script, server, settings)
+
+
+def _wrk(url: str, script: Path, server: processes.Process, settings: Settings
+         ) -> wrk.LoadResult:
+    return timed(lambda: wrk.run(url, settings.warmup_s, settings.measure_s,
+                                 settings.connections, script),
+                 lambda: [server.pid, settings.database_pid])
+
+
+@contextmanager
+def in_process(config: Config, env: dict[str, str], settings: Settings) -> Iterator[Workers]:
+    """`settings.cores` in-process workers, loaded; stopped afterwards."""
+    workers = Workers(settings.cores, {**env, **config.env}, settings.workdir / "inprocess.log")
+    try:
+        workers.start()
+        yield workers
+    finally:
+        workers.stop()
+
+
+def measure_limit_reads(config: Config, workers: Workers, endpoints: dict[str, str],
+                        settings: Settings) -> Measured:
+    """The in-process limit: every endpoint, through the workers, no HTTP."""
+    measured = Measured(config)
+    measured.idle_pss = sum(processes.pss_bytes(pid) for pid in workers.pids)
+    with PeakPss(lambda: workers.pids) as peak:
+        for label, path in endpoints.items():
+            measured.results[label] = _point(
+                lambda seconds, path=path: _combine(workers.get(path, seconds)), workers,
+                settings)
+            measured.pss_after[label] = max(peak.peak, sum(map(processes.pss_bytes, workers.pids)))
+    measured.load_pss = max(peak.peak, *measured.pss_after.values())
+    return measured
+
+
+def measure_limit_writes(workers: Workers, providers: list[str],
+                         settings: Settings) -> wrk.LoadResult:
+    return _point(lambda seconds: _combine(workers.write(providers, seconds)), workers, settings)
+
+
+def _point(run: Callable[[float], wrk.LoadResult], workers: Workers, settings: Settings
+           ) -> wrk.LoadResult:
+    """In-process: a warm-up order, then the measured one."""
+    run(settings.warmup_s)
+    return timed(lambda: run(settings.measure_s), lambda: [*workers.pids, settings.database_pid])
+
+
+def _combine(answers: list[Answer]) -> wrk.LoadResult:
+    durations = sorted(value for answer in answers for value in answer["durations"])
+    quantiles = statistics.quantiles(durations, n=100, method="inclusive")
+    return wrk.LoadResult(rate=sum(answer["count"] / answer["elapsed"] for answer in answers),
+                          p50_ms=quantiles[49] * 1e3, p99_ms=quantiles[98] * 1e3,
+                          requests=len(durations),
+                          errors=sum(answer["failures"] for answer in answers))
+
+
+def _workers_line(log_path: Path) -> str:
+    """placedock's "serving on port N with P processes x T threads" -> "PxT"."""
+    for line in log_path.read_text(errors="replace").splitlines():
+        if "serving on port" in line and " with " in line:
+            words = line.split(" with ", 1)[1].split()
+            return f"{words[0]}x{words[3]}"
+    return ""
