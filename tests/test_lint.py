@@ -25,7 +25,7 @@ def check(command: list[str]) -> None:
 
 
 def test_ruff() -> None:
-    check([str(BIN / "ruff"), "check", "placedock", "tests"])
+    check([str(BIN / "ruff"), "check", "placedock", "tests", "benchmark"])
 
 
 def test_shellcheck() -> None:
