@@ -12,6 +12,7 @@ answers one JSON line: their answers, in order. An order is one of:
   (benchmark.wrk.WRITES_LUA): PUT /allocations/{new consumer} against a random provider.
 - ``{"seed": [start, stop]}``: make those providers with placement's objects (benchmark.seed);
   answer their UUIDs.
+- ``{"vacuum": true}``: VACUUM ANALYZE the database (benchmark.seed.vacuum_analyze).
 
 Placement's own logging goes to stderr.
 """
@@ -102,6 +103,9 @@ def _put(app: Callable[..., Any], providers: list[str]) -> Call:
 def _obey(app: Callable[..., Any], order: dict[str, Any]) -> object:
     if "seed" in order:
         return seed.make_providers(range(*order["seed"]))
+    if "vacuum" in order:
+        seed.vacuum_analyze()
+        return None
     if "writes" in order:
         return _loop(_put(app, order["writes"]), order["seconds"], ok=204)
     return _loop(_get(app, order["path"]), order["seconds"], ok=200)
@@ -175,11 +179,13 @@ class Workers:
         return answers
 
     def seed(self, count: int) -> list[str]:
-        """`count` providers made by the workers in parallel; their UUIDs."""
+        """`count` providers made by the workers in parallel, then VACUUM ANALYZE; their UUIDs."""
         first = self.send([{"seed": [0, 3]}])[0]  # the aggregates, made once before the rush
         share = -(-(count - 3) // self.count)
         orders = [{"seed": [start, min(start + share, count)]} for start in range(3, count, share)]
-        return [*first, *(made for answer in self.send(orders) for made in answer)]
+        made = [*first, *(provider for answer in self.send(orders) for provider in answer)]
+        self.send([{"vacuum": True}])
+        return made
 
     def send(self, orders: list[dict[str, Any]]) -> list[Any]:
         """Order i to worker i, all at once; their answers, in order."""
