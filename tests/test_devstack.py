@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ from tests.support.keystone import (
     process_environment,
 )
 from tests.support.load import Load
-from tests.support.network import free_port
+from tests.support.network import free_ports
 from tests.support.server import REPO
 from tests.support.skips import require
 
@@ -172,20 +171,6 @@ def call(url: str, token: str | None) -> tuple[int, dict[str, str], bytes]:
         return error.code, dict(error.headers), error.read()
 
 
-def consecutive_free_ports(count: int) -> int:
-    """The first of `count` consecutive TCP ports free on 127.0.0.1 a moment ago."""
-    for _ in range(100):
-        first = free_port()
-        try:
-            for port in range(first + 1, first + count):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-    raise AssertionError(f"no {count} consecutive free ports")
-
-
 def devstack_placement_conf(keystone: KeystoneServer, memcached: MemcachedServer,
                             database_url: str) -> str:
     """The sample devstack placement.conf, pointed at our servers (devstack writes charset=utf8)."""
@@ -222,7 +207,7 @@ def devstack(image: str, mariadb_server: MariaDBServer,
     keystone = KeystoneServer(workdir / "keystone")
     apache = Apache(workdir / "apache")
     name = f"t_{uuid.uuid4().hex[:16]}"
-    first = consecutive_free_ports(N)
+    first = free_ports(N)
     host = workdir / "host"
     host.mkdir()
     (host / "devstack").symlink_to(REPO / "devstack")

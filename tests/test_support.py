@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+
 import pytest
 import sqlalchemy as sa
 
+from tests.support import network
 from tests.support.docker_engine import CA_IN_IMAGE, docker, is_ci_stand_in
+from tests.support.server import REPO
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
@@ -61,3 +67,28 @@ def test_base_image_runs(base_image: str) -> None:
                        f'test -s {CA_IN_IMAGE} && test "$SSL_CERT_FILE" = {CA_IN_IMAGE}'
                        ' && test ! -e /usr/share/man/man1/ls.1.gz')
         assert check.returncode == 0, check.stderr
+
+
+def test_test_ports_never_collide() -> None:
+    """Ports claimed by two test processes at once are disjoint, outside the ephemeral range,
+    and never one a server already listens on."""
+    ephemeral = network._ephemeral_range()
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        script = ("from tests.support import network; "
+                  "print(' '.join(str(network.free_port()) for _ in range(300)))")
+        other = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE,
+                                 text=True)
+        mine = [network.free_port() for _ in range(300)]
+        theirs = [int(port) for port in other.communicate(timeout=60)[0].split()]
+    assert len(set(mine)) == 300 and len(set(theirs)) == 300
+    assert not set(mine) & set(theirs)
+    assert not any(port in ephemeral for port in mine + theirs)
+    first = network.free_ports(5)
+    assert not set(range(first, first + 5)) & set(mine)
+    with socket.socket() as taken:
+        port = next(port for port in network.WINDOW if port not in mine + theirs)
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        assert not network._claim(port), "a port a server listens on was handed out"
