@@ -1,7 +1,8 @@
 """The WSGI application uwsgi serves: placement, inside placedock's middleware.
 
 uwsgi imports this once, in the master, before forking the workers (no lazy-apps): the workers
-share the loaded code, and no database connection is left open to be shared by them.
+share the loaded code, and no database connection is left open to be shared by them. The stop
+handler (placedock.drain) is registered here too, so that every worker inherits it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from placement import db_api
 from placement.wsgi import init_application
 
-from placedock import database, middleware
+from placedock import database, drain, middleware
 
 
 def _readiness() -> str | None:
@@ -25,3 +26,4 @@ def load() -> middleware.App:
 
 HEAD = database.head()
 application = load()
+drain.install()

@@ -117,21 +117,52 @@ def test_secret_from_file_reaches_placement(tmp_path: Path) -> None:
     assert (tmp_path / "from-file.sqlite").stat().st_size > 0
 
 
-def test_sigterm_under_load_loses_no_request_and_exits_quickly(server: Server) -> None:
-    with Load(server.url + "/resource_providers", clients=6) as load:
+def stop_under_load(server: Server, path: str = "/resource_providers") -> Load:
+    """SIGTERM while 6 clients loop; every request must end in a 2xx or a refused connection:
+    none accepted and then dropped. Returns the load with its counted outcomes."""
+    before = len(server.log())
+    with Load(server.url + path, clients=6) as load:
         load.wait_for("200", 50)
         server.signal(signal.SIGTERM)
         started = time.monotonic()
         code = server.wait_exit(timeout=15)
         took = time.monotonic() - started
-        time.sleep(0.3)
-    assert code == 0, server.log()[-2000:]
+        load.wait_for("refused", 6)  # every client has seen the socket closed
+    log = server.log()[before:]
+    print(f"SIGTERM under load ({path}): exit in {took:.2f} s, outcomes {dict(load.outcomes)}")
+    assert code == 0, log[-2000:]
     assert took < 10, f"exit took {took:.1f} s"
-    log = server.log()
-    assert load.lost_in_flight(log) == [], load.failures[:5]
+    assert set(load.outcomes) == {"200", "refused"}, (dict(load.outcomes), load.failures[:5])
     assert "MERCY" not in log and "killed" not in log.lower(), "a worker was cut short"
-    # The rest were reset in the kernel's listen queue when uwsgi closed its socket: never read.
-    print(f"SIGTERM under load: exit in {took:.2f} s, outcomes {dict(load.outcomes)}")
+    assert "placedock: stopped listening after" in log, log[-2000:]
+    return load
+
+
+@pytest.mark.parametrize("trial", range(3))
+@pytest.mark.parametrize("shape", ["1x1", "2x2", "2x4"])
+def test_sigterm_under_load_refuses_new_connections_and_answers_the_rest(
+        tmp_path: Path, shape: str, trial: int) -> None:
+    processes, threads = shape.split("x")
+    running = Server(tmp_path, free_port(), {**NOAUTH, "PLACEDOCK_PROCESSES": processes,
+                                             "PLACEDOCK_THREADS": threads,
+                                             "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
+    try:
+        running.start().wait_ready()
+        # Requests that read the database on two trials of three, GET / on the first.
+        stop_under_load(running, "/resource_providers" if trial else "/")
+    finally:
+        running.stop()
+
+
+def test_a_stop_after_a_worker_was_replaced_still_loses_nothing(server: Server) -> None:
+    victim = server.worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while victim in server.worker_pids() or len(server.worker_pids()) < 2:
+        assert time.monotonic() < deadline, "worker not respawned"
+        time.sleep(0.1)
+    assert get(server.url + "/")[0] == 200  # the replaced worker left the socket accepting
+    stop_under_load(server)
 
 
 def test_killing_a_worker_under_load_keeps_serving(server: Server) -> None:

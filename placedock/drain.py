@@ -1,0 +1,105 @@
+"""Stop without losing a request: refuse new connections, answer every accepted one, then exit.
+
+uwsgi's own graceful stop keeps the listening socket open until the process exits: connections
+that arrive meanwhile wait in the kernel's accept queue and are reset at exit, after the client
+has sent its request. A balancer cannot retry those safely; a refused connection it can.
+
+So SIGTERM does not stop uwsgi directly. The ini routes it to uwsgi signal ``SIGNAL`` (the
+master's ``unix_signal`` hook calls ``uwsgi_route_signal``), which one worker handles here:
+1. a socket filter on the listening socket drops new SYNs, so the accept queue stops growing
+   (a client's SYN is retried by its kernel after about a second, and by then it is refused);
+2. the workers go on accepting and answering what is queued until the queue is empty;
+3. ``shutdown()`` takes the socket out of the LISTEN state: every new connection is refused;
+4. ``q`` on the master FIFO starts uwsgi's graceful stop: requests in flight are answered, the
+   workers exit, the master exits.
+A worker that dies or is recycled on its own never touches the shared socket.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import socket
+import struct
+import threading
+import time
+
+SIGNAL = 15  # uwsgi's signal numbers are its own; this one mirrors SIGTERM for the reader
+SO_ATTACH_FILTER = 26
+TCP_INFO_UNACKED = 24  # offset of tcpi_unacked: for a listening socket, the accept queue length
+SETTLE_S = 0.1  # handshakes already answered with a SYN-ACK complete within this on a LAN
+DRAIN_LIMIT_S = 2.0  # never wait longer than this for the queue (workers stuck in requests)
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                ("k", ctypes.c_uint)]
+
+
+# Classic BPF over the TCP header: pass anything with ACK set (handshakes under way, data),
+# drop a bare SYN (a new connection).
+_DROP_NEW_CONNECTIONS = (
+    (0x30, 0, 0, 13),  # ldb [13]: the flags byte
+    (0x45, 2, 0, 0x10),  # jset ACK -> pass
+    (0x45, 0, 1, 0x02),  # jset SYN -> drop, else pass
+    (0x06, 0, 0, 0),  # ret 0: drop
+    (0x06, 0, 0, 0xFFFFFFFF),  # ret all: pass
+)
+
+
+def refuse_new_syns(listener: socket.socket) -> None:
+    program = (_SockFilter * len(_DROP_NEW_CONNECTIONS))(*_DROP_NEW_CONNECTIONS)
+    pointer = ctypes.cast(program, ctypes.c_void_p).value or 0
+    # struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+    fprog = struct.pack("HP", len(_DROP_NEW_CONNECTIONS), pointer)  # native alignment pads
+    listener.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+
+
+def queued(listener: socket.socket) -> int:
+    """Connections the kernel has accepted that no worker has taken yet."""
+    info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_UNACKED + 4)
+    return int(struct.unpack_from("I", info, TCP_INFO_UNACKED)[0])
+
+
+def drain(listener: socket.socket, log: list[str]) -> None:
+    """Steps 1 to 3 above, for one listening socket (the workers keep accepting meanwhile)."""
+    started = time.monotonic()
+    refuse_new_syns(listener)
+    time.sleep(SETTLE_S)
+    while queued(listener) and time.monotonic() - started < DRAIN_LIMIT_S:
+        time.sleep(0.005)
+    left = queued(listener)
+    try:
+        listener.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # another worker was first
+    log.append(f"stopped listening after {time.monotonic() - started:.2f} s "
+               f"({left} connections still queued)")
+
+
+def _stop(fds: list[int], fifo: str) -> None:
+    lines: list[str] = []
+    for fd in fds:
+        listener = socket.socket(fileno=os.dup(fd))
+        try:
+            drain(listener, lines)
+        finally:
+            listener.close()  # the duplicate only: uwsgi's own descriptor stays
+    for line in lines:
+        print(f"placedock: {line}", flush=True)
+    with open(fifo, "w") as master:
+        master.write("q")
+
+
+def install() -> None:
+    """In the uwsgi master, before the workers fork: one worker will run the stop."""
+    import uwsgi  # only inside uwsgi
+
+    fifo = uwsgi.opt["master-fifo"]
+    fifo = fifo.decode() if isinstance(fifo, bytes) else fifo
+
+    def on_stop(signum: int) -> None:
+        # A thread, so this worker's request threads go on draining the queue meanwhile.
+        threading.Thread(target=_stop, args=(list(uwsgi.sockets), fifo), daemon=True).start()
+
+    uwsgi.register_signal(SIGNAL, "worker", on_stop)

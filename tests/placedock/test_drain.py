@@ -1,0 +1,63 @@
+"""placedock.drain on real loopback sockets: the queue is counted, new SYNs are dropped while the
+queued connections are still accepted, and after the drain new connections are refused."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from placedock import drain
+from tests.support.network import free_port
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", free_port()))
+        sock.listen(16)
+        yield sock
+
+
+def connect(port: int, timeout: float = 0.5) -> socket.socket:
+    client = socket.socket()
+    client.settimeout(timeout)
+    client.connect(("127.0.0.1", port))
+    return client
+
+
+def test_queued_counts_connections_no_one_accepted(listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    clients = [connect(port) for _ in range(3)]
+    assert drain.queued(listener) == 3
+    listener.accept()[0].close()
+    assert drain.queued(listener) == 2
+    for client in clients:
+        client.close()
+
+
+def test_new_syns_are_dropped_but_the_queue_is_still_served(listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    queued = connect(port)
+    queued.sendall(b"request")
+    drain.refuse_new_syns(listener)
+    with pytest.raises(TimeoutError):
+        connect(port, timeout=0.3)  # no SYN-ACK: the SYN never reached the listener
+    accepted, _ = listener.accept()
+    assert accepted.recv(16) == b"request"  # what was queued before is served
+    accepted.close()
+    queued.close()
+
+
+def test_drain_ends_with_every_new_connection_refused(listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    lines: list[str] = []
+    drain.drain(listener, lines)
+    assert lines and lines[0].startswith("stopped listening after ")
+    with pytest.raises(ConnectionRefusedError):
+        connect(port)
+    with pytest.raises(OSError) as raised:
+        listener.accept()
+    assert raised.value.errno == errno.EINVAL  # no longer listening
