@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -15,8 +17,8 @@ from oslo_db.sqlalchemy import enginefacade
 from placement import db_api
 from placement.db.sqlalchemy import migration
 from placement.objects import resource_class, trait
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import URL, Connection, Dialect, Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
@@ -180,6 +182,41 @@ def _exclusive(engine: Engine, url: URL, log: Log) -> Iterator[None]:
             yield
         finally:
             connection.execute(text(release), names)
+
+
+class OutageWatch:
+    """Whether the database was unreachable during the request this thread is serving.
+
+    placement turns every exception into a 500; a request that failed because the database
+    could not be reached deserves a 503 with Retry-After instead (the client, or nova, retries;
+    nothing is wrong with the request). Two hooks on placement's engine see it: a connection
+    attempt that fails (the server is down, or refuses this database), and an error that
+    SQLAlchemy or oslo.db marks as a disconnect (a connection cut under a query or a ping).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._local = threading.local()
+        event.listen(engine, "do_connect", self._connect)
+        event.listen(engine, "handle_error", self._error)
+
+    def _connect(self, dialect: Dialect, record: object, cargs: tuple[Any, ...],
+                 cparams: dict[str, Any]) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception:
+            self._local.unreachable = True
+            raise
+
+    def _error(self, context: ExceptionContext) -> None:
+        if context.is_disconnect:
+            self._local.unreachable = True
+
+    def begin_request(self) -> None:
+        self._local.unreachable = False
+
+    @property
+    def unreachable(self) -> bool:
+        return bool(getattr(self._local, "unreachable", False))
 
 
 def _true(value: object) -> bool:

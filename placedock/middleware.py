@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 PREFIX = "/placement"
 READY_PATH = "/health/ready"
+RETRY_AFTER_S = 2  # the database came back within a second of being restored in the tests
 LOG = logging.getLogger("placedock")
 
 Environ = dict[str, Any]
@@ -64,22 +65,34 @@ class Readiness:
         LOG.warning("not ready: %s", problem)
         return _json_response(
             start_response, "503 Service Unavailable", {"status": "not ready", "reason": problem},
-            [("Retry-After", "5")],
+            [("Retry-After", str(RETRY_AFTER_S))],
         )
 
 
+class Outages(Protocol):
+    """What HideServerErrors asks of placedock.database.OutageWatch."""
+
+    def begin_request(self) -> None: ...
+
+    @property
+    def unreachable(self) -> bool: ...
+
+
 class HideServerErrors:
-    """Replace the body of every 500 with a generic one carrying the request id.
+    """Replace the body of every 500 with a generic one carrying the request id; a 500 caused by
+    an unreachable database becomes a 503 with Retry-After.
 
     placement's fault wrapper puts the exception text in the body; from the database layer that
     text is the SQL statement with its parameters. The original goes to the log instead.
     """
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, outages: Outages) -> None:
         self.app = app
+        self.outages = outages
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         captured: dict[str, Any] = {}
+        self.outages.begin_request()
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured.update(status=status, headers=headers, exc_info=exc_info)
@@ -99,21 +112,27 @@ class HideServerErrors:
         request_id = next(
             (value for name, value in headers if name.lower() == "x-openstack-request-id"), ""
         )
-        LOG.error("500 for %s %s (request %s): %s", environ.get("REQUEST_METHOD"),
-                  environ.get("PATH_INFO"), request_id, original.decode("utf-8", "replace"))
         kept = [(name, value) for name, value in headers
                 if name.lower() in {"x-openstack-request-id", "openstack-api-version", "vary"}]
-        error = {
-            "status": 500,
-            "title": "Internal Server Error",
-            "detail": "The server failed to handle the request; the log holds the details "
-                      f"under request id {request_id or '(none)'}.",
-            "request_id": request_id,
-        }
-        return _json_response(start_response, "500 Internal Server Error",
-                              {"errors": [error]}, kept)
+        if self.outages.unreachable:
+            LOG.warning("503 for %s %s (request %s): the database is unreachable",
+                        environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), request_id)
+            return _error(start_response, 503, "Service Unavailable",
+                          "The database is unreachable; retry shortly.", request_id,
+                          [*kept, ("Retry-After", str(RETRY_AFTER_S))])
+        LOG.error("500 for %s %s (request %s): %s", environ.get("REQUEST_METHOD"),
+                  environ.get("PATH_INFO"), request_id, original.decode("utf-8", "replace"))
+        return _error(start_response, 500, "Internal Server Error",
+                      "The server failed to handle the request; the log holds the details "
+                      f"under request id {request_id or '(none)'}.", request_id, kept)
 
 
-def wrap(app: App, readiness: Callable[[], str | None]) -> App:
+def _error(start_response: StartResponse, code: int, title: str, detail: str, request_id: str,
+           headers: list[tuple[str, str]]) -> list[bytes]:
+    error = {"status": code, "title": title, "detail": detail, "request_id": request_id}
+    return _json_response(start_response, f"{code} {title}", {"errors": [error]}, headers)
+
+
+def wrap(app: App, readiness: Callable[[], str | None], outages: Outages) -> App:
     """Outermost first: prefix, then health (unauthenticated), then the 500 guard."""
-    return ServePrefix(Readiness(HideServerErrors(app), readiness))
+    return ServePrefix(Readiness(HideServerErrors(app, outages), readiness))

@@ -19,9 +19,10 @@ def _readiness() -> str | None:
 
 def load() -> middleware.App:
     app = init_application()
+    engine = db_api.get_placement_engine()
     # Loading ran queries (trait and resource class sync): close them before the fork.
-    db_api.get_placement_engine().dispose()
-    return middleware.wrap(app, _readiness)
+    engine.dispose()
+    return middleware.wrap(app, _readiness, database.OutageWatch(engine))
 
 
 HEAD = database.head()

@@ -19,6 +19,17 @@ def call(app: middleware.App, path: str) -> tuple[str, dict[str, str], bytes, di
     return seen["status"], seen["headers"], body, environ
 
 
+class Outages:
+    """An OutageWatch stand-in whose answer the test sets; begin_request is counted."""
+
+    def __init__(self, unreachable: bool = False) -> None:
+        self.unreachable = unreachable
+        self.requests = 0
+
+    def begin_request(self) -> None:
+        self.requests += 1
+
+
 def recording_app(status: str = "200 OK", body: bytes = b"ok") -> middleware.App:
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         start_response(status, [("x-openstack-request-id", "req-1"), ("Content-Type", "text/plain")])
@@ -50,7 +61,7 @@ def test_ready_when_check_passes() -> None:
 def test_not_ready_says_why() -> None:
     app = middleware.Readiness(recording_app(), lambda: "database check failed: refused")
     status, headers, body, _ = call(app, "/health/ready")
-    assert status.startswith("503") and headers["Retry-After"] == "5"
+    assert status.startswith("503") and headers["Retry-After"] == str(middleware.RETRY_AFTER_S)
     assert json.loads(body)["reason"] == "database check failed: refused"
 
 
@@ -61,7 +72,7 @@ def test_other_paths_pass_through_readiness() -> None:
 
 def test_500_body_is_replaced_and_request_id_kept() -> None:
     sql = b'{"errors": [{"detail": "(pymysql.err.DataError) INSERT INTO resource_providers ..."}]}'
-    app = middleware.HideServerErrors(recording_app("500 Internal Server Error", sql))
+    app = middleware.HideServerErrors(recording_app("500 Internal Server Error", sql), Outages())
     status, headers, body, _ = call(app, "/resource_providers")
     assert status.startswith("500")
     assert b"INSERT" not in body and b"pymysql" not in body
@@ -70,6 +81,19 @@ def test_500_body_is_replaced_and_request_id_kept() -> None:
 
 
 def test_other_errors_pass_untouched() -> None:
-    app = middleware.HideServerErrors(recording_app("409 Conflict", b"conflict detail"))
+    app = middleware.HideServerErrors(recording_app("409 Conflict", b"conflict detail"), Outages())
     status, _, body, _ = call(app, "/resource_providers")
     assert (status, body) == ("409 Conflict", b"conflict detail")
+
+
+def test_500_from_an_unreachable_database_is_a_503_with_retry_after() -> None:
+    outages = Outages(unreachable=True)
+    sql = b'{"errors": [{"detail": "(psycopg2.OperationalError) server closed the connection"}]}'
+    app = middleware.HideServerErrors(recording_app("500 Internal Server Error", sql), outages)
+    status, headers, body, _ = call(app, "/resource_providers")
+    assert status == "503 Service Unavailable" and outages.requests == 1
+    assert headers["Retry-After"] == str(middleware.RETRY_AFTER_S)
+    error = json.loads(body)["errors"][0]
+    assert (error["status"], error["request_id"]) == (503, "req-1")
+    assert b"psycopg2" not in body
+

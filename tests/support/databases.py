@@ -81,6 +81,14 @@ class _Server(processes.ServerProcess):
     def url(self, name: str) -> str:
         raise NotImplementedError
 
+    # -- outages -----------------------------------------------------------------------------
+    def cut_off(self, name: str) -> None:
+        """Close every connection to database ``name`` and refuse new ones until restore()."""
+        raise NotImplementedError
+
+    def restore(self, name: str) -> None:
+        raise NotImplementedError
+
     # -- per-server parts --------------------------------------------------------------------
     def _run_as(self) -> dict[str, object]:
         return {}
@@ -127,6 +135,14 @@ class PostgreSQLServer(_Server):
 
     def url(self, name: str) -> str:
         return f"postgresql+psycopg2://{self.user}:{self.password}@127.0.0.1:{self.port}/{name}"
+
+    def cut_off(self, name: str) -> None:
+        self._admin_sql(f'ALTER DATABASE "{_checked(name)}" ALLOW_CONNECTIONS false;\n'
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        f"WHERE datname = '{name}';\n")
+
+    def restore(self, name: str) -> None:
+        self._admin_sql(f'ALTER DATABASE "{_checked(name)}" ALLOW_CONNECTIONS true;\n')
 
     def _run_as(self) -> dict[str, object]:
         return {"user": "postgres", "group": "postgres", "extra_groups": []}
@@ -181,6 +197,14 @@ class MariaDBServer(_Server):
 
     def url_without_charset(self, name: str) -> str:
         return f"mysql+pymysql://{self.user}:{self.password}@127.0.0.1:{self.port}/{name}"
+
+    def cut_off(self, name: str) -> None:
+        """The whole server stops (MariaDB has no per-database switch): connections are cut and
+        new ones refused on the same port until restore() starts it again."""
+        self.stop()
+
+    def restore(self, name: str) -> None:
+        self.start()
 
     def _initialized(self) -> bool:
         return (self.data_dir / "mysql").is_dir()

@@ -15,14 +15,16 @@ class Load:
     """``clients`` threads, each sending one request per connection until stopped.
 
     Outcomes: "200" etc. for a response; "refused" when no connection could be made (the server
-    is not listening); "failed" when a connection was made and the request sent but no complete
-    response came back. Each request carries a unique marker in its query string, so a test can
+    is not listening); "timeout" when no answer came within ``timeout`` seconds; "failed" when a
+    connection was made and the request sent but no complete response came back (a reset).
+    Every request is also kept in ``events`` as (monotonic end time, outcome, seconds taken); a
+    503 without a Retry-After header counts as "503 without Retry-After". Each request carries a unique marker in its query string, so a test can
     tell a failed request the server had started (its log names the marker: it was in flight)
     from one that only sat in the kernel's listen queue when the server closed it.
     """
 
     def __init__(self, url: str, clients: int = 4, max_seconds: float = 60,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, timeout: float = 30) -> None:
         self.url = urllib.parse.urlsplit(url)
         self.clients = clients
         self.max_seconds = max_seconds
@@ -30,6 +32,8 @@ class Load:
         self.outcomes: collections.Counter[str] = collections.Counter()
         self.failures: list[str] = []
         self.failed_markers: list[str] = []
+        self.events: list[tuple[float, str, float]] = []
+        self.timeout = timeout
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
@@ -47,9 +51,12 @@ class Load:
         for thread in self._threads:
             thread.join(timeout=30)
 
-    def _record(self, outcome: str, detail: str = "", marker: str = "") -> None:
+    def _record(self, outcome: str, detail: str = "", marker: str = "",
+                started: float | None = None) -> None:
+        now = time.monotonic()
         with self._lock:
             self.outcomes[outcome] += 1
+            self.events.append((now, outcome, now - (started or now)))
             if detail:
                 self.failures.append(detail)
             if marker:
@@ -61,24 +68,34 @@ class Load:
         separator = "&" if self.url.query else "?"
         base = f"{path}?{self.url.query}" if self.url.query else path
         while not self._stop.is_set() and time.monotonic() < deadline:
-            connection = http.client.HTTPConnection(self.url.hostname, self.url.port, timeout=30)
+            connection = http.client.HTTPConnection(self.url.hostname, self.url.port,
+                                                    timeout=self.timeout)
+            started = time.monotonic()
             try:
                 connection.connect()
             except ConnectionRefusedError:
-                self._record("refused")
+                self._record("refused", started=started)
                 time.sleep(0.05)
                 continue
+            except TimeoutError:
+                self._record("timeout", "connect: timed out", started=started)
+                continue
             except OSError as error:
-                self._record("failed", f"connect: {error!r}")
+                self._record("failed", f"connect: {error!r}", started=started)
                 continue
             marker = f"load-{uuid.uuid4().hex}"
             try:
                 connection.request("GET", f"{base}{separator}name={marker}", headers=self.headers)
                 response = connection.getresponse()
                 response.read()
-                self._record(str(response.status))
+                outcome = str(response.status)
+                if response.status == 503 and not response.getheader("Retry-After"):
+                    outcome = "503 without Retry-After"
+                self._record(outcome, started=started)
+            except TimeoutError:
+                self._record("timeout", "no answer in time", marker, started)
             except (OSError, http.client.HTTPException) as error:
-                self._record("failed", f"after connect: {error!r}", marker)
+                self._record("failed", f"after connect: {error!r}", marker, started)
             finally:
                 connection.close()
 
