@@ -336,51 +336,43 @@ def wait_until(condition: Callable[[], bool], timeout: float = 60) -> float:
     return time.monotonic() - started
 
 
-def difference(now: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    return {k: v - before.get(k, 0) for k, v in now.items() if v > before.get(k, 0)}
-
-
-def test_balancer_failover_when_a_container_stops(devstack: Devstack) -> None:
+def test_balancer_loses_nothing_when_containers_stop_and_restart(devstack: Devstack) -> None:
+    """Under load through Apache: a docker stop of one container, a docker restart of one, all
+    three stopped and started one after another, and a planned removal: not one request fails."""
     apache, ports, ids = devstack.apache, devstack.ports, devstack.containers.ids
     url = f"{apache.url}/placement/resource_providers"
+    figures: list[str] = []
 
-    def members(wanted: list[int]) -> bool:  # exactly these, all in service
-        return apache.members() == dict.fromkeys(wanted, "Init Ok")
+    def all_in_service() -> bool:
+        return apache.members() == dict.fromkeys(ports, "Init Ok")
 
-    wait_until(lambda: members(ports))
+    def stop_and_start(index: int, how: str) -> None:
+        started = time.monotonic()
+        if how == "restart":
+            assert docker("restart", ids[index]).returncode == 0
+        else:
+            assert docker("stop", ids[index]).returncode == 0
+            stopped = time.monotonic() - started
+            out = wait_until(lambda: apache.members()[ports[index]] != "Init Ok", 30)
+            figures.append(f"stop {index}: {stopped:.2f} s, out of rotation after {out:.2f} s")
+            assert docker("start", ids[index]).returncode == 0
+        back = wait_until(all_in_service, 60)
+        figures.append(f"{how} {index}: back in rotation {back:.2f} s later")
+
+    wait_until(all_in_service)
     with Load(url, clients=6, headers={"x-auth-token": devstack.token()}) as load:
         load.wait_for("200", 60)
-        # 1. A container stops, Apache is not told: it notices by itself.
-        before_stop, started = dict(load.outcomes), time.monotonic()
-        stop = subprocess.Popen(["docker", "stop", ids[1]], stdout=subprocess.DEVNULL)
-        noticed = wait_until(lambda: apache.members()[ports[1]] != "Init Ok", 30)
-        at_notice, noticed_at = dict(load.outcomes), time.time()
-        window = difference(at_notice, before_stop)
-        assert stop.wait(timeout=30) == 0
-        stopped = time.monotonic() - started
-        time.sleep(6)  # past retry=5: the member stays out while its health check fails
-        assert "HcFl" in apache.members()[ports[1]]
-        after = difference(load.outcomes, at_notice)
-        # 2. It comes back: the health check puts it back in.
-        assert docker("start", ids[1]).returncode == 0
-        returned = wait_until(lambda: members(ports))
-        # 3. Planned: take the last one out of Apache first, then stop it.
+        stop_and_start(1, "stop")  # Apache is not told: it notices by itself
+        stop_and_start(0, "restart")
+        for index in range(N):
+            stop_and_start(index, "stop")
+        # Planned: take the last one out of Apache first, then stop it.
         bash(SCALE_DOWN, devstack.host, devstack.env)
         apache.graceful()
-        wait_until(lambda: members(ports[:2]), 30)
-        before_planned = dict(load.outcomes)
+        wait_until(lambda: apache.members() == dict.fromkeys(ports[:2], "Init Ok"), 30)
         bash(STOP_LAST, devstack.host, devstack.env)
         time.sleep(3)
-        planned = difference(load.outcomes, before_planned)
-    failed = [line.split() for line in apache.access_log() if re.search(r'" 50[24] ', line)]
-    waited = max((int(line[-2]) / 1e6 for line in failed), default=0)
-    print(f"\nbalancer, docker stop of 1 of {N} (returned after {stopped:.2f} s): noticed after "
-          f"{noticed:.2f} s; window {window} (failures waited up to {waited:.2f} s); next 6 s "
-          f"{after}; back {returned:.2f} s after docker start; planned removal {planned}")
-    assert set(load.outcomes) <= {"200", "502"} and len(failed) == load.outcomes["502"], failed
-    assert all(line[-1] == f"http://127.0.0.1:{ports[1]}/placement" for line in failed), failed
-    assert len(failed) <= load.clients  # a client waits for its failure: one each at most
-    # Not one request Apache received after it noticed failed (%{msec}t: when it was received).
-    assert [line for line in failed if int(line[1]) / 1000 >= noticed_at] == []
-    assert after.get("200", 0) > 50, after
-    assert set(planned) == {"200"}, planned  # nothing lost when Apache is told first
+    failed = [line for line in apache.access_log() if re.search(r'" 5\d\d ', line)]
+    print(f"\nbalancer of {N}, 6 clients: outcomes {dict(load.outcomes)}; " + "; ".join(figures))
+    assert set(load.outcomes) == {"200"}, (dict(load.outcomes), failed[:5], load.failures[:5])
+    assert failed == []
