@@ -129,6 +129,9 @@ init_state() {
 		HPA_API=autoscaling/v2
 		kube api-versions | grep -qx autoscaling/v2 || HPA_API=autoscaling/v2beta2
 	fi
+	# PodDisruptionBudget: policy/v1 from Kubernetes 1.21 on, policy/v1beta1 before.
+	PDB_API=policy/v1
+	kube api-versions | grep -qx policy/v1 || PDB_API=policy/v1beta1
 	if [ "$EXPOSE" = auto ]; then
 		EXPOSE=loadbalancer
 		[ "$LOAD" != minikube ] || EXPOSE=nodeport
@@ -199,8 +202,8 @@ ensure_namespace() {
 	log "namespace $NAMESPACE created"
 }
 
-# render FILE: a copy of a manifest, with the image, the HPA API version, the replicas, the
-# Service type and this script's managed-by label.
+# render FILE: a copy of a manifest, with the image, the HPA and PDB API versions, the replicas,
+# the Service type and this script's managed-by label.
 render() {
 	local service_type=ClusterIP node_port=()
 	case $EXPOSE in
@@ -211,6 +214,7 @@ render() {
 		node_port=(-e "/targetPort: http\$/a\\      nodePort: $NODE_PORT")
 	sed -e "s|app.kubernetes.io/managed-by: kubectl|app.kubernetes.io/managed-by: $MANAGED_BY|" \
 		-e "s|^apiVersion: autoscaling/v2\$|apiVersion: $HPA_API|" \
+		-e "s|^apiVersion: policy/v1\$|apiVersion: $PDB_API|" \
 		-e "/^  name: placedock\$/,/^---/{s|^  replicas: 1\$|  replicas: $REPLICAS|;s|^  type: ClusterIP\$|  type: $service_type|}" \
 		-e "s|image: placedock:latest\$|image: $DEPLOY_IMAGE|" \
 		"${node_port[@]}" "$HERE/$1"

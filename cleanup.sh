@@ -9,7 +9,7 @@ set -eu
 
 KUBECTL=${KUBECTL:-kubectl}
 LABEL=app.kubernetes.io/managed-by=placedock-bootstrap
-KINDS=horizontalpodautoscalers.autoscaling,deployments.apps,replicasets.apps,pods,services,secrets
+KINDS=horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,deployments.apps,replicasets.apps,pods,services,secrets
 
 NAMESPACE=placedock
 STATE=""

@@ -59,7 +59,7 @@ def test_manifests_validate_strictly(version: str) -> None:
                             cwd=REPO, capture_output=True, text=True, check=False)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
-    assert out.count("passed") == 5, out  # 2 + 1 + 2 objects, none skipped
+    assert out.count("passed") == 6, out  # 3 + 1 + 2 objects, none skipped
 
 
 def test_strict_validation_catches_a_misspelt_field(tmp_path: Path) -> None:
@@ -240,6 +240,33 @@ def test_rolling_restart_under_load_fails_no_request(deployed: Cluster) -> None:
     deployed.figures["rolling restart"] = f"{took:.0f} s under load, outcomes {outcomes}"
     say(f"rolling restart: {took:.0f} s, {outcomes}")
     assert set(outcomes) == {"200"}, (outcomes, load.failures[:10])
+
+
+def test_a_node_drain_under_load_keeps_a_replica_and_fails_no_request(deployed: Cluster) -> None:
+    """kubectl drain evicts one of two replicas (preStop, then placedock's stop); the
+    PodDisruptionBudget refuses to evict the other while its replacement cannot be scheduled on
+    the cordoned node. Under load throughout: not one request fails."""
+    deployed.kubectl("scale", "deployment", "placedock", "--replicas=2")
+    poll("two replicas", lambda: deployed.replicas() == (2, 2), 180)
+    node = deployed.kubectl("get", "nodes", "-o", "jsonpath={.items[0].metadata.name}").strip()
+    try:
+        with Load(deployed.url + "/resource_providers", clients=4, max_seconds=240) as load:
+            load.wait_for("200", 50)
+            drain = deployed.sh(f"kubectl drain {node} --ignore-daemonsets --delete-emptydir-data "
+                                "--pod-selector app.kubernetes.io/name=placedock --timeout=40s",
+                                check=False, timeout=120)
+            ready_during = deployed.replicas()[1]
+            load.wait_for("200", load.count("200") + 100, timeout=60)
+    finally:
+        deployed.kubectl("uncordon", node)
+    outcomes = dict(load.outcomes)
+    deployed.figures["node drain"] = f"1 of 2 evicted, the other kept; outcomes {outcomes}"
+    say(f"node drain: rc {drain.returncode}, ready during {ready_during}, {outcomes}")
+    assert drain.returncode != 0, "the drain evicted every replica"
+    assert "disruption budget" in drain.stdout + drain.stderr, drain.stderr[-2000:]
+    assert ready_during >= 1
+    assert set(outcomes) == {"200"}, (outcomes, load.failures[:10])
+    poll("every replica ready again", lambda: len(set(deployed.replicas())) == 1, 180)
 
 
 def test_autoscaler_scales_up_under_load_and_back_down(deployed: Cluster) -> None:
