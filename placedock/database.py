@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from typing import Any
 
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
 from placement import db_api
@@ -40,10 +42,28 @@ def masked(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(migration._alembic_config())
+
+
 def head() -> str:
     """The schema revision this placement release needs."""
-    scripts = ScriptDirectory.from_config(migration._alembic_config())
-    return str(scripts.get_current_head())
+    return str(_scripts().get_current_head())
+
+
+def newer_than_this_release(revision: str) -> bool:
+    """A revision this placement release does not know: one a later release migrated to.
+
+    placement's migrations only add (tables, columns, constraints that its own code already
+    honours), so that a release keeps working on the schema of the next one: that is what lets
+    a rolling upgrade keep the old containers serving after the first new one migrated. So a
+    newer schema is served; only a missing or older one (which this code would fail on) is not.
+    """
+    try:
+        return _scripts().get_revision(revision) is None
+    except CommandError:  # "Can't locate revision"
+        return True
 
 
 def current(connection: Connection) -> str | None:
@@ -91,6 +111,8 @@ def check_at_head(url: URL) -> str:
     wanted = head()
     if found == wanted:
         return wanted
+    if found is not None and newer_than_this_release(found):
+        return f"{found}, newer than this release's {wanted}: served (migrations only add)"
     state = "has no placement schema" if found is None else f"is at revision {found}"
     raise DatabaseError(
         f"DB_SYNC: database {masked(url)} {state}, placement needs {wanted}; "
@@ -103,8 +125,11 @@ def migrate(url: URL, log: Log) -> str:
     engine = engine_for(url)
     wanted = head()
     with engine.connect() as connection:
-        if current(connection) == wanted:
-            return f"already at {wanted}"
+        found = current(connection)
+    if found == wanted:
+        return f"already at {wanted}"
+    if found is not None and newer_than_this_release(found):
+        return f"at {found}, newer than this release's {wanted}: left as it is"
     with _exclusive(engine, url, log):
         with engine.connect() as connection:
             found = current(connection)
@@ -121,13 +146,14 @@ def migrate(url: URL, log: Log) -> str:
 
 
 def readiness(engine: Engine, wanted: str) -> str | None:
-    """None when the database answers and is at head, else what is wrong (no secrets)."""
+    """None when the database answers and its schema is at head (or newer: see
+    newer_than_this_release), else what is wrong (no secrets)."""
     try:
         with engine.connect() as connection:
             found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except (DBAPIError, db_exc.DBError) as error:  # placement's engine raises oslo.db's errors
         return f"database check failed: {_reason(error, engine.url)}"
-    if found != wanted:
+    if found != wanted and not (found and newer_than_this_release(found)):
         return f"database schema at {found}, placement needs {wanted}"
     return None
 
