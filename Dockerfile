@@ -13,7 +13,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv binutils \
       ${PLACEMENT_GIT_REF:+git ca-certificates} \
  && rm -rf /var/lib/apt/lists/*
-COPY placement-requirements.txt /tmp/
+# The pinned set: this placement release, or placement-requirements-previous.txt for the one
+# before (rolling-upgrade tests, rollbacks; set PLACEMENT_VERSION to match).
+ARG PLACEMENT_REQUIREMENTS=placement-requirements.txt
+COPY ${PLACEMENT_REQUIREMENTS} /tmp/placement-requirements.txt
 RUN python3 -m venv /opt/placedock/venv \
  && /opt/placedock/venv/bin/pip install --no-cache-dir --no-compile -r /tmp/placement-requirements.txt \
  && if [ -n "$PLACEMENT_GIT_REF" ]; then \

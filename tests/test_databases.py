@@ -88,6 +88,68 @@ def test_eight_at_once_on_an_empty_database_all_come_up(tmp_path: Path, request)
             print(f"{backend} round {round_number + 1}: {AT_ONCE} of {AT_ONCE} ready")
 
 
+OLDEST = "b4ed3a175331"  # placement's first schema revision: every later migration runs on it
+PROVIDER, CONSUMER = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+def at_oldest_revision_holding_data(url: str) -> None:
+    """The schema as placement's first revision made it, holding a provider with an inventory and
+    a consumer's allocation against it (rows as that schema has them)."""
+    import sqlalchemy as sa
+    from placement.db.sqlalchemy import migration
+
+    from placedock import database
+
+    with database._placement_database(make_url(url)):
+        migration.upgrade(OLDEST)
+    rows = [
+        ("INSERT INTO resource_providers (id, uuid, name, generation, root_provider_id) "
+         "VALUES (1, :provider, 'old-compute', 1, 1)"),
+        ("INSERT INTO inventories (resource_provider_id, resource_class_id, total, reserved, "
+         "min_unit, max_unit, step_size, allocation_ratio) VALUES (1, 0, 8, 0, 1, 8, 1, 1.0)"),
+        "INSERT INTO projects (id, external_id) VALUES (1, 'old-project')",
+        "INSERT INTO users (id, external_id) VALUES (1, 'old-user')",
+        ("INSERT INTO consumers (uuid, project_id, user_id, generation) "
+         "VALUES (:consumer, 1, 1, 0)"),
+        ("INSERT INTO allocations (resource_provider_id, consumer_id, resource_class_id, used) "
+         "VALUES (1, :consumer, 0, 2)"),
+    ]
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        for row in rows:
+            connection.execute(sa.text(row), {"provider": PROVIDER, "consumer": CONSUMER})
+
+
+def test_eight_at_once_migrate_an_old_schema_holding_data_exactly_once(
+        tmp_path: Path, database) -> None:
+    _, url = database
+    at_oldest_revision_holding_data(url)
+    servers = [serve(tmp_path / str(i), url, PLACEDOCK_PROCESSES="1", PLACEDOCK_THREADS="1")
+               for i in range(AT_ONCE)]
+    try:
+        for server in servers:
+            server.start()
+        for server in servers:
+            server.wait_ready(timeout=120)
+        logs = [server.log() for server in servers]
+        migrated = [log for log in logs if f"database schema: migrated from {OLDEST} to" in log]
+        assert len(migrated) == 1, [line for log in logs for line in log.splitlines()
+                                    if "database schema" in line]
+        waited = sum("waiting for another instance's migration" in log for log in logs)
+        base = servers[-1].url
+        inventory = json.loads(get(f"{base}/resource_providers/{PROVIDER}/inventories")[1])
+        allocations = json.loads(get(f"{base}/allocations/{CONSUMER}")[1])["allocations"]
+        usages = json.loads(get(f"{base}/resource_providers/{PROVIDER}/usages")[1])["usages"]
+        print(f"\n{AT_ONCE} at once on {make_url(url).get_backend_name()} at {OLDEST} with data: "
+              f"1 migrated, {waited} waited for its lock, all ready")
+    finally:
+        for server in servers:
+            server.stop()
+    assert inventory["inventories"]["VCPU"]["total"] == 8
+    assert allocations == {PROVIDER: {"resources": {"VCPU": 2}, "generation": 1}}
+    assert usages == {"VCPU": 2}
+
+
 def test_database_late_is_waited_for(tmp_path: Path, database) -> None:
     db_server, url = database
     db_server.stop()

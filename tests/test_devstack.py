@@ -12,19 +12,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.support.apache import Apache
 from tests.support.containers import NOAUTH, Containers, wait_http
 from tests.support.databases import MariaDBServer
 from tests.support.docker_engine import docker
@@ -34,13 +34,12 @@ from tests.support.keystone import (
     REGION,
     KeystoneServer,
     MemcachedServer,
-    SpawnedServer,
     cache_dir,
     locked,
-    process_environment,
 )
 from tests.support.load import Load
 from tests.support.network import free_ports
+from tests.support.processes import wait_until
 from tests.support.server import REPO
 from tests.support.skips import require
 
@@ -68,67 +67,6 @@ OSC_NOAUTH = [
 # What the seed README listed by hand for [keystone_authtoken].
 SEED_AUTHTOKEN = ["WWW_AUTHENTICATE_URI", "MEMCACHED_SERVERS", "PROJECT_DOMAIN_NAME", "PROJECT_NAME",
                   "USER_DOMAIN_NAME", "PASSWORD", "USERNAME", "AUTH_URL", "AUTH_TYPE"]
-MODULES = ["mpm_event", "authz_core", "slotmem_shm", "proxy", "proxy_http", "proxy_balancer",
-           "lbmethod_byrequests", "proxy_hcheck"]
-HTTPD_CONF = """\
-ServerRoot "{dir}"
-ServerName 127.0.0.1
-Listen 127.0.0.1:{port}
-PidFile "{dir}/apache2.pid"
-DefaultRuntimeDir "{dir}"
-ErrorLog "{dir}/error.log"
-LogFormat "%h %{{msec}}t \\"%r\\" %>s %D %{{BALANCER_WORKER_NAME}}e" balancer
-CustomLog "{dir}/access.log" balancer
-User www-data
-Group www-data
-{modules}
-Include "{site}"
-<Location "/balancer-manager">
-    SetHandler balancer-manager
-</Location>
-"""
-MEMBER_ROW = re.compile(r">http://127\.0\.0\.1:(\d+)/placement</a></td>(?:<td>[^<]*</td>){4}"
-                        r"<td>([^<]*)</td>")
-
-
-class Apache(SpawnedServer):
-    """Debian's apache2 in the foreground with a config of its own; stopped by its PID."""
-
-    kind = "apache"
-
-    def start(self, site: Path, timeout: float = 30) -> float:
-        modules = "\n".join(f"LoadModule {name}_module /usr/lib/apache2/modules/mod_{name}.so"
-                            for name in MODULES)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        config = self.workdir / "httpd.conf"
-        config.write_text(HTTPD_CONF.format(dir=self.workdir, port=self.port, modules=modules,
-                                            site=site))
-        self._spawn(["/usr/sbin/apache2", "-f", str(config), "-DFOREGROUND"],
-                    process_environment({}))
-        return self._wait_until(lambda: bool(self.members()), timeout)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def graceful(self) -> None:
-        """What `apache2ctl graceful` does: re-read the config, let requests in flight finish."""
-        assert self.pid is not None
-        os.kill(self.pid, signal.SIGUSR1)
-
-    def members(self) -> dict[int, str]:
-        """Port -> status ("Init Ok", "Init HcFl", ...) from the balancer-manager page."""
-        try:
-            with urllib.request.urlopen(self.url + "/balancer-manager", timeout=5) as response:
-                page = response.read().decode()
-        except OSError:
-            return {}
-        return {int(port): status.strip() for port, status in MEMBER_ROW.findall(page)}
-
-    def access_log(self) -> list[str]:
-        return (self.workdir / "access.log").read_text().splitlines()
-
-
 @dataclass
 class Devstack:
     keystone: KeystoneServer
@@ -326,14 +264,6 @@ def test_openstack_cli_with_noauth2(image: str, devstack: Devstack) -> None:
     finally:
         containers.remove_all()
     assert re.search(r"\| [0-9a-f-]{36} \| cat-tree \|", output), output
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 60) -> float:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, "timed out"
-        time.sleep(0.02)
-    return time.monotonic() - started
 
 
 def test_balancer_loses_nothing_when_containers_stop_and_restart(devstack: Devstack) -> None:

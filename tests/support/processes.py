@@ -5,6 +5,8 @@ from __future__ import annotations
 import atexit
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.support.network import free_port
@@ -21,6 +23,15 @@ def stop(process: subprocess.Popen[bytes] | None, signum: int = signal.SIGTERM,
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60, interval: float = 0.02) -> float:
+    """Seconds until ``condition()`` holds; AssertionError after ``timeout``."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, "timed out"
+        time.sleep(interval)
+    return time.monotonic() - started
 
 
 def log_tail(path: Path | None, lines: int = 40) -> str:
@@ -55,5 +66,14 @@ class ServerProcess:
         process, self._process = self._process, None
         stop(process, self.stop_signal, timeout)
 
-    def log_tail(self, lines: int = 40) -> str:
+    def wait_until(condition: Callable[[], bool], timeout: float = 60, interval: float = 0.02) -> float:
+    """Seconds until ``condition()`` holds; AssertionError after ``timeout``."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, "timed out"
+        time.sleep(interval)
+    return time.monotonic() - started
+
+
+def log_tail(self, lines: int = 40) -> str:
         return log_tail(self.log_path, lines)
