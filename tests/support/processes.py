@@ -66,14 +66,5 @@ class ServerProcess:
         process, self._process = self._process, None
         stop(process, self.stop_signal, timeout)
 
-    def wait_until(condition: Callable[[], bool], timeout: float = 60, interval: float = 0.02) -> float:
-    """Seconds until ``condition()`` holds; AssertionError after ``timeout``."""
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, "timed out"
-        time.sleep(interval)
-    return time.monotonic() - started
-
-
-def log_tail(self, lines: int = 40) -> str:
+    def log_tail(self, lines: int = 40) -> str:
         return log_tail(self.log_path, lines)
