@@ -8,8 +8,10 @@ So SIGTERM does not stop uwsgi directly. The ini routes it to uwsgi signal ``SIG
 master's ``unix_signal`` hook calls ``uwsgi_route_signal``), which one worker handles here:
 1. a socket filter on the listening socket drops new SYNs, so the accept queue stops growing
    (a client's SYN is retried by its kernel after about a second, and by then it is refused);
+   where the kernel refuses the filter, the next steps run without it;
 2. the workers go on accepting and answering what is queued until the queue is empty;
-3. ``shutdown()`` takes the socket out of the LISTEN state: every new connection is refused;
+3. at that moment ``shutdown()`` takes the socket out of the LISTEN state: every new connection
+   is refused;
 4. ``q`` on the master FIFO starts uwsgi's graceful stop: requests in flight are answered, the
    workers exit, the master exits.
 A worker that dies or is recycled on its own never touches the shared socket.
@@ -17,6 +19,7 @@ A worker that dies or is recycled on its own never touches the shared socket.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import socket
@@ -29,6 +32,7 @@ SO_ATTACH_FILTER = 26
 TCP_INFO_UNACKED = 24  # offset of tcpi_unacked: for a listening socket, the accept queue length
 SETTLE_S = 0.1  # handshakes already answered with a SYN-ACK complete within this on a LAN
 DRAIN_LIMIT_S = 2.0  # never wait longer than this for the queue (workers stuck in requests)
+POLL_S = 0.0002  # how often the queue is looked at: a busy loop, for 2 s at most
 
 
 class _SockFilter(ctypes.Structure):
@@ -64,31 +68,41 @@ def queued(listener: socket.socket) -> int:
 def drain(listener: socket.socket, log: list[str]) -> None:
     """Steps 1 to 3 above, for one listening socket (the workers keep accepting meanwhile)."""
     started = time.monotonic()
-    refuse_new_syns(listener)
-    time.sleep(SETTLE_S)
-    while queued(listener) and time.monotonic() - started < DRAIN_LIMIT_S:
-        time.sleep(0.005)
-    left = queued(listener)
     try:
-        listener.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # another worker was first
-    log.append(f"stopped listening after {time.monotonic() - started:.2f} s "
-               f"({left} connections still queued)")
+        refuse_new_syns(listener)
+        time.sleep(SETTLE_S)
+        how = "new connections dropped, then"
+    except OSError as error:
+        # Some sandboxes refuse socket filters on TCP sockets (EPERM in containers here). Then
+        # the socket closes the moment its queue is empty: only a connection that completes its
+        # handshake in the microseconds between the check and shutdown() could still be reset.
+        how = f"no socket filter ({error.strerror}), so"
+    while True:
+        left = queued(listener)
+        if not left or time.monotonic() - started > DRAIN_LIMIT_S:
+            with contextlib.suppress(OSError):  # another worker was first
+                listener.shutdown(socket.SHUT_RDWR)
+            break
+        time.sleep(POLL_S)
+    log.append(f"stopped listening after {time.monotonic() - started:.2f} s: {how} "
+               f"{left} connections still queued")
 
 
 def _stop(fds: list[int], fifo: str) -> None:
     lines: list[str] = []
-    for fd in fds:
-        listener = socket.socket(fileno=os.dup(fd))
-        try:
-            drain(listener, lines)
-        finally:
-            listener.close()  # the duplicate only: uwsgi's own descriptor stays
-    for line in lines:
-        print(f"placedock: {line}", flush=True)
-    with open(fifo, "w") as master:
-        master.write("q")
+    try:
+        for fd in fds:
+            listener = socket.socket(fileno=os.dup(fd))
+            try:
+                drain(listener, lines)
+            finally:
+                listener.close()  # the duplicate only: uwsgi's own descriptor stays
+    finally:
+        for line in lines:
+            print(f"placedock: {line}", flush=True)
+        # Whatever happened above, uwsgi's graceful stop must follow.
+        with open(fifo, "w") as master:
+            master.write("q")
 
 
 def install() -> None:

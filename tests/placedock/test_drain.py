@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -61,3 +63,33 @@ def test_drain_ends_with_every_new_connection_refused(listener: socket.socket) -
     with pytest.raises(OSError) as raised:
         listener.accept()
     assert raised.value.errno == errno.EINVAL  # no longer listening
+
+
+def test_without_a_socket_filter_the_queue_is_still_served_first(
+        listener: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the kernel refuses the filter (EPERM in containers here), the drain waits for the
+    queue to empty before it stops listening: a queued connection is not reset."""
+    def refused(_: socket.socket) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(drain, "refuse_new_syns", refused)
+    port = listener.getsockname()[1]
+    queued = connect(port)
+    queued.sendall(b"request")
+    accepted: list[bytes] = []
+
+    def worker() -> None:  # what a uwsgi worker does meanwhile: accept and answer
+        time.sleep(0.3)
+        connection, _ = listener.accept()
+        accepted.append(connection.recv(16))
+        connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    lines: list[str] = []
+    drain.drain(listener, lines)
+    thread.join()
+    assert accepted == [b"request"]
+    assert "no socket filter (Operation not permitted)" in lines[0], lines
+    with pytest.raises(ConnectionRefusedError):
+        connect(port)
