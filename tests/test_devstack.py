@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.apache import Apache
-from tests.support.containers import NOAUTH, Containers, wait_http
+from tests.support.containers import NOAUTH, Containers, logs, wait_http
 from tests.support.databases import MariaDBServer
 from tests.support.docker_engine import docker
 from tests.support.keystone import (
@@ -277,6 +277,7 @@ def test_balancer_loses_nothing_when_containers_stop_and_restart(devstack: Devst
         return apache.members() == dict.fromkeys(ports, "Init Ok")
 
     def stop_and_start(index: int, how: str) -> None:
+        figures.append(f"{how} {index} at {time.time():.3f}")
         started = time.monotonic()
         if how == "restart":
             assert docker("restart", ids[index]).returncode == 0
@@ -303,6 +304,9 @@ def test_balancer_loses_nothing_when_containers_stop_and_restart(devstack: Devst
         bash(STOP_LAST, devstack.host, devstack.env)
         time.sleep(3)
     failed = [line for line in apache.access_log() if re.search(r'" 5\d\d ', line)]
+    drains = [line for container in ids for line in logs(container).splitlines()
+              if "stopped listening" in line]
     print(f"\nbalancer of {N}, 6 clients: outcomes {dict(load.outcomes)}; " + "; ".join(figures))
+    print("\n".join(drains + failed))
     assert set(load.outcomes) == {"200"}, (dict(load.outcomes), failed[:5], load.failures[:5])
     assert failed == []
