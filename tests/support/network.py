@@ -10,7 +10,6 @@ claimed with a lock file that every test run on this machine respects while its 
 from __future__ import annotations
 
 import fcntl
-import os
 import random
 import socket
 import tempfile
@@ -22,6 +21,7 @@ from typing import IO
 WINDOW = range(20000, 30000)
 LOCK_DIR = Path(tempfile.gettempdir()) / "placedock-test-ports"
 _held: dict[int, IO[str]] = {}  # port -> its open, locked file: released when the process ends
+_random = random.Random()  # seeded once per process (from the OS), so processes start apart
 
 
 def _ephemeral_range() -> range:
@@ -62,9 +62,8 @@ def free_ports(count: int) -> int:
     ephemeral = _ephemeral_range()
     window = [port for port in WINDOW if port not in ephemeral]
     assert len(window) > count, f"the ephemeral range {ephemeral} covers the test port window"
-    rng = random.Random(os.getpid())
-    for _ in range(200):
-        first = window[rng.randrange(len(window) - count)]
+    for _ in range(1000):
+        first = window[_random.randrange(len(window) - count)]
         claimed: list[int] = []
         for port in range(first, first + count):
             if not _claim(port):
