@@ -20,6 +20,8 @@ def _readiness() -> str | None:
 def load() -> middleware.App:
     app = init_application()
     engine = db_api.get_placement_engine()
+    # On sqlite, every transaction takes the write lock at BEGIN (why: the function's comment).
+    database.serialise_sqlite_transactions(engine)
     # Loading ran queries (trait and resource class sync): close them before the fork.
     engine.dispose()
     return middleware.wrap(app, _readiness, database.OutageWatch(engine))

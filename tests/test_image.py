@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from tests.support.containers import NOAUTH, Containers, inspect, logs, wait_http
 from tests.support.docker_engine import docker
-from tests.support.load import Load
+from tests.support.load import Load, WriterLoad
 from tests.support.network import free_port
 from tests.support.server import REPO, get
 from tests.test_databases import post_json
@@ -217,6 +217,34 @@ def test_restart_on_a_volume_keeps_the_sqlite_data(image: str, containers: Conta
     finally:
         containers.remove_all()
         docker("volume", "rm", "-f", volume)
+
+
+@pytest.mark.parametrize("storage", ["container", "volume", "read-only"])
+def test_concurrent_writers_on_the_embedded_sqlite(image: str, containers: Containers,
+                                                   storage: str) -> None:
+    """The README's docker run (its file in the container, on a named volume, or with a
+    read-only root and the documented tmpfs): 8 clients writing for 10 s, no failed request."""
+    volume = f"placedock-test-{uuid.uuid4().hex[:8]}"
+    storage_args = {
+        "container": [],
+        "volume": ["-v", f"{volume}:/var/lib/placement"],
+        "read-only": ["--read-only", "--tmpfs", "/tmp", "--tmpfs",
+                      f"/var/lib/placement:uid={UID},gid={UID}"],
+    }[storage]
+    port = free_port()
+    try:
+        container = containers.run(*storage_args, "-p", f"127.0.0.1:{port}:80", *NOAUTH, image)
+        wait_http(f"http://127.0.0.1:{port}/health/ready", container=container)
+        load = WriterLoad(f"http://127.0.0.1:{port}", clients=8, max_seconds=10).run()
+        log = logs(container)
+    finally:
+        containers.remove_all()
+        if storage == "volume":
+            docker("volume", "rm", "-f", volume)
+    print(f"sqlite writers ({storage}): {load.summary()}")
+    assert load.errors == [], (load.summary(), load.errors[:5])
+    assert load.cycles >= 10, load.summary()
+    assert "database is locked" not in log
 
 
 def test_labels_name_placement_and_the_revision(image: str) -> None:

@@ -1,17 +1,100 @@
-"""placedock.database on real sqlite files (the PostgreSQL and MariaDB paths are exercised end to
-end in tests/test_databases.py and tests/test_outage.py)."""
+"""placedock.database on real sqlite files and oslo.db engines (the kind placement builds: their
+sqlite "begin" listener emits a plain BEGIN); the PostgreSQL and MariaDB paths are exercised end
+to end in tests/test_databases.py and tests/test_outage.py."""
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from oslo_db.sqlalchemy import engines
 from sqlalchemy.engine import URL, make_url
 
 from placedock import database
 from placedock.database import OutageWatch
+
+
+def oslo_engine(path: Path) -> sa.Engine:
+    engine = engines.create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE IF NOT EXISTS t (x INTEGER)"))
+    return engine
+
+
+def statements(engine: sa.Engine) -> list[str]:
+    """Every statement sent from now on, as sent (after placedock's rewriting)."""
+    seen: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute",
+                    lambda _c, _cur, statement, *_: seen.append(statement))
+    return seen
+
+
+def test_each_transaction_begins_immediate_and_waits_up_to_the_busy_timeout(tmp_path: Path) -> None:
+    engine = oslo_engine(tmp_path / "p.sqlite")
+    assert database.serialise_sqlite_transactions(engine) is True
+    seen = statements(engine)
+    with engine.connect() as connection, connection.begin():
+        connection.execute(sa.text("SELECT count(*) FROM t"))
+        busy = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    assert seen[0] == "BEGIN IMMEDIATE"
+    assert "BEGIN" not in seen
+    assert busy == database.SQLITE_BUSY_TIMEOUT_MS
+
+
+def test_applying_it_twice_adds_nothing(tmp_path: Path) -> None:
+    engine = oslo_engine(tmp_path / "p.sqlite")
+    database.serialise_sqlite_transactions(engine)
+    listeners = (len(engine.pool.dispatch.connect), len(engine.dispatch.before_cursor_execute))
+    assert database.serialise_sqlite_transactions(engine) is True
+    assert (len(engine.pool.dispatch.connect), len(engine.dispatch.before_cursor_execute)) == listeners
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg2://placement@db/placement",
+                                 "mysql+pymysql://placement@db/placement"])
+def test_other_databases_are_left_alone(url: str) -> None:
+    engine = sa.create_engine(url)  # never connects
+    before = (len(engine.pool.dispatch.connect), len(engine.dispatch.before_cursor_execute))
+    assert database.serialise_sqlite_transactions(engine) is False
+    assert (len(engine.pool.dispatch.connect), len(engine.dispatch.before_cursor_execute)) == before
+    assert not sa.event.contains(engine, "before_cursor_execute", database._begin_immediate)
+
+
+def read_then_write_at_once(engine: sa.Engine, writers: int = 2) -> list[str]:
+    """``writers`` threads each read, pause, then write in one transaction, as placement's
+    writes do; their read phases overlap. Returns the errors."""
+    errors: list[str] = []
+
+    def write() -> None:
+        try:
+            with engine.connect() as connection, connection.begin():
+                connection.execute(sa.text("SELECT count(*) FROM t")).scalar()
+                time.sleep(0.3)
+                connection.execute(sa.text("INSERT INTO t VALUES (1)"))
+        except sa.exc.OperationalError as error:
+            errors.append(str(error.orig))
+
+    threads = [threading.Thread(target=write) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return errors
+
+
+def test_without_it_overlapping_writers_are_refused_at_once(tmp_path: Path) -> None:
+    # The failure the hook exists for: sqlite refuses one writer without waiting.
+    assert read_then_write_at_once(oslo_engine(tmp_path / "p.sqlite")) == ["database is locked"]
+
+
+def test_with_it_overlapping_writers_queue_and_all_commit(tmp_path: Path) -> None:
+    engine = oslo_engine(tmp_path / "p.sqlite")
+    database.serialise_sqlite_transactions(engine)
+    assert read_then_write_at_once(engine, writers=4) == []
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM t")).scalar() == 4
 
 
 def test_outage_watch_marks_only_the_thread_that_saw_it() -> None:

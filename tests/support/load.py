@@ -1,26 +1,80 @@
-"""A small bounded HTTP load on a loopback URL, recording how each request ended."""
+"""Bounded HTTP loads on a loopback URL, recording how each request ended.
+
+Every request is classified one way (``send``): its status code ("200", "500", ...) when a
+response came back; "refused" when no connection could be made (the server is not listening);
+"timeout" when the connection or the response took longer than the client's timeout; "failed"
+when a connection was made but no complete response came back (reset, closed early). A 503
+without a Retry-After header is "503 without Retry-After": a client cannot know when to retry.
+"""
 
 from __future__ import annotations
 
 import collections
 import http.client
+import json
 import threading
 import time
 import urllib.parse
 import uuid
+from dataclasses import dataclass
 from typing import Self
+
+REFUSED = "refused"
+TIMEOUT = "timeout"
+FAILED = "failed"
+
+
+@dataclass
+class Reply:
+    """How one request ended: ``outcome`` as above; ``status`` and ``body`` for a response."""
+
+    outcome: str
+    status: int | None = None
+    body: bytes = b""
+    detail: str = ""  # for a request with no response: the error
+
+    def first_line(self, limit: int = 300) -> str:
+        lines = self.body.decode(errors="replace").strip().splitlines()
+        return lines[0][:limit] if lines else ""
+
+
+def send(url: urllib.parse.SplitResult, method: str, target: str, headers: dict[str, str],
+         body: bytes | None = None, timeout: float = 30) -> Reply:
+    """One request on its own connection (placedock closes each after its response)."""
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+    try:
+        try:
+            connection.connect()
+        except ConnectionRefusedError:
+            return Reply(REFUSED)
+        except TimeoutError as error:
+            return Reply(TIMEOUT, detail=f"connect: {error!r}")
+        except OSError as error:
+            return Reply(FAILED, detail=f"connect: {error!r}")
+        try:
+            connection.request(method, target, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        except TimeoutError as error:
+            return Reply(TIMEOUT, detail=f"after connect: {error!r}")
+        except (OSError, http.client.HTTPException) as error:
+            return Reply(FAILED, detail=f"after connect: {error!r}")
+        outcome = str(response.status)
+        if response.status == 503 and not response.getheader("Retry-After"):
+            outcome = "503 without Retry-After"
+        return Reply(outcome, response.status, data)
+    finally:
+        connection.close()
 
 
 class Load:
-    """``clients`` threads, each sending one request per connection until stopped.
+    """``clients`` threads, each sending one GET per connection until stopped.
 
-    Outcomes: "200" etc. for a response; "refused" when no connection could be made (the server
-    is not listening); "timeout" when no answer came within ``timeout`` seconds; "failed" when a
-    connection was made and the request sent but no complete response came back (a reset).
-    Every request is also kept in ``events`` as (monotonic end time, outcome, seconds taken); a
-    503 without a Retry-After header counts as "503 without Retry-After". Each request carries a unique marker in its query string, so a test can
-    tell a failed request the server had started (its log names the marker: it was in flight)
-    from one that only sat in the kernel's listen queue when the server closed it.
+    Each request carries a unique marker in its query string, so a test can tell a failed
+    request the server had started (its log names the marker: it was in flight) from one that
+    only sat in the kernel's listen queue when the server closed it. Every request is also kept
+    in ``events`` as (monotonic end time, outcome, seconds taken), for tests that look at what
+    happened in a window (an outage, a restore).
     """
 
     def __init__(self, url: str, clients: int = 4, max_seconds: float = 60,
@@ -51,15 +105,14 @@ class Load:
         for thread in self._threads:
             thread.join(timeout=30)
 
-    def _record(self, outcome: str, detail: str = "", marker: str = "",
-                started: float | None = None) -> None:
+    def _record(self, reply: Reply, marker: str, started: float) -> None:
         now = time.monotonic()
         with self._lock:
-            self.outcomes[outcome] += 1
-            self.events.append((now, outcome, now - (started or now)))
-            if detail:
-                self.failures.append(detail)
-            if marker:
+            self.outcomes[reply.outcome] += 1
+            self.events.append((now, reply.outcome, now - started))
+            if reply.detail:
+                self.failures.append(reply.detail)
+            if reply.status is None and reply.detail.startswith("after connect"):
                 self.failed_markers.append(marker)
 
     def _run(self) -> None:
@@ -68,36 +121,13 @@ class Load:
         separator = "&" if self.url.query else "?"
         base = f"{path}?{self.url.query}" if self.url.query else path
         while not self._stop.is_set() and time.monotonic() < deadline:
-            connection = http.client.HTTPConnection(self.url.hostname, self.url.port,
-                                                    timeout=self.timeout)
-            started = time.monotonic()
-            try:
-                connection.connect()
-            except ConnectionRefusedError:
-                self._record("refused", started=started)
-                time.sleep(0.05)
-                continue
-            except TimeoutError:
-                self._record("timeout", "connect: timed out", started=started)
-                continue
-            except OSError as error:
-                self._record("failed", f"connect: {error!r}", started=started)
-                continue
             marker = f"load-{uuid.uuid4().hex}"
-            try:
-                connection.request("GET", f"{base}{separator}name={marker}", headers=self.headers)
-                response = connection.getresponse()
-                response.read()
-                outcome = str(response.status)
-                if response.status == 503 and not response.getheader("Retry-After"):
-                    outcome = "503 without Retry-After"
-                self._record(outcome, started=started)
-            except TimeoutError:
-                self._record("timeout", "no answer in time", marker, started)
-            except (OSError, http.client.HTTPException) as error:
-                self._record("failed", f"after connect: {error!r}", marker, started)
-            finally:
-                connection.close()
+            started = time.monotonic()
+            reply = send(self.url, "GET", f"{base}{separator}name={marker}", self.headers,
+                         timeout=self.timeout)
+            self._record(reply, marker, started)
+            if reply.outcome == REFUSED:
+                time.sleep(0.05)
 
     def lost_in_flight(self, server_log: str) -> list[str]:
         """Failed requests the server had started handling (it logged them)."""
@@ -113,3 +143,110 @@ class Load:
             if time.monotonic() - started > timeout:
                 raise AssertionError(f"only {dict(self.outcomes)} after {timeout} s")
             time.sleep(0.02)
+
+
+WRITER_HEADERS = {
+    "x-auth-token": "admin",
+    "OpenStack-API-Version": "placement 1.39",
+    "content-type": "application/json",
+    "accept": "application/json",
+}
+
+
+class WriterLoad:
+    """``clients`` threads, each looping placement's write cycle until ``max_seconds`` have
+    passed or ``max_cycles`` cycles (all clients together) have been started:
+
+    1. POST /resource_providers (a new provider), expecting 200;
+    2. PUT /resource_providers/{uuid}/inventories (VCPU and MEMORY_MB), expecting 200;
+    3. PUT /allocations/{consumer} for a new consumer, expecting 204.
+
+    A step with any other outcome is an error (a status's detail is the body's first line) and
+    ends that cycle. ``outcomes`` counts every request by outcome; ``cycles`` the completed ones.
+    """
+
+    STEPS = ("provider", "inventory", "allocation")
+
+    def __init__(self, url: str, clients: int = 8, max_seconds: float = 10,
+                 max_cycles: int = 1_000_000, timeout: float = 30,
+                 headers: dict[str, str] | None = None) -> None:
+        self.url = urllib.parse.urlsplit(url.rstrip("/"))
+        self.clients = clients
+        self.max_seconds = max_seconds
+        self.max_cycles = max_cycles
+        self.timeout = timeout
+        self.headers = headers or WRITER_HEADERS
+        self.outcomes: collections.Counter[str] = collections.Counter()
+        self.cycles = 0
+        self.started_cycles = 0
+        self.errors: list[str] = []  # "step: outcome: first line of the body or the error"
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
+
+    def run(self) -> Self:
+        """Run every client to the end; return self with the counts."""
+        started = time.monotonic()
+        for thread in self._threads:
+            thread.start()
+        for thread in self._threads:
+            thread.join(timeout=self.max_seconds + 3 * self.timeout + 10)
+        self.seconds = time.monotonic() - started
+        return self
+
+    def summary(self) -> dict[str, int | float]:
+        with self._lock:
+            counted: dict[str, int | float] = {"cycles": self.cycles}
+            counted.update(sorted(self.outcomes.items()))
+            counted["errors"] = len(self.errors)
+            counted["cycles_per_s"] = round(self.cycles / self.seconds, 1) if self.seconds else 0
+        return counted
+
+    def _take_cycle(self) -> bool:
+        with self._lock:
+            if self.started_cycles >= self.max_cycles:
+                return False
+            self.started_cycles += 1
+            return True
+
+    def _step(self, step: str, method: str, path: str, payload: dict, expected: int) -> Reply:
+        target = (self.url.path or "") + path
+        reply = send(self.url, method, target, self.headers, json.dumps(payload).encode(),
+                     self.timeout)
+        with self._lock:
+            self.outcomes[reply.outcome] += 1
+            if reply.status != expected:
+                why = reply.first_line() if reply.status is not None else reply.detail
+                self.errors.append(f"{step}: {reply.outcome}: {why}")
+        return reply
+
+    def _cycle(self) -> bool:
+        name = f"writer-{uuid.uuid4().hex}"
+        reply = self._step("provider", "POST", "/resource_providers", {"name": name}, 200)
+        if reply.status != 200:
+            return False
+        provider = json.loads(reply.body)
+        inventories = {
+            "resource_provider_generation": provider["generation"],
+            "inventories": {"VCPU": {"total": 64}, "MEMORY_MB": {"total": 65536}},
+        }
+        reply = self._step("inventory", "PUT", f"/resource_providers/{provider['uuid']}/inventories",
+                           inventories, 200)
+        if reply.status != 200:
+            return False
+        allocation = {
+            "allocations": {provider["uuid"]: {"resources": {"VCPU": 1, "MEMORY_MB": 512}}},
+            "consumer_generation": None,
+            "project_id": str(uuid.uuid4()),
+            "user_id": str(uuid.uuid4()),
+            "consumer_type": "INSTANCE",  # required from microversion 1.38
+        }
+        reply = self._step("allocation", "PUT", f"/allocations/{uuid.uuid4()}", allocation, 204)
+        return reply.status == 204
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        while time.monotonic() < deadline and self._take_cycle():
+            if self._cycle():
+                with self._lock:
+                    self.cycles += 1
