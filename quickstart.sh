@@ -6,7 +6,7 @@
 set -eu
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
-PORT=${PLACEDOCK_QUICKSTART_PORT:-8081}
+PORT=${QUICKSTART_PORT:-8081}
 
 log() { printf 'quickstart: %s\n' "$*" >&2; }
 

@@ -8,7 +8,7 @@
 set -eu
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
-VENV=${PLACEDOCK_TEST_VENV:-.venv}
+VENV=${TESTS_VENV:-.venv}
 SYSTEM_PACKAGES=(
 	postgresql mariadb-server docker.io debootstrap shellcheck memcached apache2 curl
 	iptables wrk apache2-utils

@@ -6,11 +6,11 @@
 #   startup.sh conf-to-env [...]  turn a placement.conf (stdin) into an env-file (stdout)
 set -eu
 
-PLACEDOCK_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-UWSGI_INI="$PLACEDOCK_HOME/shared/placement-uwsgi.ini"
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+UWSGI_INI="$HERE/shared/placement-uwsgi.ini"
 
 # The placedock Python package sits beside this script, in the image and in a checkout.
-export PYTHONPATH="$PLACEDOCK_HOME${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$HERE${PYTHONPATH:+:$PYTHONPATH}"
 
 # For a command: check the environment (resolving *_FILE secrets) and take the resulting
 # variables, which placedock.prepare prints as shell export lines. An error is one line on

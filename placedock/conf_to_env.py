@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from oslo_config import cfg, iniparser
 
-from placedock import options
+from placedock import addresses, environment, options
 
 EXIT_REFUSED = 2
 SECRET_COMMENT = "# secret: keep this file private"
@@ -45,8 +45,6 @@ ALWAYS_KEEP = {options.variable_name("api", "auth_strategy")}
 OBSOLETE = {
     ("oslo_policy", "enforce_scope"): "oslo.policy no longer has it (scope is always enforced)",
 }
-# Options whose value is a path on the host the file came from, not in the container.
-PATH_SUFFIXES = ("file", "_dir", "_path", "_append")
 
 
 class Refused(Exception):
@@ -169,12 +167,9 @@ def _literal(entry: Entry, value: str) -> str:
 
 
 def _check_type(name: str, value: str, opt: cfg.Opt) -> None:
-    try:
-        opt.type(value)
-    except ValueError as error:
-        if opt.secret:
-            raise Refused(f"{name}: invalid value (not shown: it is secret)") from None
-        raise Refused(f"{name}: invalid value {value!r}: {error}") from None
+    problem = environment.value_problem(value, opt)
+    if problem:
+        raise Refused(f"{name}: {problem}")
 
 
 def is_default(opt: cfg.Opt, value: str) -> bool:
@@ -202,10 +197,6 @@ def _split_netloc(netloc: str) -> tuple[str, str, str]:
     return userinfo + at, host, f":{port}" if port else ""
 
 
-def _bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
 def url_host(url: str) -> str:
     return _split_netloc(urlsplit(url).netloc)[1]
 
@@ -214,7 +205,7 @@ def replace_url_host(url: str, host: str) -> str:
     """The URL with another host; user, password, port, path and query kept as written."""
     parts = urlsplit(url)
     userinfo, _, port = _split_netloc(parts.netloc)
-    return urlunsplit(parts._replace(netloc=f"{userinfo}{_bracketed(host)}{port}"))
+    return urlunsplit(parts._replace(netloc=f"{userinfo}{addresses.bracketed(host)}{port}"))
 
 
 def _mysql_charset(url: str, notes: list[str]) -> str:
@@ -265,7 +256,7 @@ def _memcached_server(server: str, host: str) -> str:
     if old not in LOOPBACK:
         return server.strip()
     family = "inet6:" if ":" in host else prefix
-    return f"{family}{_bracketed(host)}{port}"
+    return f"{family}{addresses.bracketed(host)}{port}"
 
 
 def _memcached_servers(name: str, value: str, host: str | None, notes: list[str]) -> str:
@@ -299,7 +290,7 @@ def _rewrite(option: options.Option, value: str, settings: Settings, notes: list
 
 
 def _path_note(option: options.Option, value: str) -> list[str]:
-    if value.startswith("/") and option.opt.dest.endswith(PATH_SUFFIXES):
+    if value.startswith("/") and options.is_path(option.opt):
         return [(f"[{option.group}]{option.opt.dest} is a path on the host the file came "
                  "from: mount that file into the container at the same path, or delete this line")]
     return []
@@ -319,6 +310,9 @@ def convert_entry(
         raise Refused(f"{name}: a value on several lines, which an env-file cannot hold")
     if "\0" in entry.value:
         raise Refused(f"{name}: a NUL character, which no environment variable can hold")
+    if not entry.value and environment.empty_is_a_slip(option.opt):
+        raise Refused(f"{name}: empty, which placedock refuses for this option; delete the line "
+                      "for the default, or give a value")
     value = _rewrite(option, _literal(entry, entry.value), settings, notes)
     _check_type(name, value, option.opt)
     if (not settings.keep_defaults and option.variable not in ALWAYS_KEEP

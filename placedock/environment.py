@@ -4,21 +4,22 @@ Everything placedock is told comes from the environment: ``OS_<GROUP>__<OPTION>`
 oslo.config, each also as ``*_FILE`` (the value read from a file, for secrets), and a few
 variables of placedock's own. This module resolves the files, checks every name and value, fills
 in defaults and returns the variables to change before placement (or any command) starts.
+The OpenStack client's own ``OS_*`` variables (an openrc sourced in the same shell) are left
+alone, with a warning naming them.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oslo_config import cfg
+from oslo_config import cfg, types
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from placedock import PlacedockError, health, options
+from placedock import PlacedockError, addresses, health, options
 
 AUTH_STRATEGY = "OS_API__AUTH_STRATEGY"
 CONNECTION = "OS_PLACEMENT_DATABASE__CONNECTION"
@@ -26,7 +27,7 @@ CONFIG_DIR = "OS_PLACEMENT_CONFIG_DIR"  # read by placement itself, not by oslo.
 AUTH_TYPE = "OS_KEYSTONE_AUTHTOKEN__AUTH_TYPE"
 FILE_SUFFIX = "_FILE"
 TRUE_WORDS = {"true", "1", "yes", "on"}
-FALSE_WORDS = {"false", "0", "no", "off", ""}
+FALSE_WORDS = {"false", "0", "no", "off"}  # not "": empty is refused (empty_is_a_slip)
 BACKENDS = {"sqlite", "postgresql", "mysql"}
 DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql"}  # the ones placement-requirements.txt installs
 
@@ -35,15 +36,19 @@ DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql"}  # the ones placement-r
 OWN_DEFAULTS = {
     "DB_SYNC": "false",
     "DB_WAIT_TIMEOUT": "60",
-    "PLACEDOCK_ADDRESS": "0.0.0.0",
+    "PLACEDOCK_ADDRESS": addresses.DEFAULT_ADDRESS,
     "PLACEDOCK_PORT": "80",
     "PLACEDOCK_PROCESSES": "2",
     "PLACEDOCK_THREADS": "2",
     "PLACEDOCK_DATA_DIR": "/var/lib/placement",
-    "PLACEDOCK_STATS_SOCKET": "",  # empty: a socket in the temp dir named after the port
+    "PLACEDOCK_STATS_SOCKET": "",  # unset: a socket in the temp dir named after the port
     "PLACEDOCK_REQUIRE_SHARED_DATABASE": "false",
 }
 OWN_PREFIXES = ("PLACEDOCK_", "DB_")
+# Made from PLACEDOCK_ADDRESS and PLACEDOCK_PORT for uwsgi's ini, which cannot bracket IPv6.
+HTTP_SOCKET = "PLACEDOCK_HTTP_SOCKET"
+EMPTY_REMEDY = "unset it for the default, or give a value"
+EMPTY_REMEDIES = {AUTH_STRATEGY: "set it to keystone or noauth2"}  # no default to fall back on
 
 
 class ConfigurationError(PlacedockError):
@@ -62,6 +67,7 @@ class Settings:
     database_url: URL
     db_sync: bool
     db_wait_timeout: float
+    address: str
     port: int
     processes: int
     threads: int
@@ -80,13 +86,13 @@ def read(environ: Mapping[str, str]) -> Environment:
     """Check ``environ``; raise ConfigurationError on the first problem found."""
     changes: dict[str, str | None] = {}
     notes: list[str] = []
-    values = _resolve_files(environ, changes)
+    values = _resolve_files(_without_client_variables(environ, notes), changes)
     catalogue = options.catalogue(_auth_type(values))
     for name in sorted(values):
         if name.startswith("OS_"):
             _check_os_variable(name, values[name], catalogue, changes)
-        elif name.startswith(OWN_PREFIXES) and name not in OWN_DEFAULTS:
-            _unknown(name, OWN_DEFAULTS)
+        elif name.startswith(OWN_PREFIXES):
+            _check_own_variable(name, values[name])
     auth_strategy = _auth_strategy(values)
     if auth_strategy == "keystone":
         notes += _check_keystone(values)
@@ -95,9 +101,30 @@ def read(environ: Mapping[str, str]) -> Environment:
     for name in ("PLACEDOCK_ADDRESS", "PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS"):
         if name not in values:
             changes[name] = OWN_DEFAULTS[name]
+    changes[HTTP_SOCKET] = _http_socket(values, settings)
     if not values.get("PLACEDOCK_STATS_SOCKET"):
         changes["PLACEDOCK_STATS_SOCKET"] = settings.stats_socket
     return Environment(settings, changes, notes)
+
+
+def _without_client_variables(environ: Mapping[str, str], notes: list[str]) -> dict[str, str]:
+    """An openrc's OS_AUTH_URL, OS_PASSWORD... are the client's: left alone, named (never their
+    values) in one warning."""
+    client = sorted(name for name in environ if _is_client_variable(name))
+    if client:
+        notes.append("ignored, as variables of the OpenStack client, not of placement (which "
+                     f"reads OS_<GROUP>__<OPTION>): {', '.join(client)}")
+    return {name: value for name, value in environ.items() if name not in client}
+
+
+def _http_socket(values: Mapping[str, str], settings: Settings) -> str:
+    """Accepted when given (a shell that ran startup.sh COMMAND has it), if it is the same."""
+    http_socket = addresses.socket_address(settings.address, settings.port)
+    if values.get(HTTP_SOCKET, http_socket) != http_socket:
+        raise ConfigurationError(
+            HTTP_SOCKET, "placedock makes it from PLACEDOCK_ADDRESS and PLACEDOCK_PORT; set those"
+        )
+    return http_socket
 
 
 def _settings(values: Mapping[str, str], auth_strategy: str, url: URL) -> Settings:
@@ -109,17 +136,17 @@ def _settings(values: Mapping[str, str], auth_strategy: str, url: URL) -> Settin
             CONNECTION, "sqlite is not shared between replicas; PLACEDOCK_REQUIRE_SHARED_DATABASE "
             "asks for PostgreSQL or MySQL"
         )
-    try:
-        ipaddress.IPv4Address(own["PLACEDOCK_ADDRESS"])
-    except ValueError:
+    if not addresses.is_ip_address(own["PLACEDOCK_ADDRESS"]):
         raise ConfigurationError(
-            "PLACEDOCK_ADDRESS", f"{own['PLACEDOCK_ADDRESS']!r} is not an IPv4 address"
-        ) from None
+            "PLACEDOCK_ADDRESS", f"{own['PLACEDOCK_ADDRESS']!r} is not an IP address "
+            "(IPv4 or IPv6: 0.0.0.0 or :: for every address of the host)"
+        )
     return Settings(
         auth_strategy=auth_strategy,
         database_url=url,
         db_sync=_boolean("DB_SYNC", own["DB_SYNC"]),
         db_wait_timeout=_seconds("DB_WAIT_TIMEOUT", own["DB_WAIT_TIMEOUT"]),
+        address=own["PLACEDOCK_ADDRESS"],
         port=_integer("PLACEDOCK_PORT", own["PLACEDOCK_PORT"], 1, 65535),
         processes=_integer("PLACEDOCK_PROCESSES", own["PLACEDOCK_PROCESSES"], 1, 64),
         threads=_integer("PLACEDOCK_THREADS", own["PLACEDOCK_THREADS"], 1, 64),
@@ -138,6 +165,8 @@ def _resolve_files(environ: Mapping[str, str], changes: dict[str, str | None]) -
         if target in environ:
             raise ConfigurationError(target, f"both {target} and {name} are set; set only one")
         path = environ[name]
+        if not path:
+            _refuse_empty(name)
         try:
             content = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
@@ -145,6 +174,9 @@ def _resolve_files(environ: Mapping[str, str], changes: dict[str, str | None]) -
             raise ConfigurationError(name, f"cannot read {path!r}: {reason}") from None
         # As the shell's $(< file) does: a trailing newline is the file's, not the secret's.
         values[target] = content.rstrip("\r\n")
+        # Plugin options (password) are not in the plain catalogue: for them empty is a slip.
+        if not values[target] and empty_is_a_slip(plain[target].opt if target in plain else None):
+            raise ConfigurationError(name, f"{path!r} is empty")
         del values[name]
         changes[target] = values[target]
         changes[name] = None
@@ -152,7 +184,9 @@ def _resolve_files(environ: Mapping[str, str], changes: dict[str, str | None]) -
 
 
 def _auth_type(values: Mapping[str, str]) -> str | None:
-    auth_type = values.get(AUTH_TYPE) or None
+    if values.get(AUTH_TYPE) == "":
+        _refuse_empty(AUTH_TYPE)  # now, before the plugin's options are checked against it
+    auth_type = values.get(AUTH_TYPE)
     if auth_type and not options.is_auth_plugin(auth_type):
         raise ConfigurationError(
             AUTH_TYPE, f"{auth_type!r} is not a keystoneauth plugin (password is the usual one)"
@@ -160,10 +194,52 @@ def _auth_type(values: Mapping[str, str]) -> str | None:
     return auth_type
 
 
+def _is_client_variable(name: str) -> bool:
+    """One of the OpenStack client's variables, or its ``*_FILE`` form (never read, then)."""
+    if not name.startswith("OS_") or name == CONFIG_DIR:
+        return False
+    return options.is_client_variable(name) or (
+        name.endswith(FILE_SUFFIX) and options.is_client_variable(name[: -len(FILE_SUFFIX)])
+    )
+
+
+def empty_is_a_slip(opt: cfg.Opt | None) -> bool:
+    """The empty-value rule, for every variable placedock reads (``opt`` None: one of its own).
+
+    Set but empty is not unset: oslo.config hands the empty string on, which an integer option
+    reads as None (not its default), and which names no file, folder or URL. So for most
+    variables an empty value can only be a template or a script that rendered nothing, and it is
+    refused. Only a plain string option that names no location can mean something by it
+    (mysql_sql_mode= leaves MySQL its own mode; an empty log format suffix is none), and a list
+    or a dict reads it as empty. placedock's own variables are numbers, booleans, an address and
+    paths: empty is a slip for each.
+    """
+    if opt is None:
+        return True
+    if isinstance(opt.type, (types.List, types.Dict)):
+        return False
+    plain_string = isinstance(opt.type, types.String) and not opt.type.choices
+    # keystoneauth's plugin options (auth_url, username, password) are typed str, not String.
+    return not plain_string or options.is_location(opt) or opt.dest == "auth_type"
+
+
+def _refuse_empty(name: str) -> None:
+    raise ConfigurationError(name, f"set but empty; {EMPTY_REMEDIES.get(name, EMPTY_REMEDY)}")
+
+
+def _check_own_variable(name: str, value: str) -> None:
+    if name not in OWN_DEFAULTS and name != HTTP_SOCKET:
+        _unknown(name, OWN_DEFAULTS)
+    if not value:
+        _refuse_empty(name)
+
+
 def _check_os_variable(
     name: str, value: str, catalogue: options.Catalogue, changes: dict[str, str | None]
 ) -> None:
     if name == CONFIG_DIR:
+        if not value:
+            _refuse_empty(name)
         if not (Path(value) / "placement.conf").is_file():
             raise ConfigurationError(name, f"{value!r} holds no placement.conf")
         return
@@ -180,6 +256,8 @@ def _check_os_variable(
             name, f"an option of keystone's auth plugins: it needs {AUTH_TYPE} (e.g. password)"
         )
     option = catalogue[name]
+    if not value and empty_is_a_slip(option.opt):
+        _refuse_empty(name)
     _check_value(name, value, option.opt)
     if "$" in value:
         # oslo.config expands $name in values; a variable's value is meant literally.
@@ -199,22 +277,28 @@ def _check_value(name: str, value: str, opt: cfg.Opt) -> None:
             "a multi-valued option, which oslo.config splits per character when read from the "
             f"environment; set it in a placement.conf in {CONFIG_DIR} instead",
         )
+    problem = value_problem(value, opt)
+    if problem:
+        raise ConfigurationError(name, problem)
+
+
+def value_problem(value: str, opt: cfg.Opt) -> str | None:
+    """Why ``value`` is not one of the option's values, never quoting a secret; None if it is."""
     choices = [str(choice) for choice in (getattr(opt.type, "choices", None) or {})]
     try:
         opt.type(value)
     except ValueError as error:
         if opt.secret:
-            raise ConfigurationError(name, "invalid value (not shown: it is secret)") from None
+            return "invalid value (not shown: it is secret)"
         if choices:
-            raise ConfigurationError(
-                name, f"{value!r} is not one of {', '.join(choices)}"
-            ) from None
-        raise ConfigurationError(name, f"invalid value {value!r}: {error}") from None
+            return f"{value!r} is not one of {', '.join(choices)}"
+        return f"invalid value {value!r}: {error}"
+    return None
 
 
 def _auth_strategy(values: Mapping[str, str]) -> str:
     strategy = values.get(AUTH_STRATEGY)
-    if not strategy:
+    if strategy is None:
         raise ConfigurationError(AUTH_STRATEGY, "not set; set it to keystone or noauth2")
     return strategy  # the value itself was checked against the option's choices
 
@@ -254,7 +338,7 @@ def _database_url(
     values: Mapping[str, str], changes: dict[str, str | None], notes: list[str]
 ) -> URL:
     text = values.get(CONNECTION)
-    if not text:
+    if text is None:  # an empty one was refused: it is no sqlite default
         data_dir = values.get("PLACEDOCK_DATA_DIR", OWN_DEFAULTS["PLACEDOCK_DATA_DIR"])
         text = f"sqlite:///{os.path.abspath(data_dir)}/placement.sqlite"
         changes[CONNECTION] = text

@@ -19,6 +19,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 
+from placedock import addresses
+
 DEFAULT_PORT = "80"
 TIMEOUT_S = 5.0
 
@@ -30,8 +32,16 @@ def stats_socket_path(environ: Mapping[str, str]) -> str:
     return explicit or os.path.join(tempfile.gettempdir(), f"placedock-{port}.stats")
 
 
+def ready_url(environ: Mapping[str, str]) -> str:
+    """The server's readiness URL from this host: on its address, or a loopback one for 0.0.0.0
+    and ::."""
+    address = environ.get("PLACEDOCK_ADDRESS") or addresses.DEFAULT_ADDRESS
+    host = addresses.bracketed(addresses.local_host(address))
+    return f"http://{host}:{environ.get('PLACEDOCK_PORT', DEFAULT_PORT)}/health/ready"
+
+
 def ready(environ: Mapping[str, str]) -> str | None:
-    url = f"http://127.0.0.1:{environ.get('PLACEDOCK_PORT', DEFAULT_PORT)}/health/ready"
+    url = ready_url(environ)
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
             response.read()

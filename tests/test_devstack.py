@@ -238,6 +238,29 @@ def ensure_osc_venv() -> Path:
     return cache_dir()
 
 
+# Prints the variable of every --os-* flag of the real openstack command (its plugins included).
+OSC_FLAGS = """
+from openstackclient.shell import OpenStackShell
+shell = OpenStackShell()
+parser = shell.build_option_parser("placedock", "0")
+for action in parser._actions:
+    for flag in action.option_strings:
+        if flag.startswith("--os-"):
+            print("OS_" + flag[5:].replace("-", "_").upper())
+"""
+
+
+def test_every_variable_of_the_openstack_command_is_a_client_variable() -> None:
+    """placedock's list of the client's variables, checked against the client itself: none of
+    them may refuse placedock's start (an openrc sourced in the same shell)."""
+    from placedock import options
+
+    output = bash(f"osc-venv/bin/python - <<'PY'\n{OSC_FLAGS}PY", ensure_osc_venv()).stdout
+    flags = set(output.split())
+    assert "OS_PASSWORD" in flags and "OS_PLACEMENT_API_VERSION" in flags
+    assert sorted(flags - options.client_variables()) == []
+
+
 def test_openstack_cli_through_apache_with_keystone(devstack: Devstack) -> None:
     keystone = devstack.keystone
     openrc = {  # what devstack's `source openrc admin admin` sets

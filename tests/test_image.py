@@ -261,3 +261,42 @@ def test_quickstart_uses_docker_when_an_engine_answers(image: str) -> None:
 
     serve_in_background("./quickstart.sh", 8081, REPO)
     assert docker("ps", "--filter", "publish=8081", "-q").stdout.strip() == ""  # gone
+
+
+def test_quickstart_in_docker_on_the_port_asked_for(image: str) -> None:
+    from tests.test_readme import serve_in_background
+
+    port = free_port()
+    serve_in_background("./quickstart.sh", port, REPO, path="/",
+                        env={"QUICKSTART_PORT": str(port)})
+    assert docker("ps", "--filter", f"publish={port}", "-q").stdout.strip() == ""  # gone
+
+
+def test_ipv6_everywhere_answers_on_both_families(image: str, containers: Containers) -> None:
+    """PLACEDOCK_ADDRESS=:: (a dual-stack cluster's setting) on the host's network: the server
+    answers on ::1 and on 127.0.0.1, and its healthcheck asks the right one."""
+    port = free_port()
+    container = containers.run("--network", "host", "--health-interval", "1s",
+                               "-e", "PLACEDOCK_ADDRESS=::", "-e", f"PLACEDOCK_PORT={port}",
+                               *NOAUTH, image)
+    wait_http(f"http://[::1]:{port}/health/ready", container=container)
+    assert get(f"http://127.0.0.1:{port}/")[0] == 200
+    assert get(f"http://[::1]:{port}/")[0] == 200
+    deadline = time.monotonic() + 30
+    while inspect(container, "{{.State.Health.Status}}") != "healthy":
+        assert time.monotonic() < deadline, logs(container)
+        time.sleep(0.5)
+
+
+def test_ipv6_loopback_only(image: str, containers: Containers) -> None:
+    port = free_port()
+    container = containers.run("--network", "host", "-e", "PLACEDOCK_ADDRESS=::1",
+                               "-e", f"PLACEDOCK_PORT={port}", *NOAUTH, image)
+    wait_http(f"http://[::1]:{port}/", container=container)
+    result = docker("exec", container, "python3", "-m", "placedock.health", "ready")
+    assert result.returncode == 0, result.stderr
+    try:
+        status = get(f"http://127.0.0.1:{port}/", timeout=2)[0]
+    except OSError:
+        status = None
+    assert status is None, "answered on IPv4 though told ::1"

@@ -23,7 +23,7 @@ from tests.support.skips import require
 MANIFESTS = ["deployment.yaml", "autoscaler.yaml", "postgresql.yaml"]
 SCHEMA_VERSIONS = [f"1.{minor}.0" for minor in range(28, 38)]
 K8S_VERSION = "1.20.2"
-K8S_BIN = Path(os.environ.get("PLACEDOCK_CACHE_DIR", Path.home() / ".cache" / "placedock")) / \
+K8S_BIN = Path(os.environ.get("TESTS_CACHE_DIR", Path.home() / ".cache" / "placedock")) / \
     f"kubernetes-{K8S_VERSION}" / "bin"
 CLUSTER_SH = REPO / "tests" / "kubernetes" / "cluster.sh"
 POSTGRES_STAND_IN = REPO / "tests" / "kubernetes" / "postgres"

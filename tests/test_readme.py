@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.support.network import free_port
 from tests.support.server import REPO, base_environment, get
 
 README = (REPO / "README.md").read_text()
@@ -29,9 +30,12 @@ def test_every_readme_command_appears_in_a_test() -> None:
     assert untested == [], f"README commands no test runs: {untested}"
 
 
-def serve_in_background(command: str, port: int, cwd: Path, timeout: float = 300) -> None:
+def serve_in_background(command: str, port: int, cwd: Path, timeout: float = 300,
+                        env: dict[str, str] | None = None, path: str = "/resource_providers",
+                        ) -> None:
     """Run a README command that serves in the foreground; check it answers; stop it."""
-    process = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=base_environment(),
+    process = subprocess.Popen(["bash", "-c", command], cwd=cwd,
+                               env={**base_environment(), **(env or {})},
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                start_new_session=True)
     try:
@@ -39,7 +43,7 @@ def serve_in_background(command: str, port: int, cwd: Path, timeout: float = 300
         while True:
             assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
             try:
-                if get(f"http://127.0.0.1:{port}/resource_providers")[0] == 200:
+                if get(f"http://127.0.0.1:{port}{path}")[0] == 200:
                     break
             except OSError:
                 pass
@@ -52,6 +56,14 @@ def serve_in_background(command: str, port: int, cwd: Path, timeout: float = 300
 
 def test_quickstart_local_serves_on_8081() -> None:
     serve_in_background("./quickstart.sh --local", 8081, REPO)
+
+
+def test_quickstart_local_serves_on_the_port_asked_for() -> None:
+    port = free_port()
+    # run-tests.sh installed placement-requirements.txt into .venv: the quick start's pip finds
+    # it all there, and must not reach for an index.
+    serve_in_background("./quickstart.sh --local", port, REPO, path="/",
+                        env={"QUICKSTART_PORT": str(port), "PIP_NO_INDEX": "1"})
 
 
 def test_running_without_a_container() -> None:

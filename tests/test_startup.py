@@ -98,6 +98,52 @@ def test_readiness_fails_when_the_schema_is_gone(server: Server, tmp_path: Path)
     assert "placement needs" in json.loads(body)["reason"]
 
 
+def refused(url: str) -> bool:
+    try:
+        get(url, timeout=2)
+    except OSError:
+        return True
+    return False
+
+
+def ready_probe(port: int, address: str) -> subprocess.CompletedProcess[str]:
+    env = {**base_environment(), "PYTHONPATH": str(REPO), "PLACEDOCK_PORT": str(port),
+           "PLACEDOCK_ADDRESS": address}
+    return subprocess.run([sys.executable, "-m", "placedock.health", "ready"], env=env,
+                          capture_output=True, text=True, timeout=20, check=False)
+
+
+def test_serves_on_the_ipv6_loopback_only(tmp_path: Path) -> None:
+    port = free_port()
+    running = Server(tmp_path, port, {**NOAUTH, "PLACEDOCK_ADDRESS": "::1",
+                                      "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}, host="::1")
+    try:
+        running.start().wait_ready()
+        assert get(f"http://[::1]:{port}/")[0] == 200
+        assert refused(f"http://127.0.0.1:{port}/")
+        probe = ready_probe(port, "::1")  # asks [::1], where the server is
+        assert probe.returncode == 0, probe.stderr
+    finally:
+        running.stop()
+    assert f"[::1]:{port}" in running.log()
+
+
+def test_ipv6_everywhere_serves_both_families(tmp_path: Path) -> None:
+    """:: takes IPv4 too unless the kernel says otherwise (net.ipv6.bindv6only, default 0)."""
+    port = free_port()
+    running = Server(tmp_path, port, {**NOAUTH, "PLACEDOCK_ADDRESS": "::",
+                                      "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}, host="::1")
+    try:
+        running.start().wait_ready()
+        assert get(f"http://[::1]:{port}/")[0] == 200
+        if Path("/proc/sys/net/ipv6/bindv6only").read_text().strip() == "0":
+            assert get(f"http://127.0.0.1:{port}/")[0] == 200
+        probe = ready_probe(port, "::")
+        assert probe.returncode == 0, probe.stderr
+    finally:
+        running.stop()
+
+
 def test_command_runs_with_the_same_environment(tmp_path: Path, server: Server) -> None:
     env = {**NOAUTH, "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}
     result = run_startup(["placement-manage", "db", "version"], env)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import run_startup
+from tests.support.network import free_port
+from tests.support.server import Server, get, run_startup
 
 SECRET = "s3cret-Value-42"  # put in every case; must never appear in any output
 NOAUTH = {"OS_API__AUTH_STRATEGY": "noauth2"}
@@ -36,7 +37,8 @@ def without(env: dict[str, str], name: str) -> dict[str, str]:
 # (case id, environment, the variable the message must name, words the message must contain)
 CASES = [
     ("auth-missing", {}, "OS_API__AUTH_STRATEGY", "not set"),
-    ("auth-empty", {"OS_API__AUTH_STRATEGY": ""}, "OS_API__AUTH_STRATEGY", "keystone, noauth2"),
+    ("auth-empty", {"OS_API__AUTH_STRATEGY": ""}, "OS_API__AUTH_STRATEGY",
+     "set but empty; set it to keystone or noauth2"),
     ("auth-unknown", {"OS_API__AUTH_STRATEGY": "noauth"}, "OS_API__AUTH_STRATEGY", "keystone, noauth2"),
     ("auth-misspelt-name", {**NOAUTH, "OS_API__AUTH_STRATEGI": "noauth2"}, "OS_API__AUTH_STRATEGI",
      "did you mean OS_API__AUTH_STRATEGY"),
@@ -57,7 +59,12 @@ CASES = [
     ("wait-negative", {**NOAUTH, "DB_WAIT_TIMEOUT": "-1"}, "DB_WAIT_TIMEOUT", "out of range"),
     ("processes-zero", {**NOAUTH, "PLACEDOCK_PROCESSES": "0"}, "PLACEDOCK_PROCESSES", "out of range"),
     ("threads-word", {**NOAUTH, "PLACEDOCK_THREADS": "many"}, "PLACEDOCK_THREADS", "whole number"),
-    ("address-name", {**NOAUTH, "PLACEDOCK_ADDRESS": "localhost"}, "PLACEDOCK_ADDRESS", "IPv4"),
+    ("address-name", {**NOAUTH, "PLACEDOCK_ADDRESS": "localhost"}, "PLACEDOCK_ADDRESS",
+     "not an IP address"),
+    ("address-bracketed", {**NOAUTH, "PLACEDOCK_ADDRESS": "[::1]"}, "PLACEDOCK_ADDRESS",
+     "not an IP address"),
+    ("http-socket-given", {**NOAUTH, "PLACEDOCK_HTTP_SOCKET": "0.0.0.0:2"}, "PLACEDOCK_HTTP_SOCKET",
+     "from PLACEDOCK_ADDRESS and PLACEDOCK_PORT"),
     ("port-high", {**NOAUTH, "PLACEDOCK_PORT": "70000"}, "PLACEDOCK_PORT", "out of range"),
     ("own-misspelt", {**NOAUTH, "PLACEDOCK_PROCESS": "2"}, "PLACEDOCK_PROCESS",
      "did you mean PLACEDOCK_PROCESSES"),
@@ -101,7 +108,55 @@ CASES = [
      "OS_PLACEMENT_DATABASE__CONNECTION", "not shared between replicas"),
     ("config-dir-empty", {**NOAUTH, "OS_PLACEMENT_CONFIG_DIR": "/nonexistent"},
      "OS_PLACEMENT_CONFIG_DIR", "no placement.conf"),
+    # Single underscore: the OpenStack client's exact names are ignored, near misses of
+    # placement's options are not.
+    ("single-underscore-debug", {**NOAUTH, "OS_DEFAULT_DEBUG": "True"}, "OS_DEFAULT_DEBUG",
+     "did you mean OS_DEFAULT__DEBUG"),
+    ("single-underscore-beside-openrc", {**NOAUTH, "OS_PASSWORD": SECRET, "OS_USERNAME": "admin",
+                                         "OS_PLACEMENT_DATABASE_CONNECTION": pg("127.0.0.1/p")},
+     "OS_PLACEMENT_DATABASE_CONNECTION", "did you mean OS_PLACEMENT_DATABASE__CONNECTION"),
+    ("client-name-misspelt", {**NOAUTH, "OS_PASWORD": SECRET}, "OS_PASWORD", "not an option"),
+    # The project's own tools' variables are not placedock's (QUICKSTART_PORT now).
+    ("quickstart-old-name", {**NOAUTH, "PLACEDOCK_QUICKSTART_PORT": "9000"},
+     "PLACEDOCK_QUICKSTART_PORT", "not an option"),
 ]
+
+# Set but empty is not unset: each refused, naming the variable (a templating slip).
+EMPTY = "set but empty; unset it for the default, or give a value"
+EMPTY_CASES = [
+    (f"empty-{name.lower()}", {**NOAUTH, name: ""}, name, EMPTY) for name in [
+        "OS_PLACEMENT_DATABASE__CONNECTION",  # was: a throwaway sqlite, silently
+        "OS_PLACEMENT_DATABASE__CONNECTION_FILE",
+        "OS_PLACEMENT_DATABASE__MAX_POOL_SIZE",
+        "OS_PLACEMENT__MAX_ALLOCATION_CANDIDATES",
+        "OS_PLACEMENT_DATABASE__CONNECTION_RECYCLE_TIME",
+        "OS_DEFAULT__DEBUG",
+        "OS_DEFAULT__LOG_DIR",
+        "OS_OSLO_POLICY__POLICY_FILE",
+        "OS_KEYSTONE_AUTHTOKEN__AUTH_TYPE",
+        "OS_PLACEMENT_CONFIG_DIR",
+        "DB_SYNC",
+        "DB_WAIT_TIMEOUT",
+        "PLACEDOCK_ADDRESS",
+        "PLACEDOCK_PORT",
+        "PLACEDOCK_PROCESSES",
+        "PLACEDOCK_THREADS",
+        "PLACEDOCK_DATA_DIR",
+        "PLACEDOCK_STATS_SOCKET",
+        "PLACEDOCK_REQUIRE_SHARED_DATABASE",
+    ]
+] + [
+    ("empty-keystone-uri", {**KEYSTONE, "OS_KEYSTONE_AUTHTOKEN__WWW_AUTHENTICATE_URI": ""},
+     "OS_KEYSTONE_AUTHTOKEN__WWW_AUTHENTICATE_URI", EMPTY),
+    ("empty-keystone-auth-url", {**KEYSTONE, "OS_KEYSTONE_AUTHTOKEN__AUTH_URL": ""},
+     "OS_KEYSTONE_AUTHTOKEN__AUTH_URL", EMPTY),
+    ("empty-keystone-password", {**KEYSTONE, "OS_KEYSTONE_AUTHTOKEN__PASSWORD": ""},
+     "OS_KEYSTONE_AUTHTOKEN__PASSWORD", EMPTY),
+    ("empty-secret-file", {**without(KEYSTONE, "OS_KEYSTONE_AUTHTOKEN__PASSWORD"),
+                           "OS_KEYSTONE_AUTHTOKEN__PASSWORD_FILE": "/dev/null"},
+     "OS_KEYSTONE_AUTHTOKEN__PASSWORD_FILE", "'/dev/null' is empty"),
+]
+CASES += EMPTY_CASES
 
 
 def assert_one_line_error(result, variable: str, words: str) -> None:
@@ -121,6 +176,36 @@ def test_server_refuses_bad_environment(tmp_path: Path, env, variable, words) ->
     result = run_startup([], {"PLACEDOCK_DATA_DIR": str(tmp_path), "PLACEDOCK_PORT": "1", **env})
     assert_one_line_error(result, variable, words)
     assert result.stderr.strip().count("\n") == 0, "more than the one error line"
+
+
+# What a shell that sourced devstack's openrc (or an env-file made from one) carries.
+OPENRC = {
+    "OS_AUTH_URL": "http://127.0.0.1:1/identity", "OS_USERNAME": "admin", "OS_PASSWORD": SECRET,
+    "OS_PROJECT_NAME": "admin", "OS_TENANT_NAME": "admin", "OS_USER_DOMAIN_ID": "default",
+    "OS_PROJECT_DOMAIN_ID": "default", "OS_REGION_NAME": "RegionOne",
+    "OS_IDENTITY_API_VERSION": "3", "OS_AUTH_TYPE": "password", "OS_CLOUD": "devstack-admin",
+    "OS_CACERT": "/opt/stack/data/ca-bundle.pem", "OS_VOLUME_API_VERSION": "3",
+    "OS_PLACEMENT_API_VERSION": "1.39", "OS_INTERFACE": "public", "OS_NO_CACHE": "1",
+    "OS_CLIENT_CONFIG_FILE": "/nonexistent/clouds.yaml",
+}
+
+
+def test_openrc_variables_are_ignored_with_one_warning(tmp_path: Path) -> None:
+    port = free_port()
+    server = Server(tmp_path, port, {"OS_API__AUTH_STRATEGY": "noauth2", "DB_SYNC": "True",
+                                     "PLACEDOCK_DATA_DIR": str(tmp_path / "data"), **OPENRC})
+    try:
+        server.start().wait_ready()
+        assert get(server.url + "/")[0] == 200
+    finally:
+        server.stop()
+    log = server.log()
+    assert SECRET not in log and "Traceback" not in log
+    warnings = [line for line in log.splitlines() if "OpenStack client" in line]
+    assert len(warnings) == 1, log
+    assert warnings[0].startswith("placedock: warning: ignored, as variables of the OpenStack ")
+    assert all(name in warnings[0] for name in OPENRC), warnings[0]
+    assert "RegionOne" not in warnings[0]
 
 
 def test_command_gets_the_same_checks(tmp_path: Path) -> None:

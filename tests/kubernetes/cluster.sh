@@ -12,15 +12,15 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 K8S_VERSION=1.20.2
-CACHE_DIR=${PLACEDOCK_CACHE_DIR:-$HOME/.cache/placedock}/kubernetes-$K8S_VERSION
+CACHE_DIR=${TESTS_CACHE_DIR:-$HOME/.cache/placedock}/kubernetes-$K8S_VERSION
 BIN_DIR=$CACHE_DIR/bin
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 PAUSE_IMAGE=k8s.gcr.io/pause:3.2
 
-ETCD_PORT=${PLACEDOCK_ETCD_PORT:-2379}
-APISERVER_PORT=${PLACEDOCK_APISERVER_PORT:-6443}
-METRICS_PORT=${PLACEDOCK_METRICS_PORT:-4443}
-NODEPORT_RANGE=${PLACEDOCK_NODEPORT_RANGE:-30000-30100}
+ETCD_PORT=${TESTS_ETCD_PORT:-2379}
+APISERVER_PORT=${TESTS_APISERVER_PORT:-6443}
+METRICS_PORT=${TESTS_METRICS_PORT:-4443}
+NODEPORT_RANGE=${TESTS_NODEPORT_RANGE:-30000-30100}
 SERVICE_CIDR=10.96.0.0/16
 # Components are stopped in this order (apiserver before etcd).
 COMPONENTS=(metrics-api kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd)

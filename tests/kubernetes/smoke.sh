@@ -9,10 +9,10 @@ set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 STATE_DIR" >&2; exit 2; }
 STATE=$(cd "$1" && pwd)
 K8S_VERSION=1.20.2
-BIN_DIR=${PLACEDOCK_CACHE_DIR:-$HOME/.cache/placedock}/kubernetes-$K8S_VERSION/bin
+BIN_DIR=${TESTS_CACHE_DIR:-$HOME/.cache/placedock}/kubernetes-$K8S_VERSION/bin
 IMAGE=placedock/busybox:test
 NS=placedock-smoke
-NODEPORT=${PLACEDOCK_SMOKE_NODEPORT:-30080}
+NODEPORT=${TESTS_SMOKE_NODEPORT:-30080}
 
 kctl() { "$BIN_DIR/kubectl" --kubeconfig "$STATE/kubeconfig" "$@"; }
 log() { printf '[smoke] %s\n' "$*"; }

@@ -400,6 +400,12 @@ def test_escaped_dollar_becomes_a_plain_one(convert: Convert) -> None:
     assert variables(env_file) == {"OS_DEFAULT__LOGGING_EXCEPTION_PREFIX": "$ %(name)s"}
 
 
+def test_an_empty_value_with_a_meaning_is_written(convert: Convert) -> None:
+    env_file = convert("[placement_database]\nmysql_sql_mode =\n")  # MySQL's own mode
+    assert variables(env_file)["OS_PLACEMENT_DATABASE__MYSQL_SQL_MODE"] == ""
+    environment.read({**variables(env_file), "OS_API__AUTH_STRATEGY": "noauth2"})
+
+
 def test_path_options_get_a_note(convert: Convert) -> None:
     notes = comments_above(convert(devstack()), "OS_KEYSTONE_AUTHTOKEN__CAFILE")
     assert any("mount that file" in note for note in notes)
@@ -441,7 +447,12 @@ REFUSALS = {
     "value referring to another option": ("[DEFAULT]\nlog_dir = $state_path/logs\n",
                                           "[DEFAULT]log_dir: refers to another option with $"),
     "invalid value": ("[DEFAULT]\ndebug = maybe\n", "[DEFAULT]debug: invalid value 'maybe'"),
-    "invalid choice": ("[api]\nauth_strategy = ldap\n", "[api]auth_strategy: invalid value"),
+    "invalid choice": ("[api]\nauth_strategy = ldap\n",
+                       "[api]auth_strategy: 'ldap' is not one of keystone, noauth2"),
+    "empty database URL": ("[placement_database]\nconnection =\n",
+                           "[placement_database]connection: empty, which placedock refuses"),
+    "empty integer": ("[placement_database]\nmax_pool_size =\n",
+                      "[placement_database]max_pool_size: empty, which placedock refuses"),
     "option before any section": ("debug = True\n", "line 1: an option before any [section]"),
     "line without =": ("[DEFAULT]\ndebug\n", "line 2: No ':' or '=' found in assignment"),
     "current and deprecated name both": (

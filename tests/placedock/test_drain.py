@@ -93,3 +93,22 @@ def test_without_a_socket_filter_the_queue_is_still_served_first(
     assert "no socket filter (Operation not permitted)" in lines[0], lines
     with pytest.raises(ConnectionRefusedError):
         connect(port)
+
+
+def test_drain_on_an_ipv6_socket() -> None:
+    """The filter reads the TCP header, which starts the packet for IPv6 as for IPv4."""
+    with socket.socket(socket.AF_INET6) as listener:
+        listener.bind(("::1", free_port()))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+        queued = socket.create_connection(("::1", port), timeout=0.5)
+        assert drain.queued(listener) == 1
+        drain.refuse_new_syns(listener)
+        with pytest.raises(TimeoutError):
+            socket.create_connection(("::1", port), timeout=0.3)
+        listener.accept()[0].close()
+        lines: list[str] = []
+        drain.drain(listener, lines)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("::1", port), timeout=0.5)
+        queued.close()

@@ -17,6 +17,7 @@ def test_defaults_fill_in_what_uwsgi_needs(tmp_path: Path) -> None:
         "OS_PLACEMENT_DATABASE__CONNECTION": f"sqlite:///{tmp_path}/placement.sqlite",
         "PLACEDOCK_ADDRESS": "0.0.0.0",
         "PLACEDOCK_PORT": "80",
+        "PLACEDOCK_HTTP_SOCKET": "0.0.0.0:80",
         "PLACEDOCK_PROCESSES": environment.OWN_DEFAULTS["PLACEDOCK_PROCESSES"],
         "PLACEDOCK_THREADS": environment.OWN_DEFAULTS["PLACEDOCK_THREADS"],
         "PLACEDOCK_STATS_SOCKET": checked.settings.stats_socket,
@@ -31,7 +32,7 @@ def test_db_sync_true_words(word: str) -> None:
     assert environment.read({**NOAUTH, "DB_SYNC": word}).settings.db_sync is True
 
 
-@pytest.mark.parametrize("word", ["False", "false", "0", "no", ""])
+@pytest.mark.parametrize("word", ["False", "false", "0", "no"])
 def test_db_sync_false_words(word: str) -> None:
     assert environment.read({**NOAUTH, "DB_SYNC": word}).settings.db_sync is False
 
@@ -112,3 +113,216 @@ def test_secret_value_is_never_in_a_type_error() -> None:
     with pytest.raises(environment.ConfigurationError) as raised:
         environment._check_value("OS_X__PIN", "hunter2", opt)
     assert "hunter2" not in str(raised.value)
+
+
+def refusal(env: dict[str, str]) -> str:
+    with pytest.raises(environment.ConfigurationError) as raised:
+        environment.read(env)
+    return str(raised.value)
+
+
+EMPTY = "set but empty; unset it for the default, or give a value"
+
+
+@pytest.mark.parametrize("name", [
+    "OS_PLACEMENT_DATABASE__CONNECTION",  # a URL: no more silent sqlite
+    "OS_KEYSTONE_AUTHTOKEN__WWW_AUTHENTICATE_URI",
+    "OS_PLACEMENT_DATABASE__MAX_POOL_SIZE",  # an integer: oslo.config would read None
+    "OS_DEFAULT__DEBUG",  # a boolean
+    "OS_DEFAULT__LOG_FILE",  # a path
+    "OS_DEFAULT__TEMPDIR",
+    "OS_OSLO_POLICY__ENFORCE_NEW_DEFAULTS",
+    "OS_KEYSTONE_AUTHTOKEN__AUTH_TYPE",  # names a plugin
+    "OS_PLACEMENT_CONFIG_DIR",
+    *environment.OWN_DEFAULTS,
+])
+def test_set_but_empty_is_refused(name: str) -> None:
+    assert refusal({**NOAUTH, name: ""}) == f"{name}: {EMPTY}"
+
+
+def test_empty_auth_strategy_has_no_default_to_point_at() -> None:
+    message = refusal({"OS_API__AUTH_STRATEGY": ""})
+    assert message == "OS_API__AUTH_STRATEGY: set but empty; set it to keystone or noauth2"
+
+
+def test_empty_plugin_option_is_refused() -> None:
+    env = {**NOAUTH, "OS_KEYSTONE_AUTHTOKEN__AUTH_TYPE": "password",
+           "OS_KEYSTONE_AUTHTOKEN__PASSWORD": ""}
+    assert refusal(env) == f"OS_KEYSTONE_AUTHTOKEN__PASSWORD: {EMPTY}"
+
+
+@pytest.mark.parametrize("name", [
+    "OS_PLACEMENT_DATABASE__MYSQL_SQL_MODE",  # empty: MySQL's own mode
+    "OS_DEFAULT__LOGGING_DEBUG_FORMAT_SUFFIX",  # empty: no suffix
+    "OS_CORS__ALLOWED_ORIGIN",  # a list: empty is an empty list
+    "OS_PLACEMENT_DATABASE__CONNECTION_PARAMETERS",  # empty is its default
+])
+def test_empty_with_a_meaning_is_accepted(name: str) -> None:
+    environment.read({**NOAUTH, name: ""})
+
+
+def test_empty_file_form_path_is_refused() -> None:
+    name = "OS_PLACEMENT_DATABASE__CONNECTION_FILE"
+    assert refusal({**NOAUTH, name: ""}) == f"{name}: {EMPTY}"
+
+
+def test_empty_secret_file_names_the_file_variable(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("\n")
+    env = {**NOAUTH, "OS_KEYSTONE_AUTHTOKEN__AUTH_TYPE": "password",
+           "OS_KEYSTONE_AUTHTOKEN__PASSWORD_FILE": str(secret)}
+    assert refusal(env) == f"OS_KEYSTONE_AUTHTOKEN__PASSWORD_FILE: {str(secret)!r} is empty"
+
+
+OPENRC = {  # devstack's openrc, openstacksdk's and the openstack command's usual variables
+    "OS_AUTH_URL": "http://keystone/identity", "OS_USERNAME": "admin", "OS_PASSWORD": "secret",
+    "OS_PROJECT_NAME": "admin", "OS_USER_DOMAIN_ID": "default", "OS_PROJECT_DOMAIN_ID": "default",
+    "OS_REGION_NAME": "RegionOne", "OS_IDENTITY_API_VERSION": "3", "OS_AUTH_TYPE": "password",
+    "OS_CLOUD": "devstack", "OS_CACERT": "/opt/stack/data/ca-bundle.pem", "OS_INSECURE": "true",
+    "OS_INTERFACE": "public", "OS_ENDPOINT_TYPE": "publicURL", "OS_TENANT_NAME": "admin",
+    "OS_PLACEMENT_API_VERSION": "1.39", "OS_COMPUTE_API_VERSION": "2.95",
+    "OS_VOLUME_API_VERSION": "3", "OS_NO_CACHE": "1", "OS_CLOUD_NAME": "envvars",
+    "OS_CLIENT_CONFIG_FILE": "/nonexistent/clouds.yaml", "OS_CERT": "", "OS_KEY": "",
+}
+
+
+def test_client_variables_are_ignored_with_one_note_naming_them() -> None:
+    checked = environment.read({**NOAUTH, **OPENRC})
+    notes = [note for note in checked.notes if "OpenStack client" in note]
+    assert len(notes) == 1
+    assert all(name in notes[0] for name in OPENRC)
+    assert "secret" not in notes[0] and "RegionOne" not in notes[0]
+    assert not set(OPENRC) & set(checked.changes)  # left as they are
+
+
+def test_client_config_file_is_not_read_as_a_file_form() -> None:
+    # OS_CLIENT_CONFIG_FILE is clouds.yaml for the client, not OS_CLIENT_CONFIG from a file.
+    environment.read({**NOAUTH, "OS_CLIENT_CONFIG_FILE": "/nonexistent/clouds.yaml"})
+
+
+@pytest.mark.parametrize(("name", "suggestion"), [
+    ("OS_DEFAULT_DEBUG", "OS_DEFAULT__DEBUG"),
+    ("OS_API_AUTH_STRATEGY", "OS_API__AUTH_STRATEGY"),
+    ("OS_KEYSTONE_AUTHTOKEN_INTERFACE", "OS_KEYSTONE_AUTHTOKEN__INTERFACE"),
+    ("OS_PLACEMENT_DATABASE_CONNECTION", "OS_PLACEMENT_DATABASE__CONNECTION"),
+])
+def test_single_underscore_near_a_real_option_still_refuses(name: str, suggestion: str) -> None:
+    assert refusal({**NOAUTH, name: "x"}).endswith(f"did you mean {suggestion}?")
+
+
+def test_no_single_underscore_typo_of_an_option_is_a_client_name() -> None:
+    from placedock import options
+
+    catalogue = options.catalogue("password")
+    typos = {name.replace("__", "_") for name in catalogue.options}
+    assert not typos & options.client_variables()
+    assert not [name for name in options.client_variables() if "__" in name]
+
+
+def test_client_variables_cover_keystoneauth_and_every_service() -> None:
+    import os_service_types
+    from keystoneauth1 import loading
+
+    from placedock import options
+
+    names = options.client_variables()
+    for loader in loading.get_available_plugin_loaders().values():
+        for opt in loader.get_options():
+            assert set(opt.argparse_envvars) <= names
+    for service_type in os_service_types.ServiceTypes().all_types_by_service_type:
+        assert f"OS_{service_type.replace('-', '_').upper()}_API_VERSION" in names
+
+
+def test_client_variables_are_the_names_keystoneauth_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flag convention (--os-x-y reads OS_X_Y) checked against keystoneauth's own parsers:
+    each derived name, set, becomes its flag's default."""
+    import argparse
+
+    from keystoneauth1 import loading
+
+    from placedock import options
+
+    parser = argparse.ArgumentParser(add_help=False)
+    probed = options._flag_variables(_parser_with_everything(parser, loading))
+    plugin_names = {"OS_AUTH_TYPE", "OS_AUTH_PLUGIN"}  # their value must name a real plugin
+    for name in probed - plugin_names:
+        monkeypatch.setenv(name, f"probe-{name}")
+    fresh = _parser_with_everything(argparse.ArgumentParser(add_help=False), loading)
+    defaults = {action.default for action in fresh._actions}
+    missing = sorted(name for name in probed - plugin_names if f"probe-{name}" not in defaults)
+    assert missing == [], "names no flag reads"
+    assert plugin_names <= probed
+    for name in plugin_names:
+        with monkeypatch.context() as patch:
+            patch.setenv(name, "v3token")
+            plugin = loading.register_auth_argparse_arguments(argparse.ArgumentParser(), [])
+            assert plugin is not None, name
+
+
+def _parser_with_everything(parser, loading):  # type: ignore[no-untyped-def]
+    loading.register_auth_argparse_arguments(parser, [])
+    loading.register_session_argparse_arguments(parser)
+    loading.register_adapter_argparse_arguments(parser)
+    loading.register_service_adapter_argparse_arguments(parser, "placement")
+    return parser
+
+
+def test_the_checked_in_client_list_holds_no_derived_name() -> None:
+    from placedock import options
+
+    assert not options.CLIENT_ONLY_VARIABLES & _derived_only(options)
+
+
+def _derived_only(options):  # type: ignore[no-untyped-def]
+    options.client_variables.cache_clear()
+    saved = options.CLIENT_ONLY_VARIABLES
+    try:
+        options.CLIENT_ONLY_VARIABLES = frozenset()
+        return options.client_variables()
+    finally:
+        options.CLIENT_ONLY_VARIABLES = saved
+        options.client_variables.cache_clear()
+
+
+@pytest.mark.parametrize(("address", "socket"), [
+    ("::", "[::]:8080"), ("::1", "[::1]:8080"), ("0.0.0.0", "0.0.0.0:8080"),
+    ("127.0.0.1", "127.0.0.1:8080"), ("fd00::5", "[fd00::5]:8080"),
+])
+def test_ipv6_addresses_are_bracketed_for_uwsgi(address: str, socket: str) -> None:
+    checked = environment.read({**NOAUTH, "PLACEDOCK_ADDRESS": address, "PLACEDOCK_PORT": "8080"})
+    assert checked.changes["PLACEDOCK_HTTP_SOCKET"] == socket
+    assert checked.settings.address == address
+
+
+@pytest.mark.parametrize("address", ["localhost", "[::1]", "[::1]:80", "0.0.0.0/0"])
+def test_address_must_be_an_ip_address(address: str) -> None:
+    assert "is not an IP address" in refusal({**NOAUTH, "PLACEDOCK_ADDRESS": address})
+
+
+def test_http_socket_is_placedocks_to_make() -> None:
+    env = {**NOAUTH, "PLACEDOCK_ADDRESS": "::1", "PLACEDOCK_PORT": "8080"}
+    environment.read({**env, "PLACEDOCK_HTTP_SOCKET": "[::1]:8080"})  # a second run: the same
+    assert refusal({**env, "PLACEDOCK_HTTP_SOCKET": "0.0.0.0:1"}).startswith(
+        "PLACEDOCK_HTTP_SOCKET: placedock makes it")
+
+
+def test_the_projects_own_scripts_use_no_name_the_entrypoint_refuses() -> None:
+    """quickstart.sh exec's startup.sh with its environment, and tests run it from a shell that
+    may hold the test tools' variables: those are QUICKSTART_* and TESTS_*, never PLACEDOCK_*."""
+    import re
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[2]
+    files = subprocess.run(["git", "ls-files", "*.sh", "*.yaml", "*.py", "*.md", "Dockerfile",
+                            ".ci/run"], cwd=repo, capture_output=True, text=True,
+                           check=True).stdout.split()
+    known = {*environment.OWN_DEFAULTS, environment.HTTP_SOCKET}
+    used = {}
+    for name in files:
+        if name.startswith("tests/") and name.endswith(".py"):
+            continue  # the tests name bad variables on purpose
+        for variable in re.findall(r"\b(?:PLACEDOCK|DB)_[A-Z][A-Z_]*\b", (repo / name).read_text()):
+            used.setdefault(variable, name)
+    unknown = {variable: name for variable, name in used.items()
+               if variable not in known and variable.rstrip("_") not in ("PLACEDOCK", "DB")}
+    assert unknown == {}

@@ -8,6 +8,8 @@ import socket
 import threading
 from pathlib import Path
 
+import pytest
+
 from placedock import health
 
 
@@ -55,3 +57,16 @@ def test_ready_fails_when_nothing_listens() -> None:
         port = probe.getsockname()[1]
     problem = health.ready({"PLACEDOCK_PORT": str(port)})
     assert problem and "no answer" in problem
+
+
+@pytest.mark.parametrize(("address", "url"), [
+    (None, "http://127.0.0.1:80/health/ready"),
+    ("0.0.0.0", "http://127.0.0.1:80/health/ready"),
+    ("::", "http://[::1]:80/health/ready"),
+    ("::1", "http://[::1]:80/health/ready"),
+    ("192.0.2.7", "http://192.0.2.7:80/health/ready"),
+    ("fd00::7", "http://[fd00::7]:80/health/ready"),
+])
+def test_readiness_asks_where_the_server_listens(address: str | None, url: str) -> None:
+    environ = {} if address is None else {"PLACEDOCK_ADDRESS": address}
+    assert health.ready_url(environ) == url

@@ -8,7 +8,7 @@
     keystone.stop(); keystone.start()      # same data, same port, same passwords
 
 keystone is the release from PyPI (KEYSTONE_REQUIREMENT) in a virtualenv of its own, because its
-pins may differ from placement's: ``${PLACEDOCK_CACHE_DIR:-$HOME/.cache/placedock}/keystone-venv``,
+pins may differ from placement's: ``${TESTS_CACHE_DIR:-$HOME/.cache/placedock}/keystone-venv``,
 made on first use and reused while its marker file names the same requirements. It runs on
 sqlite under uwsgi (the pyuwsgi wheel) and is mounted at ``/identity`` as devstack mounts it.
 
@@ -53,7 +53,7 @@ MOUNT = "/identity"
 
 def cache_dir() -> Path:
     """Where tools too slow to fetch on every run are kept between runs."""
-    configured = os.environ.get("PLACEDOCK_CACHE_DIR")
+    configured = os.environ.get("TESTS_CACHE_DIR")
     return Path(configured) if configured else Path.home() / ".cache" / "placedock"
 
 

@@ -47,9 +47,12 @@ def get(url: str, token: str | None = "admin", timeout: float = 10) -> tuple[int
 class Server:
     """startup.sh serving placement; stopped by its own PID only."""
 
-    def __init__(self, workdir: Path, port: int, env: dict[str, str]) -> None:
+    def __init__(self, workdir: Path, port: int, env: dict[str, str],
+                 host: str = "127.0.0.1") -> None:
+        """``host``: where the tests reach it (PLACEDOCK_ADDRESS, unless that is 0.0.0.0 or ::)."""
         self.workdir = workdir
         self.port = port
+        self.host = host
         self.env = {**base_environment(), "PLACEDOCK_ADDRESS": "127.0.0.1",
                     "PLACEDOCK_PORT": str(port), **env}
         self.log_path = workdir / f"placedock-{port}.log"
@@ -57,7 +60,7 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{f'[{self.host}]' if ':' in self.host else self.host}:{self.port}"
 
     def start(self) -> Server:
         self.workdir.mkdir(parents=True, exist_ok=True)
