@@ -78,7 +78,8 @@ def test_rolling_upgrade_from_the_previous_release_loses_nothing(
     with Load(f"{apache.url}/placement/resource_providers", clients=6) as load:
         load.wait_for("200", 50)
         for port, container in zip(ports, old, strict=True):
-            assert docker("stop", container).returncode == 0
+            stop = docker("stop", container)
+            assert stop.returncode == 0, stop.stderr + logs(container)[-3000:]
             new.append(on_host_port(containers, image, port, url))
             wait_until(all_in_service, 120)
         load.wait_for("200", load.count("200") + 100)
@@ -90,7 +91,7 @@ def test_rolling_upgrade_from_the_previous_release_loses_nothing(
     # Both releases share one schema: the first old container migrated the empty database, and
     # no other start migrated anything.
     assert sum("migrated from empty" in line for line in schema_lines) == 1, schema_lines
-    assert sum("migrated" in line for line in schema_lines) == 1, schema_lines
+    assert sum("schema: migrated" in line for line in schema_lines) == 1, schema_lines
     status, body = get(f"{apache.url}/placement/resource_providers?name=kept")
     assert status == 200 and len(json.loads(body)["resource_providers"]) == 1
     check = docker("run", "--rm", "--network", "host", "-e", "OS_API__AUTH_STRATEGY=noauth2",
