@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,23 @@ def database(request: pytest.FixtureRequest):
 def serve(tmp_path: Path, url: str, **env: str) -> Server:
     return Server(tmp_path, free_port(), {**NOAUTH, "DB_SYNC": "True",
                                           "OS_PLACEMENT_DATABASE__CONNECTION": url, **env})
+
+
+@contextlib.contextmanager
+def at_once(workdir: Path, url: str, count: int = AT_ONCE) -> Iterator[list[Server]]:
+    """``count`` instances (1 process x 1 thread each) started together with DB_SYNC on ``url``,
+    all ready; stopped afterwards."""
+    servers = [serve(workdir / str(i), url, PLACEDOCK_PROCESSES="1", PLACEDOCK_THREADS="1")
+               for i in range(count)]
+    try:
+        for server in servers:
+            server.start()
+        for server in servers:
+            server.wait_ready(timeout=120)
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def post_json(url: str, body: dict) -> tuple[int, bytes]:
@@ -69,21 +88,11 @@ def test_eight_at_once_on_an_empty_database_all_come_up(tmp_path: Path, request)
         for round_number in range(ROUNDS):
             name = f"c{uuid.uuid4().hex[:12]}"
             url = db_server.create_database(name)
-            servers = [serve(tmp_path / f"{backend}-{round_number}-{i}", url,
-                             PLACEDOCK_PROCESSES="1", PLACEDOCK_THREADS="1")
-                       for i in range(AT_ONCE)]
-            try:
-                for server in servers:
-                    server.start()
-                for server in servers:
-                    server.wait_ready(timeout=120)
+            with at_once(tmp_path / f"{backend}-{round_number}", url) as servers:
                 migrated = sum("database schema: migrated" in s.log() for s in servers)
                 assert migrated == 1, f"{backend}: {migrated} instances migrated"
                 for server in servers:
                     assert get(server.url + "/resource_providers")[0] == 200
-            finally:
-                for server in servers:
-                    server.stop()
             db_server.drop_database(name)
             print(f"{backend} round {round_number + 1}: {AT_ONCE} of {AT_ONCE} ready")
 
@@ -124,13 +133,7 @@ def test_eight_at_once_migrate_an_old_schema_holding_data_exactly_once(
         tmp_path: Path, database) -> None:
     _, url = database
     at_oldest_revision_holding_data(url)
-    servers = [serve(tmp_path / str(i), url, PLACEDOCK_PROCESSES="1", PLACEDOCK_THREADS="1")
-               for i in range(AT_ONCE)]
-    try:
-        for server in servers:
-            server.start()
-        for server in servers:
-            server.wait_ready(timeout=120)
+    with at_once(tmp_path, url) as servers:
         logs = [server.log() for server in servers]
         migrated = [log for log in logs if f"database schema: migrated from {OLDEST} to" in log]
         assert len(migrated) == 1, [line for log in logs for line in log.splitlines()
@@ -142,9 +145,6 @@ def test_eight_at_once_migrate_an_old_schema_holding_data_exactly_once(
         usages = json.loads(get(f"{base}/resource_providers/{PROVIDER}/usages")[1])["usages"]
         print(f"\n{AT_ONCE} at once on {make_url(url).get_backend_name()} at {OLDEST} with data: "
               f"1 migrated, {waited} waited for its lock, all ready")
-    finally:
-        for server in servers:
-            server.stop()
     assert inventory["inventories"]["VCPU"]["total"] == 8
     assert allocations == {PROVIDER: {"resources": {"VCPU": 2}, "generation": 1}}
     assert usages == {"VCPU": 2}
