@@ -106,6 +106,23 @@ def containers() -> Iterator[Containers]:
     started.remove_all()
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Every figure the tests printed (counted outcomes, times, sizes), in the run's output even
+    though pytest captured it: a passing test's measurements are what the README quotes."""
+    lines: list[str] = []
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            wanted = {f"Captured stdout {report.when}", f"Captured stderr {report.when}"}
+            printed = "\n".join(text for title, text in report.sections
+                                if title in wanted and report.when in {"setup", "call"})
+            lines += [f"{report.nodeid}: {line.strip()}" for line in printed.splitlines()
+                      if line.strip()]
+    if lines:
+        terminalreporter.section("figures the tests measured")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI nothing may be skipped: a skip there is a failure of the run."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
