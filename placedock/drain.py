@@ -24,6 +24,7 @@ import ctypes
 import os
 import socket
 import struct
+import sys
 import threading
 import time
 
@@ -33,6 +34,7 @@ TCP_INFO_UNACKED = 24  # offset of tcpi_unacked: for a listening socket, the acc
 SETTLE_S = 0.1  # handshakes already answered with a SYN-ACK complete within this on a LAN
 DRAIN_LIMIT_S = 2.0  # never wait longer than this for the queue (workers stuck in requests)
 POLL_S = 0.0002  # how often the queue is looked at: a busy loop, for 2 s at most
+NO_FORCED_SWITCH_S = 10.0  # longer than the drain can last
 
 
 class _SockFilter(ctypes.Structure):
@@ -77,13 +79,22 @@ def drain(listener: socket.socket, log: list[str]) -> None:
         # the socket closes the moment its queue is empty: only a connection that completes its
         # handshake in the microseconds between the check and shutdown() could still be reset.
         how = f"no socket filter ({error.strerror}), so"
-    while True:
-        left = queued(listener)
-        if not left or time.monotonic() - started > DRAIN_LIMIT_S:
-            with contextlib.suppress(OSError):  # another worker was first
-                listener.shutdown(socket.SHUT_RDWR)
-            break
-        time.sleep(POLL_S)
+    # Between reading an empty queue and shutdown() no other thread may take the GIL, or the
+    # gap grows from microseconds to a switch interval (5 ms): a connection that completed its
+    # handshake then would be reset. So threads are not switched by force meanwhile (this
+    # thread still lets go of the GIL in sleep()); the interval is restored after.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(NO_FORCED_SWITCH_S)
+    try:
+        while True:
+            left = queued(listener)
+            if not left or time.monotonic() - started > DRAIN_LIMIT_S:
+                with contextlib.suppress(OSError):  # another worker was first
+                    listener.shutdown(socket.SHUT_RDWR)
+                break
+            time.sleep(POLL_S)
+    finally:
+        sys.setswitchinterval(switch_interval)
     log.append(f"stopped listening after {time.monotonic() - started:.2f} s: {how} "
                f"{left} connections still queued")
 

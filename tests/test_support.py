@@ -76,12 +76,16 @@ def test_test_ports_never_collide() -> None:
     with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))
         listening.listen()
-        script = ("from tests.support import network; "
-                  "print(' '.join(str(network.free_port()) for _ in range(300)))")
-        other = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE,
-                                 text=True)
+        # The other process holds its ports until told to go (its stdin closes).
+        script = ("import sys; from tests.support import network; "
+                  "print(' '.join(str(network.free_port()) for _ in range(300)), flush=True); "
+                  "sys.stdin.read()")
+        other = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True)
         mine = [network.free_port() for _ in range(300)]
-        theirs = [int(port) for port in other.communicate(timeout=60)[0].split()]
+        assert other.stdout is not None
+        theirs = [int(port) for port in other.stdout.readline().split()]
+        other.communicate(timeout=60)
     assert len(set(mine)) == 300 and len(set(theirs)) == 300
     assert not set(mine) & set(theirs)
     assert not any(port in ephemeral for port in mine + theirs)

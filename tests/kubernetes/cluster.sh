@@ -260,8 +260,16 @@ spawn() {
 
 alive_or_die() {
     pid_alive "$1" && return 0
+    local pid status=unknown state
+    pid=$(cat "$STATE/$1.pid")
+    state=$(cat "/proc/$pid/stat" 2>/dev/null) && state=${state##*) } && state=${state%% *}
+    # A child of this shell that has ended: its exit status says how (a signal shows as 128+N).
+    if [ -z "$state" ] || [ "$state" = Z ]; then
+        status=0
+        wait "$pid" 2>/dev/null || status=$?
+    fi
     tail -n 20 "$STATE/$1.log" >&3 || true
-    die "$1 exited; see $STATE/$1.log"
+    die "$1 exited (status $status); see $STATE/$1.log"
 }
 
 kctl() { "$BIN_DIR/kubectl" --kubeconfig "$STATE/kubeconfig" "$@"; }
