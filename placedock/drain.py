@@ -76,8 +76,9 @@ def drain(listener: socket.socket, log: list[str]) -> None:
         how = "new connections dropped, then"
     except OSError as error:
         # Some sandboxes refuse socket filters on TCP sockets (EPERM in containers here). Then
-        # the socket closes the moment its queue is empty: only a connection that completes its
-        # handshake in the microseconds between the check and shutdown() could still be reset.
+        # the socket closes the moment its accept queue is empty; a connection still in its
+        # handshake then (the SYN queue, which TCP_INFO does not count) is reset: 6 of 15
+        # container stops under 6 looping clients reset one (README, "Stopping, upgrading").
         how = f"no socket filter ({error.strerror}), so"
     # Between reading an empty queue and shutdown() no other thread may take the GIL, or the
     # gap grows from microseconds to a switch interval (5 ms): a connection that completed its
