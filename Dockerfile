@@ -50,7 +50,8 @@ ENV PATH=/opt/placedock/venv/bin:$PATH \
 # Numeric, so Kubernetes' runAsNonRoot can verify it.
 USER 42424:42424
 WORKDIR /var/lib/placement
-EXPOSE 80
+# The API, and the Prometheus metrics (PLACEDOCK_METRICS_PORT; never on the API's port).
+EXPOSE 80 9180
 # Ready = the database answers and its schema is at head (see README, "Health").
 HEALTHCHECK --interval=10s --timeout=6s --start-period=30s --retries=3 \
     CMD ["python3", "-m", "placedock.health", "ready"]
@@ -61,6 +62,8 @@ ENTRYPOINT ["/opt/placedock/startup.sh"]
 ARG PLACEMENT_VERSION=16.0.0
 ARG REVISION=unknown
 ARG SOURCE=
+# Reported in the placedock_info metric.
+ENV PLACEDOCK_REVISION=${REVISION}
 LABEL org.opencontainers.image.title="placedock" \
       org.opencontainers.image.description="OpenStack Placement in a container, configured by the environment" \
       org.opencontainers.image.version="${PLACEMENT_VERSION}" \

@@ -152,14 +152,19 @@ def migrate(url: URL, log: Log) -> str:
 def readiness(engine: Engine, wanted: str) -> str | None:
     """None when the database answers and its schema is at head (or newer: see
     newer_than_this_release), else what is wrong (no secrets)."""
+    return schema_state(engine, wanted)[1]
+
+
+def schema_state(engine: Engine, wanted: str) -> tuple[str | None, str | None]:
+    """The schema revision found (None if none could be read) and readiness's answer."""
     try:
         with engine.connect() as connection:
             found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except (DBAPIError, db_exc.DBError) as error:  # placement's engine raises oslo.db's errors
-        return f"database check failed: {_reason(error, engine.url)}"
+        return None, f"database check failed: {_reason(error, engine.url)}"
     if found != wanted and not (found and newer_than_this_release(found)):
-        return f"database schema at {found}, placement needs {wanted}"
-    return None
+        return found, f"database schema at {found}, placement needs {wanted}"
+    return found, None
 
 
 @contextlib.contextmanager

@@ -28,6 +28,8 @@ import sys
 import threading
 import time
 
+from placedock import logs
+
 SIGNAL = 15  # uwsgi's signal numbers are its own; this one mirrors SIGTERM for the reader
 SO_ATTACH_FILTER = 26
 TCP_INFO_UNACKED = 24  # offset of tcpi_unacked: for a listening socket, the accept queue length
@@ -111,7 +113,7 @@ def _stop(fds: list[int], fifo: str) -> None:
                 listener.close()  # the duplicate only: uwsgi's own descriptor stays
     finally:
         for line in lines:
-            print(f"placedock: {line}", flush=True)
+            print(logs.placedock_line(line), flush=True)
         # Whatever happened above, uwsgi's graceful stop must follow.
         with open(fifo, "w") as master:
             master.write("q")

@@ -43,10 +43,15 @@ OWN_DEFAULTS = {
     "PLACEDOCK_DATA_DIR": "/var/lib/placement",
     "PLACEDOCK_STATS_SOCKET": "",  # unset: a socket in the temp dir named after the port
     "PLACEDOCK_REQUIRE_SHARED_DATABASE": "false",
+    "PLACEDOCK_METRICS_PORT": "9180",  # 0: no metrics
+    "PLACEDOCK_LOG_FORMAT": "text",
+    "PLACEDOCK_REVISION": "unknown",  # the image build sets it; only reported, in the info metric
 }
 OWN_PREFIXES = ("PLACEDOCK_", "DB_")
 # Made from PLACEDOCK_ADDRESS and PLACEDOCK_PORT for uwsgi's ini, which cannot bracket IPv6.
 HTTP_SOCKET = "PLACEDOCK_HTTP_SOCKET"
+LOG_FORMATS = ("text", "json")
+USE_JSON = "OS_DEFAULT__USE_JSON"
 EMPTY_REMEDY = "unset it for the default, or give a value"
 EMPTY_REMEDIES = {AUTH_STRATEGY: "set it to keystone or noauth2"}  # no default to fall back on
 
@@ -72,6 +77,8 @@ class Settings:
     processes: int
     threads: int
     stats_socket: str
+    metrics_port: int  # 0: no metrics
+    log_format: str
 
 
 @dataclass
@@ -104,6 +111,11 @@ def read(environ: Mapping[str, str]) -> Environment:
     changes[HTTP_SOCKET] = _http_socket(values, settings)
     if not values.get("PLACEDOCK_STATS_SOCKET"):
         changes["PLACEDOCK_STATS_SOCKET"] = settings.stats_socket
+    # The server's processes read these two from the environment (placedock.metrics, .logs).
+    changes["PLACEDOCK_METRICS_PORT"] = str(settings.metrics_port)
+    changes["PLACEDOCK_LOG_FORMAT"] = settings.log_format
+    if settings.log_format == "json":
+        changes[USE_JSON] = "true"  # oslo.log's own JSON formatter for placement's lines
     return Environment(settings, changes, notes)
 
 
@@ -141,16 +153,33 @@ def _settings(values: Mapping[str, str], auth_strategy: str, url: URL) -> Settin
             "PLACEDOCK_ADDRESS", f"{own['PLACEDOCK_ADDRESS']!r} is not an IP address "
             "(IPv4 or IPv6: 0.0.0.0 or :: for every address of the host)"
         )
+    port = _integer("PLACEDOCK_PORT", own["PLACEDOCK_PORT"], 1, 65535)
+    metrics_port = _integer("PLACEDOCK_METRICS_PORT", own["PLACEDOCK_METRICS_PORT"], 0, 65535)
+    if metrics_port == port:
+        # The API's balancer and clients must never see the metrics.
+        raise ConfigurationError(
+            "PLACEDOCK_METRICS_PORT", f"{metrics_port} is the API's port (PLACEDOCK_PORT); "
+            "give the metrics a port of their own, or 0 for none"
+        )
+    log_format = own["PLACEDOCK_LOG_FORMAT"]
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(
+            "PLACEDOCK_LOG_FORMAT", f"{log_format!r} is not one of {', '.join(LOG_FORMATS)}"
+        )
+    if log_format == "json" and not _boolean(USE_JSON, values.get(USE_JSON, "true")):
+        raise ConfigurationError(USE_JSON, "is false, but PLACEDOCK_LOG_FORMAT is json; unset it")
     return Settings(
         auth_strategy=auth_strategy,
         database_url=url,
         db_sync=_boolean("DB_SYNC", own["DB_SYNC"]),
         db_wait_timeout=_seconds("DB_WAIT_TIMEOUT", own["DB_WAIT_TIMEOUT"]),
         address=own["PLACEDOCK_ADDRESS"],
-        port=_integer("PLACEDOCK_PORT", own["PLACEDOCK_PORT"], 1, 65535),
+        port=port,
         processes=_integer("PLACEDOCK_PROCESSES", own["PLACEDOCK_PROCESSES"], 1, 64),
         threads=_integer("PLACEDOCK_THREADS", own["PLACEDOCK_THREADS"], 1, 64),
         stats_socket=health.stats_socket_path(values),
+        metrics_port=metrics_port,
+        log_format=log_format,
     )
 
 

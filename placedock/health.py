@@ -18,6 +18,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from typing import Any
 
 from placedock import addresses
 
@@ -56,7 +57,8 @@ def ready(environ: Mapping[str, str]) -> str | None:
         return f"no answer from {url}: {error}"
 
 
-def live(environ: Mapping[str, str]) -> str | None:
+def uwsgi_stats(environ: Mapping[str, str]) -> dict[str, Any] | str:
+    """uwsgi's stats (workers, listen queue) from the master, or why they could not be read."""
     path = stats_socket_path(environ)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
@@ -65,9 +67,16 @@ def live(environ: Mapping[str, str]) -> str | None:
             chunks = []
             while chunk := client.recv(65536):
                 chunks.append(chunk)
-        stats = json.loads(b"".join(chunks))
+        stats: dict[str, Any] = json.loads(b"".join(chunks))
     except (OSError, ValueError) as error:
         return f"uwsgi master does not answer on {path}: {error}"
+    return stats
+
+
+def live(environ: Mapping[str, str]) -> str | None:
+    stats = uwsgi_stats(environ)
+    if isinstance(stats, str):
+        return stats
     workers = [w for w in stats.get("workers", []) if w.get("pid", 0) > 0]
     if not workers:
         return "uwsgi has no running worker"

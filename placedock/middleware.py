@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 PREFIX = "/placement"
@@ -133,6 +134,76 @@ def _error(start_response: StartResponse, code: int, title: str, detail: str, re
     return _json_response(start_response, f"{code} {title}", {"errors": [error]}, headers)
 
 
-def wrap(app: App, readiness: Callable[[], str | None], outages: Outages) -> App:
-    """Outermost first: prefix, then health (unauthenticated), then the 500 guard."""
-    return ServePrefix(Readiness(HideServerErrors(app, outages), readiness))
+class Recorder(Protocol):
+    """What Observe tells: placedock.metrics.RequestMetrics, placedock.logs.RequestLines."""
+
+    def started(self) -> None: ...
+
+    def finished(self, method: str, route: str, status: str, seconds: float,
+                 request_id: str) -> None: ...
+
+
+class Observe:
+    """Time each request, to its last byte, and tell the recorders its method, route template,
+    status and request id. Outermost, so that it sees the path as the client sent it."""
+
+    def __init__(self, app: App, route_name: Callable[[str], str],
+                 recorders: Sequence[Recorder]) -> None:
+        self.app = app
+        self.route_name = route_name
+        self.recorders = recorders
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        method = environ.get("REQUEST_METHOD", "")
+        route = self.route_name(environ.get("PATH_INFO", ""))
+        response: list[Any] = ["500", []]  # what an exception before start_response means
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            response[:] = status[:3], headers
+            return start_response(status, headers, exc_info)
+
+        def finish() -> None:
+            request_id = next((value for name, value in response[1]
+                               if name.lower() == "x-openstack-request-id"), "")
+            seconds = time.perf_counter() - started
+            for recorder in self.recorders:
+                recorder.finished(method, route, response[0], seconds, request_id)
+
+        for recorder in self.recorders:
+            recorder.started()
+        try:
+            body = self.app(environ, capture)
+        except BaseException:
+            finish()
+            raise
+        if isinstance(body, list):  # placement's bodies are: complete already
+            finish()
+            return body
+        return _Closing(body, finish)
+
+
+class _Closing:
+    """A streamed body that calls ``finish`` once the server has sent it (WSGI close())."""
+
+    def __init__(self, body: Iterable[bytes], finish: Callable[[], None]) -> None:
+        self.body = body
+        self.finish = finish
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self.finish()
+
+
+def wrap(app: App, readiness: Callable[[], str | None], outages: Outages,
+         route_name: Callable[[str], str], recorders: Sequence[Recorder] = ()) -> App:
+    """Outermost first: observation (when anything records), prefix, then health
+    (unauthenticated), then the 500 guard."""
+    served = ServePrefix(Readiness(HideServerErrors(app, outages), readiness))
+    return Observe(served, route_name, recorders) if recorders else served

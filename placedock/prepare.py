@@ -16,11 +16,11 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from placedock import PlacedockError, environment
+from placedock import PlacedockError, environment, logs
 
 
 def log(message: str) -> None:
-    print(f"placedock: {message}", file=sys.stderr, flush=True)
+    print(logs.placedock_line(message), file=sys.stderr, flush=True)
 
 
 @contextmanager

@@ -8,9 +8,22 @@ has already imported, which halves the time from start to first response.
 
 from __future__ import annotations
 
+import os
 import sys
 
-from placedock import PlacedockError, prepare
+from placedock import PlacedockError, logs, metrics, prepare
+
+
+def uwsgi_options() -> list[str]:
+    """What the ini cannot say, because it depends on the environment just checked."""
+    options = []
+    if metrics.port():
+        metrics.prepare_directory(os.environ["PLACEDOCK_STATS_SOCKET"])
+        options.append("--mule=placedock.metrics:serve")  # optional argument: "=" needed
+    if logs.is_json():
+        logs.start_json_output()
+        options += ["--log-master", f"--log-encoder={logs.UWSGI_ENCODER}", "--log-encoder=nl"]
+    return options
 
 
 def main(argv: list[str]) -> int:
@@ -21,8 +34,9 @@ def main(argv: list[str]) -> int:
         return 1
     import pyuwsgi
 
-    sys.argv = ["uwsgi", *argv[1:]]  # what uwsgi shows and re-execs with
-    pyuwsgi.run(*argv[1:])  # never returns: uwsgi exits the process
+    arguments = [*argv[1:], *uwsgi_options()]
+    sys.argv = ["uwsgi", *arguments]  # what uwsgi shows and re-execs with
+    pyuwsgi.run(*arguments)  # never returns: uwsgi exits the process
     return 0
 
 

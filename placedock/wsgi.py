@@ -10,21 +10,37 @@ from __future__ import annotations
 from placement import db_api
 from placement.wsgi import init_application
 
-from placedock import database, drain, middleware
+from placedock import database, drain, logs, metrics, middleware, routes
 
 
 def _readiness() -> str | None:
     return database.readiness(db_api.get_placement_engine(), HEAD)
 
 
+def _recorders(engine: object) -> list[middleware.Recorder]:
+    """Metrics (PLACEDOCK_METRICS_PORT not 0) and JSON request lines: each only when asked for,
+    so that neither costs anything otherwise."""
+    recorders: list[middleware.Recorder] = []
+    if metrics.port():
+        recorders.append(metrics.RequestMetrics())
+        metrics.DatabaseMetrics(engine)
+    if logs.is_json():
+        recorders.append(logs.RequestLines())
+    return recorders
+
+
 def load() -> middleware.App:
+    if logs.is_json():
+        logs.python_lines_to_original_stdout()
     app = init_application()
     engine = db_api.get_placement_engine()
     # On sqlite, every transaction takes the write lock at BEGIN (why: the function's comment).
     database.serialise_sqlite_transactions(engine)
     # Loading ran queries (trait and resource class sync): close them before the fork.
     engine.dispose()
-    return middleware.wrap(app, _readiness, database.OutageWatch(engine))
+    recorders = _recorders(engine)
+    return middleware.wrap(app, _readiness, database.OutageWatch(engine),
+                           routes.placement_routes().name, recorders)
 
 
 HEAD = database.head()
