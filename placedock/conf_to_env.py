@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from oslo_config import cfg, iniparser
 
-from placedock import addresses, environment, options
+from placedock import addresses, options, policy
 
 EXIT_REFUSED = 2
 SECRET_COMMENT = "# secret: keep this file private"
@@ -127,8 +127,11 @@ def _auth_type(entries: list[Entry]) -> str | None:
     values = [entry.value for entry in entries
               if entry.group == AUTHTOKEN and entry.option in {"auth_type", "auth_plugin"}]
     auth_type = values[-1] if values else None
-    if auth_type and not options.is_auth_plugin(auth_type):
-        raise Refused(f"[{AUTHTOKEN}]auth_type: {auth_type!r} is not a keystoneauth plugin")
+    if auth_type:
+        try:
+            policy.check_auth_type(auth_type)
+        except policy.Problem as problem:
+            raise Refused(f"[{AUTHTOKEN}]auth_type: {problem}") from None
     return auth_type
 
 
@@ -147,7 +150,7 @@ def _resolve(entry: Entry, catalogue: options.Catalogue, notes: list[str]) -> op
         notes.append(f"{_name(entry)} is a deprecated name, written as "
                      f"[{option.group}]{option.opt.dest}")
         return option
-    if entry.group == AUTHTOKEN and variable in options.plugin_variables("password"):
+    if entry.group == AUTHTOKEN and policy.needs_auth_type(variable):
         raise Refused(f"{_name(entry)}: an option of keystone's auth plugins, but "
                       f"[{AUTHTOKEN}]auth_type is not set")
     closest = options.closest_name(variable, catalogue.options)
@@ -166,10 +169,16 @@ def _literal(entry: Entry, value: str) -> str:
     return value.replace("$$", "$")
 
 
-def _check_type(name: str, value: str, opt: cfg.Opt) -> None:
-    problem = environment.value_problem(value, opt)
-    if problem:
-        raise Refused(f"{name}: {problem}")
+def _check_value(name: str, value: str, opt: cfg.Opt) -> None:
+    try:
+        policy.check_value(value, opt)
+    except policy.EmptyValue:
+        raise Refused(f"{name}: empty, which placedock refuses for this option; delete the line "
+                      "for the default, or give a value") from None
+    except policy.MultiValued as problem:
+        raise Refused(f"{name}: {problem}; keep it in a placement.conf instead") from None
+    except policy.Problem as problem:
+        raise Refused(f"{name}: {problem}") from None
 
 
 def is_default(opt: cfg.Opt, value: str) -> bool:
@@ -303,18 +312,13 @@ def convert_entry(
     notes: list[str] = []
     option = _resolve(entry, catalogue, notes)
     name = f"[{option.group}]{option.opt.dest}"
-    if option.opt.multi:
-        raise Refused(f"{name}: a multi-valued option, which oslo.config splits per character "
-                      "when read from the environment; keep it in a placement.conf instead")
     if "\n" in entry.value:
         raise Refused(f"{name}: a value on several lines, which an env-file cannot hold")
     if "\0" in entry.value:
         raise Refused(f"{name}: a NUL character, which no environment variable can hold")
-    if not entry.value and environment.empty_is_a_slip(option.opt):
-        raise Refused(f"{name}: empty, which placedock refuses for this option; delete the line "
-                      "for the default, or give a value")
-    value = _rewrite(option, _literal(entry, entry.value), settings, notes)
-    _check_type(name, value, option.opt)
+    value = _literal(entry, entry.value)
+    _check_value(name, value, option.opt)
+    value = _rewrite(option, value, settings, notes)
     if (not settings.keep_defaults and option.variable not in ALWAYS_KEEP
             and is_default(option.opt, value)):
         dropped.append(name)

@@ -14,12 +14,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
-from oslo_config import cfg, types
+from oslo_config import cfg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from placedock import PlacedockError, addresses, health, options
+from placedock import PlacedockError, addresses, health, options, policy
 
 AUTH_STRATEGY = "OS_API__AUTH_STRATEGY"
 CONNECTION = "OS_PLACEMENT_DATABASE__CONNECTION"
@@ -27,7 +28,7 @@ CONFIG_DIR = "OS_PLACEMENT_CONFIG_DIR"  # read by placement itself, not by oslo.
 AUTH_TYPE = "OS_KEYSTONE_AUTHTOKEN__AUTH_TYPE"
 FILE_SUFFIX = "_FILE"
 TRUE_WORDS = {"true", "1", "yes", "on"}
-FALSE_WORDS = {"false", "0", "no", "off"}  # not "": empty is refused (empty_is_a_slip)
+FALSE_WORDS = {"false", "0", "no", "off"}  # not "": empty is refused (policy.empty_is_a_slip)
 BACKENDS = {"sqlite", "postgresql", "mysql"}
 DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql"}  # the ones placement-requirements.txt installs
 
@@ -175,7 +176,7 @@ def _resolve_files(environ: Mapping[str, str], changes: dict[str, str | None]) -
         # As the shell's $(< file) does: a trailing newline is the file's, not the secret's.
         values[target] = content.rstrip("\r\n")
         # Plugin options (password) are not in the plain catalogue: for them empty is a slip.
-        if not values[target] and empty_is_a_slip(plain[target].opt if target in plain else None):
+        if not values[target] and policy.empty_is_a_slip(plain[target].opt if target in plain else None):
             raise ConfigurationError(name, f"{path!r} is empty")
         del values[name]
         changes[target] = values[target]
@@ -187,10 +188,11 @@ def _auth_type(values: Mapping[str, str]) -> str | None:
     if values.get(AUTH_TYPE) == "":
         _refuse_empty(AUTH_TYPE)  # now, before the plugin's options are checked against it
     auth_type = values.get(AUTH_TYPE)
-    if auth_type and not options.is_auth_plugin(auth_type):
-        raise ConfigurationError(
-            AUTH_TYPE, f"{auth_type!r} is not a keystoneauth plugin (password is the usual one)"
-        )
+    if auth_type:
+        try:
+            policy.check_auth_type(auth_type)
+        except policy.Problem as problem:
+            raise ConfigurationError(AUTH_TYPE, f"{problem} (password is the usual one)") from None
     return auth_type
 
 
@@ -203,27 +205,7 @@ def _is_client_variable(name: str) -> bool:
     )
 
 
-def empty_is_a_slip(opt: cfg.Opt | None) -> bool:
-    """The empty-value rule, for every variable placedock reads (``opt`` None: one of its own).
-
-    Set but empty is not unset: oslo.config hands the empty string on, which an integer option
-    reads as None (not its default), and which names no file, folder or URL. So for most
-    variables an empty value can only be a template or a script that rendered nothing, and it is
-    refused. Only a plain string option that names no location can mean something by it
-    (mysql_sql_mode= leaves MySQL its own mode; an empty log format suffix is none), and a list
-    or a dict reads it as empty. placedock's own variables are numbers, booleans, an address and
-    paths: empty is a slip for each.
-    """
-    if opt is None:
-        return True
-    if isinstance(opt.type, (types.List, types.Dict)):
-        return False
-    plain_string = isinstance(opt.type, types.String) and not opt.type.choices
-    # keystoneauth's plugin options (auth_url, username, password) are typed str, not String.
-    return not plain_string or options.is_location(opt) or opt.dest == "auth_type"
-
-
-def _refuse_empty(name: str) -> None:
+def _refuse_empty(name: str) -> NoReturn:
     raise ConfigurationError(name, f"set but empty; {EMPTY_REMEDIES.get(name, EMPTY_REMEDY)}")
 
 
@@ -250,15 +232,12 @@ def _check_os_variable(
             f"use {catalogue.deprecated[name]}",
         )
     if name not in catalogue:
-        if name not in options.plugin_variables("password"):
+        if not policy.needs_auth_type(name):
             _unknown(name, catalogue.options)
         raise ConfigurationError(
             name, f"an option of keystone's auth plugins: it needs {AUTH_TYPE} (e.g. password)"
         )
-    option = catalogue[name]
-    if not value and empty_is_a_slip(option.opt):
-        _refuse_empty(name)
-    _check_value(name, value, option.opt)
+    _check_value(name, value, catalogue[name].opt)
     if "$" in value:
         # oslo.config expands $name in values; a variable's value is meant literally.
         changes[name] = value.replace("$", "$$")
@@ -271,29 +250,16 @@ def _unknown(name: str, known: Mapping[str, object]) -> None:
 
 
 def _check_value(name: str, value: str, opt: cfg.Opt) -> None:
-    if opt.multi:
-        raise ConfigurationError(
-            name,
-            "a multi-valued option, which oslo.config splits per character when read from the "
-            f"environment; set it in a placement.conf in {CONFIG_DIR} instead",
-        )
-    problem = value_problem(value, opt)
-    if problem:
-        raise ConfigurationError(name, problem)
-
-
-def value_problem(value: str, opt: cfg.Opt) -> str | None:
-    """Why ``value`` is not one of the option's values, never quoting a secret; None if it is."""
-    choices = [str(choice) for choice in (getattr(opt.type, "choices", None) or {})]
     try:
-        opt.type(value)
-    except ValueError as error:
-        if opt.secret:
-            return "invalid value (not shown: it is secret)"
-        if choices:
-            return f"{value!r} is not one of {', '.join(choices)}"
-        return f"invalid value {value!r}: {error}"
-    return None
+        policy.check_value(value, opt)
+    except policy.EmptyValue:
+        _refuse_empty(name)
+    except policy.MultiValued as problem:
+        raise ConfigurationError(
+            name, f"{problem}; set it in a placement.conf in {CONFIG_DIR} instead"
+        ) from None
+    except policy.Problem as problem:
+        raise ConfigurationError(name, str(problem)) from None
 
 
 def _auth_strategy(values: Mapping[str, str]) -> str:
