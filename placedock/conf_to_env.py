@@ -36,8 +36,6 @@ DATABASE_URL_OPTIONS = {"connection", "slave_connection"}
 KEYSTONE_URL_OPTIONS = {"www_authenticate_uri", "auth_url"}
 MEMCACHED_OPTION = "memcached_servers"
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
-MYSQL_BACKENDS = {"mysql", "mariadb"}
-THREE_BYTE_CHARSETS = {"utf8", "utf8mb3"}
 # placedock refuses to start without it, so it is written even when it equals the default.
 ALWAYS_KEEP = {options.variable_name("api", "auth_strategy")}
 # Options devstack still writes that placement's libraries no longer have: oslo.config ignores
@@ -217,27 +215,6 @@ def replace_url_host(url: str, host: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{userinfo}{addresses.bracketed(host)}{port}"))
 
 
-def _mysql_charset(url: str, notes: list[str]) -> str:
-    """A MySQL URL asks for 4-byte utf8mb4; without it oslo.db gets 3-byte utf8."""
-    parts = urlsplit(url)
-    if parts.scheme.split("+")[0] not in MYSQL_BACKENDS:
-        return url
-    pairs = [pair for pair in parts.query.split("&") if pair]
-    for index, pair in enumerate(pairs):
-        key, _, charset = pair.partition("=")
-        if key != "charset":
-            continue
-        if charset.lower() in THREE_BYTE_CHARSETS:
-            pairs[index] = "charset=utf8mb4"
-            notes.append(f"charset={charset} changed to charset=utf8mb4: 3-byte utf8 cannot "
-                         "store 4-byte characters (placement answers 500)")
-        elif charset.lower() != "utf8mb4":
-            notes.append(f"charset={charset} kept: 4-byte characters will fail")
-        return urlunsplit(parts._replace(query="&".join(pairs)))
-    notes.append("charset=utf8mb4 added: without it oslo.db uses 3-byte utf8")
-    return urlunsplit(parts._replace(query="&".join([*pairs, "charset=utf8mb4"])))
-
-
 def _database_url(name: str, url: str, host: str | None, notes: list[str]) -> str:
     if host is not None:
         if not urlsplit(url).netloc:
@@ -246,7 +223,22 @@ def _database_url(name: str, url: str, host: str | None, notes: list[str]) -> st
     elif url_host(url) in LOOPBACK:
         notes.append(f"{name} names {url_host(url)}: in a container that is the container "
                      "itself (see --database-host)")
-    return _mysql_charset(url, notes)
+    try:
+        # The server's own normalising: what it would change, the env-file says already.
+        normalised = policy.database_url(url, upgrade_three_byte_charset=True)
+    except policy.Problem as problem:
+        raise Refused(f"{name}: {problem}") from None
+    given_scheme, written_scheme = urlsplit(url).scheme, normalised.url.drivername
+    if given_scheme != written_scheme:
+        notes.append(f"{given_scheme}:// written as {written_scheme}://, as placedock serves it")
+    if normalised.charset_added:
+        notes.append("charset=utf8mb4 added: without it oslo.db uses 3-byte utf8")
+    if normalised.charset_upgraded_from:
+        notes.append(f"charset={normalised.charset_upgraded_from} changed to charset=utf8mb4: "
+                     "3-byte utf8 cannot store 4-byte characters (placement answers 500)")
+    if normalised.weak_charset:
+        notes.append(f"charset={normalised.weak_charset} kept: 4-byte characters will fail")
+    return normalised.text if normalised.changed else url
 
 
 def _keystone_url(name: str, url: str, host: str | None, notes: list[str]) -> str:

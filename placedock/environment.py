@@ -17,20 +17,19 @@ from pathlib import Path
 from typing import NoReturn
 
 from oslo_config import cfg
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.engine import URL
 
 from placedock import PlacedockError, addresses, health, options, policy
 
 AUTH_STRATEGY = "OS_API__AUTH_STRATEGY"
 CONNECTION = "OS_PLACEMENT_DATABASE__CONNECTION"
+# oslo.db's reader connection: the same rules as the connection itself.
+SLAVE_CONNECTION = "OS_PLACEMENT_DATABASE__SLAVE_CONNECTION"
 CONFIG_DIR = "OS_PLACEMENT_CONFIG_DIR"  # read by placement itself, not by oslo.config
 AUTH_TYPE = "OS_KEYSTONE_AUTHTOKEN__AUTH_TYPE"
 FILE_SUFFIX = "_FILE"
 TRUE_WORDS = {"true", "1", "yes", "on"}
 FALSE_WORDS = {"false", "0", "no", "off"}  # not "": empty is refused (policy.empty_is_a_slip)
-BACKENDS = {"sqlite", "postgresql", "mysql"}
-DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql"}  # the ones placement-requirements.txt installs
 
 # Defaults for placedock's own variables; the README's environment table explains each.
 # Processes x threads: measured on 2 cores (README, "Choosing the defaults").
@@ -98,6 +97,8 @@ def read(environ: Mapping[str, str]) -> Environment:
     if auth_strategy == "keystone":
         notes += _check_keystone(values)
     settings = _settings(values, auth_strategy, _database_url(values, changes, notes))
+    if SLAVE_CONNECTION in values:
+        _normalised_url(SLAVE_CONNECTION, values[SLAVE_CONNECTION], changes, notes)
     # uwsgi's ini reads these, so they must exist even when left to their defaults.
     for name in ("PLACEDOCK_ADDRESS", "PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS"):
         if name not in values:
@@ -308,44 +309,22 @@ def _database_url(
         data_dir = values.get("PLACEDOCK_DATA_DIR", OWN_DEFAULTS["PLACEDOCK_DATA_DIR"])
         text = f"sqlite:///{os.path.abspath(data_dir)}/placement.sqlite"
         changes[CONNECTION] = text
+    return _normalised_url(CONNECTION, text, changes, notes)
+
+
+def _normalised_url(
+    name: str, text: str, changes: dict[str, str | None], notes: list[str]
+) -> URL:
     try:
-        url = make_url(text)
-    except ArgumentError:
-        raise ConfigurationError(CONNECTION, "not a database URL (driver://user:pass@host/db)") from None
-    except ValueError:
-        raise ConfigurationError(CONNECTION, "malformed database URL (is the port a number?)") from None
-    backend = url.get_backend_name()
-    if backend not in BACKENDS:
-        raise ConfigurationError(
-            CONNECTION, f"unsupported database {backend!r}; use sqlite, postgresql or mysql"
-        )
-    if "+" not in url.drivername and backend in DRIVERS:
-        # SQLAlchemy's default drivers (psycopg 3, mysqlclient) are not in the image: name ours.
-        url = url.set(drivername=f"{backend}+{DRIVERS[backend]}")
-        changes[CONNECTION] = url.render_as_string(hide_password=False)
-    try:
-        url.get_dialect().import_dbapi()
-    except (NoSuchModuleError, ImportError):
-        raise ConfigurationError(
-            CONNECTION,
-            f"driver {url.get_driver_name()!r} is not installed; use postgresql+psycopg2:// "
-            "or mysql+pymysql://",
-        ) from None
-    if backend == "sqlite" and url.database in (None, "", ":memory:"):
-        raise ConfigurationError(
-            CONNECTION, "an in-memory sqlite database would differ in every worker; name a file"
-        )
-    if backend != "sqlite" and not url.host:
-        raise ConfigurationError(CONNECTION, "no host in the database URL")
-    if backend == "mysql":
-        charset = url.query.get("charset")
-        if not charset:
-            # Without it oslo.db picks 3-byte utf8: a 4-byte character in a name gives a 500.
-            url = url.update_query_dict({"charset": "utf8mb4"})
-            changes[CONNECTION] = url.render_as_string(hide_password=False)
-        elif charset != "utf8mb4":
-            notes.append(f"{CONNECTION} asks for charset={charset}: 4-byte characters will fail")
-    return url
+        normalised = policy.database_url(text)
+    except policy.Problem as problem:
+        raise ConfigurationError(name, str(problem)) from None
+    if normalised.changed:
+        changes[name] = normalised.text
+    if normalised.weak_charset:
+        notes.append(f"{name} asks for charset={normalised.weak_charset}: 4-byte characters "
+                     "will fail")
+    return normalised.url
 
 
 def _boolean(name: str, value: str) -> bool:

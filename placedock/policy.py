@@ -12,9 +12,23 @@ variable's or the option's name in front.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from oslo_config import cfg, types
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from placedock import options
+
+BACKENDS = {"sqlite", "postgresql", "mysql"}
+# MariaDB's own scheme (mariadb://, mariadb+pymysql://) names SQLAlchemy's mariadb dialect, which
+# placement and oslo.db do not know: they set a session up for MySQL (oslo.db's sql_mode,
+# placement's NO_AUTO_VALUE_ON_ZERO that keeps resource class 0, VCPU) only on a dialect named
+# mysql. That dialect serves MariaDB as well (devstack's mysql+pymysql:// on MariaDB).
+MYSQL_FAMILY = {"mysql", "mariadb"}
+DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql"}  # the ones placement-requirements.txt installs
+FOUR_BYTE_CHARSET = "utf8mb4"
+THREE_BYTE_CHARSETS = {"utf8", "utf8mb3"}
 
 
 class Problem(Exception):
@@ -92,3 +106,68 @@ def needs_auth_type(variable: str) -> bool:
     """Whether an unknown variable is an option of keystone's auth plugins, which exists only
     once auth_type names the plugin (the usual one, password, has them all)."""
     return variable in options.plugin_variables("password")
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """A database URL as placedock serves from it, and what normalising it did."""
+
+    url: URL
+    changed: bool  # the text given is not this URL: pass ``text`` on instead
+    charset_added: bool = False
+    charset_upgraded_from: str | None = None  # a 3-byte charset replaced (when asked to)
+    weak_charset: str | None = None  # a charset other than utf8mb4, kept as given
+
+    @property
+    def text(self) -> str:
+        return self.url.render_as_string(hide_password=False)
+
+
+def database_url(text: str, *, upgrade_three_byte_charset: bool = False) -> DatabaseUrl:
+    """The URL placedock serves from, or a Problem (never quoting the URL: it holds a password).
+
+    The driver installed in the image is named where the URL names none (SQLAlchemy's defaults,
+    psycopg 3 and mysqlclient, are not there), a MariaDB URL becomes a MySQL one (MYSQL_FAMILY),
+    and a MySQL URL without a charset asks for utf8mb4: without it oslo.db picks 3-byte utf8,
+    and a 4-byte character in a name gives a 500. A charset given is kept, with a warning, unless
+    ``upgrade_three_byte_charset`` (conf_to_env: devstack writes utf8 by habit) replaces a 3-byte
+    one.
+    """
+    try:
+        given = make_url(text)
+    except ArgumentError:
+        raise Problem("not a database URL (driver://user:pass@host/db)") from None
+    except ValueError:
+        raise Problem("malformed database URL (is the port a number?)") from None
+    backend = given.get_backend_name()
+    url = given
+    if backend in MYSQL_FAMILY:
+        backend = "mysql"
+        url = url.set(drivername=backend + given.drivername[len(given.get_backend_name()):])
+    if backend not in BACKENDS:
+        raise Problem(f"unsupported database {backend!r}; use sqlite, postgresql or mysql")
+    if "+" not in url.drivername and backend in DRIVERS:
+        url = url.set(drivername=f"{backend}+{DRIVERS[backend]}")
+    try:
+        url.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        raise Problem(
+            f"driver {url.get_driver_name()!r} is not installed; use postgresql+psycopg2:// "
+            "or mysql+pymysql://"
+        ) from None
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        raise Problem("an in-memory sqlite database would differ in every worker; name a file")
+    if backend != "sqlite" and not url.host:
+        raise Problem("no host in the database URL")
+    if backend != "mysql":
+        return DatabaseUrl(url, changed=url != given)
+    charset = url.query.get("charset")
+    if not charset:
+        url = url.update_query_dict({"charset": FOUR_BYTE_CHARSET})
+        return DatabaseUrl(url, changed=True, charset_added=True)
+    charset = str(charset)
+    if upgrade_three_byte_charset and charset.lower() in THREE_BYTE_CHARSETS:
+        url = url.update_query_dict({"charset": FOUR_BYTE_CHARSET})
+        return DatabaseUrl(url, changed=True, charset_upgraded_from=charset)
+    weak = charset if charset.lower() != FOUR_BYTE_CHARSET else None
+    return DatabaseUrl(url, changed=url != given, weak_charset=weak)

@@ -79,11 +79,23 @@ def test_mysql_with_3_byte_charset_is_kept_with_a_warning() -> None:
     [
         ("postgresql://p:pw@db/placement", "postgresql+psycopg2://p:pw@db/placement"),
         ("mysql://p:pw@db/placement", "mysql+pymysql://p:pw@db/placement?charset=utf8mb4"),
+        # MariaDB's scheme: placement and oslo.db set up MySQL sessions only for "mysql".
+        ("mariadb://p:pw@db/placement", "mysql+pymysql://p:pw@db/placement?charset=utf8mb4"),
+        ("mariadb+pymysql://p:pw@db/placement?charset=utf8mb4",
+         "mysql+pymysql://p:pw@db/placement?charset=utf8mb4"),
     ],
 )
 def test_url_without_driver_gets_the_installed_one(given: str, expected: str) -> None:
     checked = environment.read({**NOAUTH, "OS_PLACEMENT_DATABASE__CONNECTION": given})
     assert checked.changes["OS_PLACEMENT_DATABASE__CONNECTION"] == expected
+
+
+def test_reader_connection_is_normalised_like_the_connection() -> None:
+    name = "OS_PLACEMENT_DATABASE__SLAVE_CONNECTION"
+    checked = environment.read({**NOAUTH, name: "mariadb://p:pw@replica/placement"})
+    assert checked.changes[name] == "mysql+pymysql://p:pw@replica/placement?charset=utf8mb4"
+    assert refusal({**NOAUTH, name: "oracle://p:pw@replica/placement"}).startswith(
+        f"{name}: unsupported database 'oracle'")
 
 
 def test_keystone_complete_is_accepted_and_memcached_recommended() -> None:
