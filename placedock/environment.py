@@ -11,7 +11,7 @@ alone, with a warning naming them.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -77,36 +77,76 @@ class Settings:
 @dataclass
 class Environment:
     settings: Settings
-    # Variables to set (a string) or to remove (None) before starting anything.
+    # Variables to set (a string, meant literally) or to remove (None) before starting anything.
     changes: dict[str, str | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # warnings worth a log line
+    # Every variable oslo.config will read as an option, with its literal value: see exports().
+    option_values: dict[str, str] = field(default_factory=dict)
+
+
+# uwsgi's ini reads these, so they must exist even when left to their defaults.
+UWSGI_VARIABLES = ("PLACEDOCK_ADDRESS", "PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS")
+DATABASE_URLS = (CONNECTION, SLAVE_CONNECTION)
 
 
 def read(environ: Mapping[str, str]) -> Environment:
-    """Check ``environ``; raise ConfigurationError on the first problem found."""
-    changes: dict[str, str | None] = {}
+    """Check ``environ``; raise ConfigurationError on the first problem found.
+
+    The checked values are worked out in full (files read, defaults filled in, database URLs
+    normalised); the changes are then what differs from ``environ``, in one place.
+    """
     notes: list[str] = []
-    values = _resolve_files(_without_client_variables(environ, notes), changes)
+    given = _without_client_variables(environ, notes)
+    values = _resolve_files(given)
     catalogue = options.catalogue(_auth_type(values))
     for name in sorted(values):
         if name.startswith("OS_"):
-            _check_os_variable(name, values[name], catalogue, changes)
+            _check_os_variable(name, values[name], catalogue)
         elif name.startswith(OWN_PREFIXES):
             _check_own_variable(name, values[name])
     auth_strategy = _auth_strategy(values)
     if auth_strategy == "keystone":
         notes += _check_keystone(values)
-    settings = _settings(values, auth_strategy, _database_url(values, changes, notes))
-    if SLAVE_CONNECTION in values:
-        _normalised_url(SLAVE_CONNECTION, values[SLAVE_CONNECTION], changes, notes)
-    # uwsgi's ini reads these, so they must exist even when left to their defaults.
-    for name in ("PLACEDOCK_ADDRESS", "PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS"):
-        if name not in values:
-            changes[name] = OWN_DEFAULTS[name]
-    changes[HTTP_SOCKET] = _http_socket(values, settings)
-    if not values.get("PLACEDOCK_STATS_SOCKET"):
-        changes["PLACEDOCK_STATS_SOCKET"] = settings.stats_socket
-    return Environment(settings, changes, notes)
+    values.setdefault(CONNECTION, _default_database(values))  # an empty one was refused
+    urls = {name: _database_url(name, values[name], notes)
+            for name in DATABASE_URLS if name in values}
+    values.update({name: url.text for name, url in urls.items() if url.changed})
+    settings = _settings(values, auth_strategy, urls[CONNECTION].url)
+    for name in UWSGI_VARIABLES:
+        values.setdefault(name, OWN_DEFAULTS[name])
+    values[HTTP_SOCKET] = _http_socket(values, settings)
+    values["PLACEDOCK_STATS_SOCKET"] = settings.stats_socket
+    option_values = {name: value for name, value in values.items() if name in catalogue}
+    return Environment(settings, _changes(given, values), notes, option_values)
+
+
+def _changes(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, str | None]:
+    changes: dict[str, str | None] = {
+        name: value for name, value in after.items() if before.get(name) != value
+    }
+    changes.update({name: None for name in before if name not in after})
+    return changes
+
+
+def exports(checked: Environment) -> dict[str, str | None]:
+    """The changes as the environment must hold them, after one final pass over every option:
+    oslo.config expands ``$name`` in values, and a variable's value is meant literally, so each
+    ``$`` is doubled (a value from a file or a normalised URL as much as one given)."""
+    final = dict(checked.changes)
+    for name, value in checked.option_values.items():
+        if "$" in value:
+            final[name] = value.replace("$", "$$")
+    return final
+
+
+def apply(checked: Environment, environ: MutableMapping[str, str]) -> None:
+    """Set and unset what ``checked`` says in ``environ``: the server's own os.environ, which
+    placement and uwsgi then read."""
+    for name, value in sorted(exports(checked).items()):
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
 
 
 def _without_client_variables(environ: Mapping[str, str], notes: list[str]) -> dict[str, str]:
@@ -156,7 +196,7 @@ def _settings(values: Mapping[str, str], auth_strategy: str, url: URL) -> Settin
     )
 
 
-def _resolve_files(environ: Mapping[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+def _resolve_files(environ: Mapping[str, str]) -> dict[str, str]:
     """Replace each ``OS_X_FILE`` by ``OS_X`` holding the file's content."""
     plain = options.catalogue()
     values = dict(environ)
@@ -180,8 +220,6 @@ def _resolve_files(environ: Mapping[str, str], changes: dict[str, str | None]) -
         if not values[target] and policy.empty_is_a_slip(plain[target].opt if target in plain else None):
             raise ConfigurationError(name, f"{path!r} is empty")
         del values[name]
-        changes[target] = values[target]
-        changes[name] = None
     return values
 
 
@@ -217,9 +255,7 @@ def _check_own_variable(name: str, value: str) -> None:
         _refuse_empty(name)
 
 
-def _check_os_variable(
-    name: str, value: str, catalogue: options.Catalogue, changes: dict[str, str | None]
-) -> None:
+def _check_os_variable(name: str, value: str, catalogue: options.Catalogue) -> None:
     if name == CONFIG_DIR:
         if not value:
             _refuse_empty(name)
@@ -239,9 +275,6 @@ def _check_os_variable(
             name, f"an option of keystone's auth plugins: it needs {AUTH_TYPE} (e.g. password)"
         )
     _check_value(name, value, catalogue[name].opt)
-    if "$" in value:
-        # oslo.config expands $name in values; a variable's value is meant literally.
-        changes[name] = value.replace("$", "$$")
 
 
 def _unknown(name: str, known: Mapping[str, object]) -> None:
@@ -301,30 +334,20 @@ def _check_keystone(values: Mapping[str, str]) -> list[str]:
     return []
 
 
-def _database_url(
-    values: Mapping[str, str], changes: dict[str, str | None], notes: list[str]
-) -> URL:
-    text = values.get(CONNECTION)
-    if text is None:  # an empty one was refused: it is no sqlite default
-        data_dir = values.get("PLACEDOCK_DATA_DIR", OWN_DEFAULTS["PLACEDOCK_DATA_DIR"])
-        text = f"sqlite:///{os.path.abspath(data_dir)}/placement.sqlite"
-        changes[CONNECTION] = text
-    return _normalised_url(CONNECTION, text, changes, notes)
+def _default_database(values: Mapping[str, str]) -> str:
+    data_dir = values.get("PLACEDOCK_DATA_DIR", OWN_DEFAULTS["PLACEDOCK_DATA_DIR"])
+    return f"sqlite:///{os.path.abspath(data_dir)}/placement.sqlite"
 
 
-def _normalised_url(
-    name: str, text: str, changes: dict[str, str | None], notes: list[str]
-) -> URL:
+def _database_url(name: str, text: str, notes: list[str]) -> policy.DatabaseUrl:
     try:
         normalised = policy.database_url(text)
     except policy.Problem as problem:
         raise ConfigurationError(name, str(problem)) from None
-    if normalised.changed:
-        changes[name] = normalised.text
     if normalised.weak_charset:
         notes.append(f"{name} asks for charset={normalised.weak_charset}: 4-byte characters "
                      "will fail")
-    return normalised.url
+    return normalised
 
 
 def _boolean(name: str, value: str) -> bool:

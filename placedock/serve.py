@@ -15,7 +15,7 @@ from placedock import PlacedockError, prepare
 
 def main(argv: list[str]) -> int:
     try:
-        prepare.prepare("server")
+        prepare.prepare_server()
     except PlacedockError as error:
         prepare.log(f"error: {error}")
         return 1

@@ -55,7 +55,44 @@ def test_real_option_ending_in_file_is_a_value_not_a_file_form() -> None:
 
 def test_dollar_is_kept_literal_for_oslo_config() -> None:
     checked = environment.read({**NOAUTH, "OS_DEFAULT__LOG_DATE_FORMAT": "%H$M"})
-    assert checked.changes["OS_DEFAULT__LOG_DATE_FORMAT"] == "%H$$M"
+    assert "OS_DEFAULT__LOG_DATE_FORMAT" not in checked.changes  # the value itself is right
+    assert environment.exports(checked)["OS_DEFAULT__LOG_DATE_FORMAT"] == "%H$$M"
+
+
+def test_dollar_is_escaped_last_even_in_a_value_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "connection"
+    url = "mysql+pymysql://p:pa$word@db/placement?charset=utf8mb4"
+    secret.write_text(url + "\n")
+    name = "OS_PLACEMENT_DATABASE__CONNECTION"
+    checked = environment.read({**NOAUTH, f"{name}_FILE": str(secret)})
+    assert checked.settings.database_url.password == "pa$word"
+    assert checked.changes[name] == url
+    assert environment.exports(checked)[name] == url.replace("$", "$$")
+
+
+def test_a_normalised_url_holds_no_dollar_to_escape() -> None:
+    name = "OS_PLACEMENT_DATABASE__CONNECTION"
+    checked = environment.read({**NOAUTH, name: "mysql://p:pa$word@db/placement"})
+    assert checked.settings.database_url.password == "pa$word"
+    assert environment.exports(checked)[name] == (
+        "mysql+pymysql://p:pa%24word@db/placement?charset=utf8mb4"  # SQLAlchemy quotes it
+    )
+
+
+def test_apply_sets_and_unsets(tmp_path: Path) -> None:
+    secret = tmp_path / "connection"
+    secret.write_text("postgresql://p:pw@db/placement\n")
+    environ = {**NOAUTH, "OS_PLACEMENT_DATABASE__CONNECTION_FILE": str(secret),
+               "OS_DEFAULT__LOG_DATE_FORMAT": "%H$M", "OS_PASSWORD": "client's"}
+    checked = environment.read(environ)
+    environment.apply(checked, environ)
+    assert "OS_PLACEMENT_DATABASE__CONNECTION_FILE" not in environ  # resolved: not left behind
+    assert environ["OS_PLACEMENT_DATABASE__CONNECTION"] == (
+        "postgresql+psycopg2://p:pw@db/placement"
+    )
+    assert environ["OS_DEFAULT__LOG_DATE_FORMAT"] == "%H$$M"
+    assert environ["OS_PASSWORD"] == "client's"  # the client's, left alone
+    assert environ["PLACEDOCK_HTTP_SOCKET"] == "0.0.0.0:80"
 
 
 def test_mysql_without_charset_gets_utf8mb4() -> None:
