@@ -375,3 +375,21 @@ def test_the_projects_own_scripts_use_no_name_the_entrypoint_refuses() -> None:
     unknown = {variable: name for variable, name in used.items()
                if variable not in known and variable.rstrip("_") not in ("PLACEDOCK", "DB")}
     assert unknown == {}
+
+
+def test_the_option_catalogue_is_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from placedock import options
+
+    built = []
+    register = options.placement_conf.register_opts
+    monkeypatch.setattr(options.placement_conf, "register_opts",
+                        lambda config: built.append(config) or register(config))
+    options.catalogue.cache_clear()
+    env = {**NOAUTH, "OS_KEYSTONE_AUTHTOKEN__AUTH_TYPE": "password",
+           "OS_KEYSTONE_AUTHTOKEN__USERNAME": "placement"}
+    try:
+        environment.read(env)
+        environment.read(env)
+    finally:
+        options.catalogue.cache_clear()  # not one built with the counting stand-in
+    assert len(built) == 1
