@@ -19,7 +19,7 @@ from typing import NoReturn
 from oslo_config import cfg
 from sqlalchemy.engine import URL
 
-from placedock import PlacedockError, addresses, health, options, policy
+from placedock import PlacedockError, addresses, defaults, health, options, policy
 
 AUTH_STRATEGY = "OS_API__AUTH_STRATEGY"
 CONNECTION = "OS_PLACEMENT_DATABASE__CONNECTION"
@@ -32,15 +32,15 @@ TRUE_WORDS = {"true", "1", "yes", "on"}
 FALSE_WORDS = {"false", "0", "no", "off"}  # not "": empty is refused (policy.empty_is_a_slip)
 
 # Defaults for placedock's own variables; the README's environment table explains each.
-# Processes x threads: measured on 2 cores (README, "Choosing the defaults").
+# Those the image, the probes and the docs share are in placedock.defaults.
 OWN_DEFAULTS = {
     "DB_SYNC": "false",
     "DB_WAIT_TIMEOUT": "60",
-    "PLACEDOCK_ADDRESS": addresses.DEFAULT_ADDRESS,
-    "PLACEDOCK_PORT": "80",
-    "PLACEDOCK_PROCESSES": "2",
-    "PLACEDOCK_THREADS": "2",
-    "PLACEDOCK_DATA_DIR": "/var/lib/placement",
+    "PLACEDOCK_ADDRESS": defaults.ADDRESS,
+    "PLACEDOCK_PORT": defaults.PORT,
+    "PLACEDOCK_PROCESSES": defaults.PROCESSES,
+    "PLACEDOCK_THREADS": defaults.THREADS,
+    "PLACEDOCK_DATA_DIR": defaults.DATA_DIR,
     "PLACEDOCK_STATS_SOCKET": "",  # unset: a socket in the temp dir named after the port
     "PLACEDOCK_REQUIRE_SHARED_DATABASE": "false",
 }
