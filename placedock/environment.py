@@ -47,6 +47,9 @@ OWN_DEFAULTS = {
 OWN_PREFIXES = ("PLACEDOCK_", "DB_")
 # Made from PLACEDOCK_ADDRESS and PLACEDOCK_PORT for uwsgi's ini, which cannot bracket IPv6.
 HTTP_SOCKET = "PLACEDOCK_HTTP_SOCKET"
+# uwsgi's ini reads these, so they must exist even when left to their defaults.
+UWSGI_VARIABLES = ("PLACEDOCK_ADDRESS", "PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS")
+DATABASE_URLS = (CONNECTION, SLAVE_CONNECTION)
 EMPTY_REMEDY = "unset it for the default, or give a value"
 EMPTY_REMEDIES = {AUTH_STRATEGY: "set it to keystone or noauth2"}  # no default to fall back on
 
@@ -82,11 +85,6 @@ class Environment:
     notes: list[str] = field(default_factory=list)  # warnings worth a log line
     # Every variable oslo.config will read as an option, with its literal value: see exports().
     option_values: dict[str, str] = field(default_factory=dict)
-
-
-# uwsgi's ini reads these, so they must exist even when left to their defaults.
-UWSGI_VARIABLES = ("PLACEDOCK_ADDRESS", "PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS")
-DATABASE_URLS = (CONNECTION, SLAVE_CONNECTION)
 
 
 def read(environ: Mapping[str, str]) -> Environment:
