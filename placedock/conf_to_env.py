@@ -8,7 +8,9 @@ reads. The file is parsed with oslo.config's own INI parser and every option is 
 the options placement really registers (its own groups, keystonemiddleware's auth_token options
 and the keystoneauth plugin named by ``[keystone_authtoken]auth_type``). What cannot travel
 through the environment is refused: one line on stderr naming the group and option, exit 2,
-nothing on stdout, and never a secret's value.
+nothing on stdout, and never a secret's value. Whether a value is right, and what a database URL
+becomes, is placedock.policy's to say, as it is for the server: the env-file starts the server
+unchanged.
 
 Secret options are written (the container needs them), each under a comment saying so. Values
 equal to the option's default are dropped unless ``--keep-defaults``. ``DB_SYNC`` is never
