@@ -36,6 +36,8 @@ COPY startup.sh /opt/placedock/
 RUN /opt/placedock/venv/bin/python -m compileall -q /opt/placedock/placedock
 
 FROM ${BASE_IMAGE}
+# /var/lib/placement and port 80 are placedock/defaults.py's DATA_DIR and PORT, which the server
+# uses when unset (tests/placedock/test_defaults.py holds this file to them).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
@@ -45,8 +47,7 @@ COPY --from=build /opt/placedock /opt/placedock
 ENV PATH=/opt/placedock/venv/bin:$PATH \
     PYTHONPATH=/opt/placedock \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    PLACEDOCK_DATA_DIR=/var/lib/placement
+    PYTHONUNBUFFERED=1
 # Numeric, so Kubernetes' runAsNonRoot can verify it.
 USER 42424:42424
 WORKDIR /var/lib/placement

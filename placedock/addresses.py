@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 
-DEFAULT_ADDRESS = "0.0.0.0"
-
 
 def is_ip_address(text: str) -> bool:
     try:

@@ -8,7 +8,9 @@ reads. The file is parsed with oslo.config's own INI parser and every option is 
 the options placement really registers (its own groups, keystonemiddleware's auth_token options
 and the keystoneauth plugin named by ``[keystone_authtoken]auth_type``). What cannot travel
 through the environment is refused: one line on stderr naming the group and option, exit 2,
-nothing on stdout, and never a secret's value.
+nothing on stdout, and never a secret's value. Whether a value is right, and what a database URL
+becomes, is placedock.policy's to say, as it is for the server: the env-file starts the server
+unchanged.
 
 Secret options are written (the container needs them), each under a comment saying so. Values
 equal to the option's default are dropped unless ``--keep-defaults``. ``DB_SYNC`` is never
@@ -26,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from oslo_config import cfg, iniparser
 
-from placedock import addresses, environment, options
+from placedock import addresses, options, policy
 
 EXIT_REFUSED = 2
 SECRET_COMMENT = "# secret: keep this file private"
@@ -36,8 +38,6 @@ DATABASE_URL_OPTIONS = {"connection", "slave_connection"}
 KEYSTONE_URL_OPTIONS = {"www_authenticate_uri", "auth_url"}
 MEMCACHED_OPTION = "memcached_servers"
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
-MYSQL_BACKENDS = {"mysql", "mariadb"}
-THREE_BYTE_CHARSETS = {"utf8", "utf8mb3"}
 # placedock refuses to start without it, so it is written even when it equals the default.
 ALWAYS_KEEP = {options.variable_name("api", "auth_strategy")}
 # Options devstack still writes that placement's libraries no longer have: oslo.config ignores
@@ -127,8 +127,11 @@ def _auth_type(entries: list[Entry]) -> str | None:
     values = [entry.value for entry in entries
               if entry.group == AUTHTOKEN and entry.option in {"auth_type", "auth_plugin"}]
     auth_type = values[-1] if values else None
-    if auth_type and not options.is_auth_plugin(auth_type):
-        raise Refused(f"[{AUTHTOKEN}]auth_type: {auth_type!r} is not a keystoneauth plugin")
+    if auth_type:
+        try:
+            policy.check_auth_type(auth_type)
+        except policy.Problem as problem:
+            raise Refused(f"[{AUTHTOKEN}]auth_type: {problem}") from None
     return auth_type
 
 
@@ -147,7 +150,7 @@ def _resolve(entry: Entry, catalogue: options.Catalogue, notes: list[str]) -> op
         notes.append(f"{_name(entry)} is a deprecated name, written as "
                      f"[{option.group}]{option.opt.dest}")
         return option
-    if entry.group == AUTHTOKEN and variable in options.plugin_variables("password"):
+    if entry.group == AUTHTOKEN and policy.needs_auth_type(variable):
         raise Refused(f"{_name(entry)}: an option of keystone's auth plugins, but "
                       f"[{AUTHTOKEN}]auth_type is not set")
     closest = options.closest_name(variable, catalogue.options)
@@ -166,10 +169,16 @@ def _literal(entry: Entry, value: str) -> str:
     return value.replace("$$", "$")
 
 
-def _check_type(name: str, value: str, opt: cfg.Opt) -> None:
-    problem = environment.value_problem(value, opt)
-    if problem:
-        raise Refused(f"{name}: {problem}")
+def _check_value(name: str, value: str, opt: cfg.Opt) -> None:
+    try:
+        policy.check_value(value, opt)
+    except policy.EmptyValue:
+        raise Refused(f"{name}: empty, which placedock refuses for this option; delete the line "
+                      "for the default, or give a value") from None
+    except policy.MultiValued as problem:
+        raise Refused(f"{name}: {problem}; keep it in a placement.conf instead") from None
+    except policy.Problem as problem:
+        raise Refused(f"{name}: {problem}") from None
 
 
 def is_default(opt: cfg.Opt, value: str) -> bool:
@@ -208,27 +217,6 @@ def replace_url_host(url: str, host: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{userinfo}{addresses.bracketed(host)}{port}"))
 
 
-def _mysql_charset(url: str, notes: list[str]) -> str:
-    """A MySQL URL asks for 4-byte utf8mb4; without it oslo.db gets 3-byte utf8."""
-    parts = urlsplit(url)
-    if parts.scheme.split("+")[0] not in MYSQL_BACKENDS:
-        return url
-    pairs = [pair for pair in parts.query.split("&") if pair]
-    for index, pair in enumerate(pairs):
-        key, _, charset = pair.partition("=")
-        if key != "charset":
-            continue
-        if charset.lower() in THREE_BYTE_CHARSETS:
-            pairs[index] = "charset=utf8mb4"
-            notes.append(f"charset={charset} changed to charset=utf8mb4: 3-byte utf8 cannot "
-                         "store 4-byte characters (placement answers 500)")
-        elif charset.lower() != "utf8mb4":
-            notes.append(f"charset={charset} kept: 4-byte characters will fail")
-        return urlunsplit(parts._replace(query="&".join(pairs)))
-    notes.append("charset=utf8mb4 added: without it oslo.db uses 3-byte utf8")
-    return urlunsplit(parts._replace(query="&".join([*pairs, "charset=utf8mb4"])))
-
-
 def _database_url(name: str, url: str, host: str | None, notes: list[str]) -> str:
     if host is not None:
         if not urlsplit(url).netloc:
@@ -237,7 +225,22 @@ def _database_url(name: str, url: str, host: str | None, notes: list[str]) -> st
     elif url_host(url) in LOOPBACK:
         notes.append(f"{name} names {url_host(url)}: in a container that is the container "
                      "itself (see --database-host)")
-    return _mysql_charset(url, notes)
+    try:
+        # The server's own normalising: what it would change, the env-file says already.
+        normalised = policy.database_url(url, upgrade_three_byte_charset=True)
+    except policy.Problem as problem:
+        raise Refused(f"{name}: {problem}") from None
+    given_scheme, written_scheme = urlsplit(url).scheme, normalised.url.drivername
+    if given_scheme != written_scheme:
+        notes.append(f"{given_scheme}:// written as {written_scheme}://, as placedock serves it")
+    if normalised.charset_added:
+        notes.append("charset=utf8mb4 added: without it oslo.db uses 3-byte utf8")
+    if normalised.charset_upgraded_from:
+        notes.append(f"charset={normalised.charset_upgraded_from} changed to charset=utf8mb4: "
+                     "3-byte utf8 cannot store 4-byte characters (placement answers 500)")
+    if normalised.weak_charset:
+        notes.append(f"charset={normalised.weak_charset} kept: 4-byte characters will fail")
+    return normalised.text if normalised.changed else url
 
 
 def _keystone_url(name: str, url: str, host: str | None, notes: list[str]) -> str:
@@ -303,18 +306,13 @@ def convert_entry(
     notes: list[str] = []
     option = _resolve(entry, catalogue, notes)
     name = f"[{option.group}]{option.opt.dest}"
-    if option.opt.multi:
-        raise Refused(f"{name}: a multi-valued option, which oslo.config splits per character "
-                      "when read from the environment; keep it in a placement.conf instead")
     if "\n" in entry.value:
         raise Refused(f"{name}: a value on several lines, which an env-file cannot hold")
     if "\0" in entry.value:
         raise Refused(f"{name}: a NUL character, which no environment variable can hold")
-    if not entry.value and environment.empty_is_a_slip(option.opt):
-        raise Refused(f"{name}: empty, which placedock refuses for this option; delete the line "
-                      "for the default, or give a value")
-    value = _rewrite(option, _literal(entry, entry.value), settings, notes)
-    _check_type(name, value, option.opt)
+    value = _literal(entry, entry.value)
+    _check_value(name, value, option.opt)
+    value = _rewrite(option, value, settings, notes)
     if (not settings.keep_defaults and option.variable not in ALWAYS_KEEP
             and is_default(option.opt, value)):
         dropped.append(name)

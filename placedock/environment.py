@@ -11,39 +11,39 @@ alone, with a warning naming them.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
-from oslo_config import cfg, types
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from oslo_config import cfg
+from sqlalchemy.engine import URL
 
-from placedock import PlacedockError, addresses, health, options
+from placedock import PlacedockError, addresses, defaults, health, options, policy
 
 AUTH_STRATEGY = "OS_API__AUTH_STRATEGY"
 CONNECTION = "OS_PLACEMENT_DATABASE__CONNECTION"
+# oslo.db's reader connection: the same rules as the connection itself.
+SLAVE_CONNECTION = "OS_PLACEMENT_DATABASE__SLAVE_CONNECTION"
 CONFIG_DIR = "OS_PLACEMENT_CONFIG_DIR"  # read by placement itself, not by oslo.config
 AUTH_TYPE = "OS_KEYSTONE_AUTHTOKEN__AUTH_TYPE"
 FILE_SUFFIX = "_FILE"
 TRUE_WORDS = {"true", "1", "yes", "on"}
-FALSE_WORDS = {"false", "0", "no", "off"}  # not "": empty is refused (empty_is_a_slip)
-BACKENDS = {"sqlite", "postgresql", "mysql"}
-DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql"}  # the ones placement-requirements.txt installs
+FALSE_WORDS = {"false", "0", "no", "off"}  # not "": empty is refused (policy.empty_is_a_slip)
 
 # Defaults for placedock's own variables; the README's environment table explains each.
-# Processes x threads: measured on 2 cores (README, "Choosing the defaults").
+# Those the image, the probes and the docs share are in placedock.defaults.
 OWN_DEFAULTS = {
     "DB_SYNC": "false",
     "DB_WAIT_TIMEOUT": "60",
-    "PLACEDOCK_ADDRESS": addresses.DEFAULT_ADDRESS,
-    "PLACEDOCK_PORT": "80",
-    "PLACEDOCK_PROCESSES": "2",
-    "PLACEDOCK_THREADS": "2",
-    "PLACEDOCK_DATA_DIR": "/var/lib/placement",
+    "PLACEDOCK_ADDRESS": defaults.ADDRESS,
+    "PLACEDOCK_PORT": defaults.PORT,
+    "PLACEDOCK_PROCESSES": defaults.PROCESSES,
+    "PLACEDOCK_THREADS": defaults.THREADS,
+    "PLACEDOCK_DATA_DIR": defaults.DATA_DIR,
     "PLACEDOCK_STATS_SOCKET": "",  # unset: a socket in the temp dir named after the port
     "PLACEDOCK_REQUIRE_SHARED_DATABASE": "false",
-    "PLACEDOCK_METRICS_PORT": "9180",  # 0: no metrics
+    "PLACEDOCK_METRICS_PORT": defaults.METRICS_PORT,  # 0: no metrics
     "PLACEDOCK_LOG_FORMAT": "text",
     "PLACEDOCK_REVISION": "unknown",  # the image build sets it; only reported, in the info metric
 }
@@ -52,6 +52,9 @@ OWN_PREFIXES = ("PLACEDOCK_", "DB_")
 HTTP_SOCKET = "PLACEDOCK_HTTP_SOCKET"
 LOG_FORMATS = ("text", "json")
 USE_JSON = "OS_DEFAULT__USE_JSON"
+# uwsgi's ini reads these, so they must exist even when left to their defaults.
+UWSGI_VARIABLES = ("PLACEDOCK_ADDRESS", "PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS")
+DATABASE_URLS = (CONNECTION, SLAVE_CONNECTION)
 EMPTY_REMEDY = "unset it for the default, or give a value"
 EMPTY_REMEDIES = {AUTH_STRATEGY: "set it to keystone or noauth2"}  # no default to fall back on
 
@@ -84,39 +87,76 @@ class Settings:
 @dataclass
 class Environment:
     settings: Settings
-    # Variables to set (a string) or to remove (None) before starting anything.
+    # Variables to set (a string, meant literally) or to remove (None) before starting anything.
     changes: dict[str, str | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # warnings worth a log line
+    # Every variable oslo.config will read as an option, with its literal value: see exports().
+    option_values: dict[str, str] = field(default_factory=dict)
 
 
 def read(environ: Mapping[str, str]) -> Environment:
-    """Check ``environ``; raise ConfigurationError on the first problem found."""
-    changes: dict[str, str | None] = {}
+    """Check ``environ``; raise ConfigurationError on the first problem found.
+
+    The checked values are worked out in full (files read, defaults filled in, database URLs
+    normalised); the changes are then what differs from ``environ``, in one place.
+    """
     notes: list[str] = []
-    values = _resolve_files(_without_client_variables(environ, notes), changes)
+    given = _without_client_variables(environ, notes)
+    values = _resolve_files(given)
     catalogue = options.catalogue(_auth_type(values))
     for name in sorted(values):
         if name.startswith("OS_"):
-            _check_os_variable(name, values[name], catalogue, changes)
+            _check_os_variable(name, values[name], catalogue)
         elif name.startswith(OWN_PREFIXES):
             _check_own_variable(name, values[name])
     auth_strategy = _auth_strategy(values)
     if auth_strategy == "keystone":
         notes += _check_keystone(values)
-    settings = _settings(values, auth_strategy, _database_url(values, changes, notes))
-    # uwsgi's ini reads these, so they must exist even when left to their defaults.
-    for name in ("PLACEDOCK_ADDRESS", "PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS"):
-        if name not in values:
-            changes[name] = OWN_DEFAULTS[name]
-    changes[HTTP_SOCKET] = _http_socket(values, settings)
-    if not values.get("PLACEDOCK_STATS_SOCKET"):
-        changes["PLACEDOCK_STATS_SOCKET"] = settings.stats_socket
+    values.setdefault(CONNECTION, _default_database(values))  # an empty one was refused
+    urls = {name: _database_url(name, values[name], notes)
+            for name in DATABASE_URLS if name in values}
+    values.update({name: url.text for name, url in urls.items() if url.changed})
+    settings = _settings(values, auth_strategy, urls[CONNECTION].url)
+    for name in UWSGI_VARIABLES:
+        values.setdefault(name, OWN_DEFAULTS[name])
+    values[HTTP_SOCKET] = _http_socket(values, settings)
+    values["PLACEDOCK_STATS_SOCKET"] = settings.stats_socket
     # The server's processes read these two from the environment (placedock.metrics, .logs).
-    changes["PLACEDOCK_METRICS_PORT"] = str(settings.metrics_port)
-    changes["PLACEDOCK_LOG_FORMAT"] = settings.log_format
+    values["PLACEDOCK_METRICS_PORT"] = str(settings.metrics_port)
+    values["PLACEDOCK_LOG_FORMAT"] = settings.log_format
     if settings.log_format == "json":
-        changes[USE_JSON] = "true"  # oslo.log's own JSON formatter for placement's lines
-    return Environment(settings, changes, notes)
+        values[USE_JSON] = "true"  # oslo.log's own JSON formatter for placement's lines
+    option_values = {name: value for name, value in values.items() if name in catalogue}
+    return Environment(settings, _changes(given, values), notes, option_values)
+
+
+def _changes(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, str | None]:
+    changes: dict[str, str | None] = {
+        name: value for name, value in after.items() if before.get(name) != value
+    }
+    changes.update({name: None for name in before if name not in after})
+    return changes
+
+
+def exports(checked: Environment) -> dict[str, str | None]:
+    """The changes as the environment must hold them, after one final pass over every option:
+    oslo.config expands ``$name`` in values, and a variable's value is meant literally, so each
+    ``$`` is doubled (a value from a file or a normalised URL as much as one given)."""
+    final = dict(checked.changes)
+    for name, value in checked.option_values.items():
+        if "$" in value:
+            final[name] = value.replace("$", "$$")
+    return final
+
+
+def apply(checked: Environment, environ: MutableMapping[str, str]) -> None:
+    """Set and unset what ``checked`` says in ``environ``: the server's own os.environ, which
+    placement and uwsgi then read."""
+    for name, value in sorted(exports(checked).items()):
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
 
 
 def _without_client_variables(environ: Mapping[str, str], notes: list[str]) -> dict[str, str]:
@@ -183,7 +223,7 @@ def _settings(values: Mapping[str, str], auth_strategy: str, url: URL) -> Settin
     )
 
 
-def _resolve_files(environ: Mapping[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+def _resolve_files(environ: Mapping[str, str]) -> dict[str, str]:
     """Replace each ``OS_X_FILE`` by ``OS_X`` holding the file's content."""
     plain = options.catalogue()
     values = dict(environ)
@@ -204,11 +244,9 @@ def _resolve_files(environ: Mapping[str, str], changes: dict[str, str | None]) -
         # As the shell's $(< file) does: a trailing newline is the file's, not the secret's.
         values[target] = content.rstrip("\r\n")
         # Plugin options (password) are not in the plain catalogue: for them empty is a slip.
-        if not values[target] and empty_is_a_slip(plain[target].opt if target in plain else None):
+        if not values[target] and policy.empty_is_a_slip(plain[target].opt if target in plain else None):
             raise ConfigurationError(name, f"{path!r} is empty")
         del values[name]
-        changes[target] = values[target]
-        changes[name] = None
     return values
 
 
@@ -216,10 +254,11 @@ def _auth_type(values: Mapping[str, str]) -> str | None:
     if values.get(AUTH_TYPE) == "":
         _refuse_empty(AUTH_TYPE)  # now, before the plugin's options are checked against it
     auth_type = values.get(AUTH_TYPE)
-    if auth_type and not options.is_auth_plugin(auth_type):
-        raise ConfigurationError(
-            AUTH_TYPE, f"{auth_type!r} is not a keystoneauth plugin (password is the usual one)"
-        )
+    if auth_type:
+        try:
+            policy.check_auth_type(auth_type)
+        except policy.Problem as problem:
+            raise ConfigurationError(AUTH_TYPE, f"{problem} (password is the usual one)") from None
     return auth_type
 
 
@@ -232,27 +271,7 @@ def _is_client_variable(name: str) -> bool:
     )
 
 
-def empty_is_a_slip(opt: cfg.Opt | None) -> bool:
-    """The empty-value rule, for every variable placedock reads (``opt`` None: one of its own).
-
-    Set but empty is not unset: oslo.config hands the empty string on, which an integer option
-    reads as None (not its default), and which names no file, folder or URL. So for most
-    variables an empty value can only be a template or a script that rendered nothing, and it is
-    refused. Only a plain string option that names no location can mean something by it
-    (mysql_sql_mode= leaves MySQL its own mode; an empty log format suffix is none), and a list
-    or a dict reads it as empty. placedock's own variables are numbers, booleans, an address and
-    paths: empty is a slip for each.
-    """
-    if opt is None:
-        return True
-    if isinstance(opt.type, (types.List, types.Dict)):
-        return False
-    plain_string = isinstance(opt.type, types.String) and not opt.type.choices
-    # keystoneauth's plugin options (auth_url, username, password) are typed str, not String.
-    return not plain_string or options.is_location(opt) or opt.dest == "auth_type"
-
-
-def _refuse_empty(name: str) -> None:
+def _refuse_empty(name: str) -> NoReturn:
     raise ConfigurationError(name, f"set but empty; {EMPTY_REMEDIES.get(name, EMPTY_REMEDY)}")
 
 
@@ -263,9 +282,7 @@ def _check_own_variable(name: str, value: str) -> None:
         _refuse_empty(name)
 
 
-def _check_os_variable(
-    name: str, value: str, catalogue: options.Catalogue, changes: dict[str, str | None]
-) -> None:
+def _check_os_variable(name: str, value: str, catalogue: options.Catalogue) -> None:
     if name == CONFIG_DIR:
         if not value:
             _refuse_empty(name)
@@ -279,18 +296,12 @@ def _check_os_variable(
             f"use {catalogue.deprecated[name]}",
         )
     if name not in catalogue:
-        if name not in options.plugin_variables("password"):
+        if not policy.needs_auth_type(name):
             _unknown(name, catalogue.options)
         raise ConfigurationError(
             name, f"an option of keystone's auth plugins: it needs {AUTH_TYPE} (e.g. password)"
         )
-    option = catalogue[name]
-    if not value and empty_is_a_slip(option.opt):
-        _refuse_empty(name)
-    _check_value(name, value, option.opt)
-    if "$" in value:
-        # oslo.config expands $name in values; a variable's value is meant literally.
-        changes[name] = value.replace("$", "$$")
+    _check_value(name, value, catalogue[name].opt)
 
 
 def _unknown(name: str, known: Mapping[str, object]) -> None:
@@ -300,29 +311,16 @@ def _unknown(name: str, known: Mapping[str, object]) -> None:
 
 
 def _check_value(name: str, value: str, opt: cfg.Opt) -> None:
-    if opt.multi:
-        raise ConfigurationError(
-            name,
-            "a multi-valued option, which oslo.config splits per character when read from the "
-            f"environment; set it in a placement.conf in {CONFIG_DIR} instead",
-        )
-    problem = value_problem(value, opt)
-    if problem:
-        raise ConfigurationError(name, problem)
-
-
-def value_problem(value: str, opt: cfg.Opt) -> str | None:
-    """Why ``value`` is not one of the option's values, never quoting a secret; None if it is."""
-    choices = [str(choice) for choice in (getattr(opt.type, "choices", None) or {})]
     try:
-        opt.type(value)
-    except ValueError as error:
-        if opt.secret:
-            return "invalid value (not shown: it is secret)"
-        if choices:
-            return f"{value!r} is not one of {', '.join(choices)}"
-        return f"invalid value {value!r}: {error}"
-    return None
+        policy.check_value(value, opt)
+    except policy.EmptyValue:
+        _refuse_empty(name)
+    except policy.MultiValued as problem:
+        raise ConfigurationError(
+            name, f"{problem}; set it in a placement.conf in {CONFIG_DIR} instead"
+        ) from None
+    except policy.Problem as problem:
+        raise ConfigurationError(name, str(problem)) from None
 
 
 def _auth_strategy(values: Mapping[str, str]) -> str:
@@ -363,52 +361,20 @@ def _check_keystone(values: Mapping[str, str]) -> list[str]:
     return []
 
 
-def _database_url(
-    values: Mapping[str, str], changes: dict[str, str | None], notes: list[str]
-) -> URL:
-    text = values.get(CONNECTION)
-    if text is None:  # an empty one was refused: it is no sqlite default
-        data_dir = values.get("PLACEDOCK_DATA_DIR", OWN_DEFAULTS["PLACEDOCK_DATA_DIR"])
-        text = f"sqlite:///{os.path.abspath(data_dir)}/placement.sqlite"
-        changes[CONNECTION] = text
+def _default_database(values: Mapping[str, str]) -> str:
+    data_dir = values.get("PLACEDOCK_DATA_DIR", OWN_DEFAULTS["PLACEDOCK_DATA_DIR"])
+    return f"sqlite:///{os.path.abspath(data_dir)}/placement.sqlite"
+
+
+def _database_url(name: str, text: str, notes: list[str]) -> policy.DatabaseUrl:
     try:
-        url = make_url(text)
-    except ArgumentError:
-        raise ConfigurationError(CONNECTION, "not a database URL (driver://user:pass@host/db)") from None
-    except ValueError:
-        raise ConfigurationError(CONNECTION, "malformed database URL (is the port a number?)") from None
-    backend = url.get_backend_name()
-    if backend not in BACKENDS:
-        raise ConfigurationError(
-            CONNECTION, f"unsupported database {backend!r}; use sqlite, postgresql or mysql"
-        )
-    if "+" not in url.drivername and backend in DRIVERS:
-        # SQLAlchemy's default drivers (psycopg 3, mysqlclient) are not in the image: name ours.
-        url = url.set(drivername=f"{backend}+{DRIVERS[backend]}")
-        changes[CONNECTION] = url.render_as_string(hide_password=False)
-    try:
-        url.get_dialect().import_dbapi()
-    except (NoSuchModuleError, ImportError):
-        raise ConfigurationError(
-            CONNECTION,
-            f"driver {url.get_driver_name()!r} is not installed; use postgresql+psycopg2:// "
-            "or mysql+pymysql://",
-        ) from None
-    if backend == "sqlite" and url.database in (None, "", ":memory:"):
-        raise ConfigurationError(
-            CONNECTION, "an in-memory sqlite database would differ in every worker; name a file"
-        )
-    if backend != "sqlite" and not url.host:
-        raise ConfigurationError(CONNECTION, "no host in the database URL")
-    if backend == "mysql":
-        charset = url.query.get("charset")
-        if not charset:
-            # Without it oslo.db picks 3-byte utf8: a 4-byte character in a name gives a 500.
-            url = url.update_query_dict({"charset": "utf8mb4"})
-            changes[CONNECTION] = url.render_as_string(hide_password=False)
-        elif charset != "utf8mb4":
-            notes.append(f"{CONNECTION} asks for charset={charset}: 4-byte characters will fail")
-    return url
+        normalised = policy.database_url(text)
+    except policy.Problem as problem:
+        raise ConfigurationError(name, str(problem)) from None
+    if normalised.weak_charset:
+        notes.append(f"{name} asks for charset={normalised.weak_charset}: 4-byte characters "
+                     "will fail")
+    return normalised
 
 
 def _boolean(name: str, value: str) -> bool:

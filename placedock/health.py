@@ -20,25 +20,24 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from placedock import addresses
+from placedock import addresses, defaults
 
-DEFAULT_PORT = "80"
 TIMEOUT_S = 5.0
 
 
 def stats_socket_path(environ: Mapping[str, str]) -> str:
     """uwsgi's stats socket: a unix socket, never a TCP port anyone else could reach."""
     explicit = environ.get("PLACEDOCK_STATS_SOCKET", "")
-    port = environ.get("PLACEDOCK_PORT", DEFAULT_PORT)
+    port = environ.get("PLACEDOCK_PORT", defaults.PORT)
     return explicit or os.path.join(tempfile.gettempdir(), f"placedock-{port}.stats")
 
 
 def ready_url(environ: Mapping[str, str]) -> str:
     """The server's readiness URL from this host: on its address, or a loopback one for 0.0.0.0
     and ::."""
-    address = environ.get("PLACEDOCK_ADDRESS") or addresses.DEFAULT_ADDRESS
+    address = environ.get("PLACEDOCK_ADDRESS") or defaults.ADDRESS
     host = addresses.bracketed(addresses.local_host(address))
-    return f"http://{host}:{environ.get('PLACEDOCK_PORT', DEFAULT_PORT)}/health/ready"
+    return f"http://{host}:{environ.get('PLACEDOCK_PORT', defaults.PORT)}/health/ready"
 
 
 def ready(environ: Mapping[str, str]) -> str | None:

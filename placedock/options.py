@@ -84,25 +84,29 @@ def _registered(config: cfg.ConfigOpts) -> Iterator[Option]:
             yield Option(group_name, info["opt"])
 
 
+@functools.cache
 def catalogue(auth_type: str | None = None) -> Catalogue:
     """Every option placement, keystonemiddleware and the chosen keystoneauth plugin register.
 
     placement's register_opts covers its own groups, oslo.db (as [placement_database]),
-    oslo.log, oslo.policy, oslo.middleware and cors.
+    oslo.log, oslo.policy, oslo.middleware and cors. Cached: the options are the installed
+    packages', the same for every read (a catalogue is only ever read, never changed).
     """
-    config = cfg.ConfigOpts()
-    placement_conf.register_opts(config)
-    for group, opts in keystonemiddleware_opts.list_auth_token_opts():
-        config.register_opts(opts, group)
-    if auth_type:
-        # The plugin's own options (username, password, ...) are registered by keystonemiddleware
-        # only once it knows auth_type, so they are valid only with it.
-        plugin_opts = loading.get_auth_plugin_conf_options(auth_type)
-        config.register_opts(
-            [opt for opt in plugin_opts if opt.dest not in config[AUTHTOKEN_GROUP]],
-            AUTHTOKEN_GROUP,
-        )
-    return Catalogue(list(_registered(config)))
+    if not auth_type:
+        config = cfg.ConfigOpts()
+        placement_conf.register_opts(config)
+        for group, opts in keystonemiddleware_opts.list_auth_token_opts():
+            config.register_opts(opts, group)
+        return Catalogue(list(_registered(config)))
+    # The plugin's own options (username, password, ...) are registered by keystonemiddleware
+    # only once it knows auth_type, so they are valid only with it.
+    base = catalogue()
+    registered = {option.opt.dest for option in base.options.values()
+                  if option.group == AUTHTOKEN_GROUP}
+    plugin = [Option(AUTHTOKEN_GROUP, opt)
+              for opt in loading.get_auth_plugin_conf_options(auth_type)
+              if opt.dest not in registered]
+    return Catalogue([*base.options.values(), *plugin])
 
 
 def is_auth_plugin(name: str) -> bool:

@@ -1,7 +1,8 @@
 """Everything startup.sh does before exec: check the environment, then ready the database.
 
-The server (placedock.serve) calls prepare("server") in its own process. For any other command,
-startup.sh runs ``python3 -m placedock.prepare``: it checks the environment only and prints shell
+The server (placedock.serve) calls prepare_server() in its own process, which applies the
+checked environment to itself. For any other command, startup.sh runs ``python3 -m
+placedock.prepare``: it checks the environment only and prints the same changes as shell
 ``export``/``unset`` lines for startup.sh to eval (resolved ``*_FILE`` secrets, defaults, a
 corrected database URL). Progress goes to stderr, one line per step with its duration; a failure
 is one line naming the variable at fault, and exit status 1.
@@ -40,37 +41,45 @@ def shell_lines(changes: Mapping[str, str | None]) -> str:
     return "\n".join(lines)
 
 
-def prepare(role: str) -> str:
-    """Check the environment and apply it to this process; for the server, ready the database.
-
-    Returns the changes as shell lines."""
+def checked_environment() -> environment.Environment:
     with step("environment checked") as detail:
         checked = environment.read(os.environ)
-        settings = checked.settings
-        detail.append(f"auth {settings.auth_strategy}")
+        detail.append(f"auth {checked.settings.auth_strategy}")
     for note in checked.notes:
         log(f"warning: {note}")
-    os.environ.update({k: v for k, v in checked.changes.items() if v is not None})
-    if role == "server":
-        # Imported only here: placement's database modules cost half a second to import.
-        from placedock import database
+    return checked
 
-        with step(f"database {database.masked(settings.database_url)} reachable"):
-            database.wait(settings.database_url, settings.db_wait_timeout, log)
-        if settings.db_sync:
-            with step("database schema") as detail:
-                detail.append(database.migrate(settings.database_url, log))
-        else:
-            with step("database schema at head") as detail:
-                detail.append(database.check_at_head(settings.database_url))
-        log(f"serving on port {settings.port} with {settings.processes} processes "
-            f"x {settings.threads} threads")
-    return shell_lines(checked.changes)
+
+def prepare_server() -> None:
+    """Check the environment and apply it to this process, which becomes uwsgi (its ini and
+    placement read it), then ready the database."""
+    checked = checked_environment()
+    environment.apply(checked, os.environ)
+    settings = checked.settings
+    # Imported only here: placement's database modules cost half a second to import.
+    from placedock import database
+
+    with step(f"database {database.masked(settings.database_url)} reachable"):
+        database.wait(settings.database_url, settings.db_wait_timeout, log)
+    if settings.db_sync:
+        with step("database schema") as detail:
+            detail.append(database.migrate(settings.database_url, log))
+    else:
+        with step("database schema at head") as detail:
+            detail.append(database.check_at_head(settings.database_url))
+    log(f"serving on port {settings.port} with {settings.processes} processes "
+        f"x {settings.threads} threads")
+
+
+def command_shell_lines() -> str:
+    """For ``startup.sh COMMAND``: the same changes apply() makes, as lines for the shell that
+    execs the command to eval."""
+    return shell_lines(environment.exports(checked_environment()))
 
 
 def main() -> int:
     try:
-        print(prepare("command"))
+        print(command_shell_lines())
     except PlacedockError as error:
         log(f"error: {error}")
         return 1

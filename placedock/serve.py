@@ -28,7 +28,7 @@ def uwsgi_options() -> list[str]:
 
 def main(argv: list[str]) -> int:
     try:
-        prepare.prepare("server")
+        prepare.prepare_server()
     except PlacedockError as error:
         prepare.log(f"error: {error}")
         return 1

@@ -307,7 +307,7 @@ def test_bad_host_arguments_are_refused(
     ("?charset=utf8", "?charset=utf8mb4"),
     ("?charset=utf8mb3&plugin=dbcounter", "?charset=utf8mb4&plugin=dbcounter"),
     ("", "?charset=utf8mb4"),
-    ("?read_timeout=5", "?read_timeout=5&charset=utf8mb4"),
+    ("?read_timeout=5", "?charset=utf8mb4&read_timeout=5"),  # SQLAlchemy's order, as served
     ("?charset=utf8mb4", "?charset=utf8mb4"),
 ])
 def test_mysql_charset_becomes_utf8mb4(convert: Convert, query: str, expected: str) -> None:
@@ -324,6 +324,16 @@ def test_mysql_charset_becomes_utf8mb4(convert: Convert, query: str, expected: s
 def test_devstack_charset_change_is_said(convert: Convert) -> None:
     notes = comments_above(convert(devstack()), "OS_PLACEMENT_DATABASE__CONNECTION")
     assert "# note: charset=utf8 changed to charset=utf8mb4" in "\n".join(notes)
+
+
+@pytest.mark.parametrize("scheme", ["mariadb", "mariadb+pymysql", "mysql"])
+def test_mysql_family_url_is_written_as_placedock_serves_it(convert: Convert, scheme: str) -> None:
+    text = f"[placement_database]\nconnection = {scheme}://u:p@db.example/placement\n"
+    env_file = convert(text)
+    assert variables(env_file)["OS_PLACEMENT_DATABASE__CONNECTION"] == (
+        "mysql+pymysql://u:p@db.example/placement?charset=utf8mb4"
+    )
+    assert f"# note: {scheme}:// written as mysql+pymysql://" in env_file
 
 
 def test_postgresql_url_gets_no_charset(convert: Convert) -> None:
@@ -453,6 +463,15 @@ REFUSALS = {
                            "[placement_database]connection: empty, which placedock refuses"),
     "empty integer": ("[placement_database]\nmax_pool_size =\n",
                       "[placement_database]max_pool_size: empty, which placedock refuses"),
+    "unsupported database": (f"[placement_database]\nconnection = oracle://u:{TOP_SECRET}@db/p\n",
+                             ("[placement_database]connection: unsupported database 'oracle'; "
+                              "use sqlite, postgresql or mysql")),
+    "database driver not installed": (
+        f"[placement_database]\nconnection = mysql+mysqldb://u:{TOP_SECRET}@db/p\n",
+        "[placement_database]connection: driver 'mysqldb' is not",
+    ),
+    "in-memory sqlite": ("[placement_database]\nslave_connection = sqlite://\n",
+                         "[placement_database]slave_connection: an in-memory sqlite database"),
     "option before any section": ("debug = True\n", "line 1: an option before any [section]"),
     "line without =": ("[DEFAULT]\ndebug\n", "line 2: No ':' or '=' found in assignment"),
     "current and deprecated name both": (

@@ -55,7 +55,44 @@ def test_real_option_ending_in_file_is_a_value_not_a_file_form() -> None:
 
 def test_dollar_is_kept_literal_for_oslo_config() -> None:
     checked = environment.read({**NOAUTH, "OS_DEFAULT__LOG_DATE_FORMAT": "%H$M"})
-    assert checked.changes["OS_DEFAULT__LOG_DATE_FORMAT"] == "%H$$M"
+    assert "OS_DEFAULT__LOG_DATE_FORMAT" not in checked.changes  # the value itself is right
+    assert environment.exports(checked)["OS_DEFAULT__LOG_DATE_FORMAT"] == "%H$$M"
+
+
+def test_dollar_is_escaped_last_even_in_a_value_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "connection"
+    url = "mysql+pymysql://p:pa$word@db/placement?charset=utf8mb4"
+    secret.write_text(url + "\n")
+    name = "OS_PLACEMENT_DATABASE__CONNECTION"
+    checked = environment.read({**NOAUTH, f"{name}_FILE": str(secret)})
+    assert checked.settings.database_url.password == "pa$word"
+    assert checked.changes[name] == url
+    assert environment.exports(checked)[name] == url.replace("$", "$$")
+
+
+def test_a_normalised_url_holds_no_dollar_to_escape() -> None:
+    name = "OS_PLACEMENT_DATABASE__CONNECTION"
+    checked = environment.read({**NOAUTH, name: "mysql://p:pa$word@db/placement"})
+    assert checked.settings.database_url.password == "pa$word"
+    assert environment.exports(checked)[name] == (
+        "mysql+pymysql://p:pa%24word@db/placement?charset=utf8mb4"  # SQLAlchemy quotes it
+    )
+
+
+def test_apply_sets_and_unsets(tmp_path: Path) -> None:
+    secret = tmp_path / "connection"
+    secret.write_text("postgresql://p:pw@db/placement\n")
+    environ = {**NOAUTH, "OS_PLACEMENT_DATABASE__CONNECTION_FILE": str(secret),
+               "OS_DEFAULT__LOG_DATE_FORMAT": "%H$M", "OS_PASSWORD": "client's"}
+    checked = environment.read(environ)
+    environment.apply(checked, environ)
+    assert "OS_PLACEMENT_DATABASE__CONNECTION_FILE" not in environ  # resolved: not left behind
+    assert environ["OS_PLACEMENT_DATABASE__CONNECTION"] == (
+        "postgresql+psycopg2://p:pw@db/placement"
+    )
+    assert environ["OS_DEFAULT__LOG_DATE_FORMAT"] == "%H$$M"
+    assert environ["OS_PASSWORD"] == "client's"  # the client's, left alone
+    assert environ["PLACEDOCK_HTTP_SOCKET"] == "0.0.0.0:80"
 
 
 def test_mysql_without_charset_gets_utf8mb4() -> None:
@@ -79,11 +116,23 @@ def test_mysql_with_3_byte_charset_is_kept_with_a_warning() -> None:
     [
         ("postgresql://p:pw@db/placement", "postgresql+psycopg2://p:pw@db/placement"),
         ("mysql://p:pw@db/placement", "mysql+pymysql://p:pw@db/placement?charset=utf8mb4"),
+        # MariaDB's scheme: placement and oslo.db set up MySQL sessions only for "mysql".
+        ("mariadb://p:pw@db/placement", "mysql+pymysql://p:pw@db/placement?charset=utf8mb4"),
+        ("mariadb+pymysql://p:pw@db/placement?charset=utf8mb4",
+         "mysql+pymysql://p:pw@db/placement?charset=utf8mb4"),
     ],
 )
 def test_url_without_driver_gets_the_installed_one(given: str, expected: str) -> None:
     checked = environment.read({**NOAUTH, "OS_PLACEMENT_DATABASE__CONNECTION": given})
     assert checked.changes["OS_PLACEMENT_DATABASE__CONNECTION"] == expected
+
+
+def test_reader_connection_is_normalised_like_the_connection() -> None:
+    name = "OS_PLACEMENT_DATABASE__SLAVE_CONNECTION"
+    checked = environment.read({**NOAUTH, name: "mariadb://p:pw@replica/placement"})
+    assert checked.changes[name] == "mysql+pymysql://p:pw@replica/placement?charset=utf8mb4"
+    assert refusal({**NOAUTH, name: "oracle://p:pw@replica/placement"}).startswith(
+        f"{name}: unsupported database 'oracle'")
 
 
 def test_keystone_complete_is_accepted_and_memcached_recommended() -> None:
@@ -326,3 +375,21 @@ def test_the_projects_own_scripts_use_no_name_the_entrypoint_refuses() -> None:
     unknown = {variable: name for variable, name in used.items()
                if variable not in known and variable.rstrip("_") not in ("PLACEDOCK", "DB")}
     assert unknown == {}
+
+
+def test_the_option_catalogue_is_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from placedock import options
+
+    built = []
+    register = options.placement_conf.register_opts
+    monkeypatch.setattr(options.placement_conf, "register_opts",
+                        lambda config: built.append(config) or register(config))
+    options.catalogue.cache_clear()
+    env = {**NOAUTH, "OS_KEYSTONE_AUTHTOKEN__AUTH_TYPE": "password",
+           "OS_KEYSTONE_AUTHTOKEN__USERNAME": "placement"}
+    try:
+        environment.read(env)
+        environment.read(env)
+    finally:
+        options.catalogue.cache_clear()  # not one built with the counting stand-in
+    assert len(built) == 1
