@@ -15,10 +15,13 @@ import glob
 import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
 from typing import Any
+
+from placedock import defaults, logs
 
 PORT_VARIABLE = "PLACEDOCK_METRICS_PORT"
 DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name for it
@@ -78,9 +81,8 @@ class RequestMetrics:
 class DatabaseMetrics:
     """Pool connections in use and errors by kind, from hooks on placement's engine."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self) -> None:
         from prometheus_client import Counter, Gauge
-        from sqlalchemy import event
 
         self.in_use = Gauge("placedock_database_connections_in_use",
                             "Pooled database connections checked out by requests.",
@@ -88,6 +90,10 @@ class DatabaseMetrics:
         self.errors = Counter("placedock_database_errors", "Database errors, by kind: connect "
                               "(no connection could be made), disconnect (one was lost), or the "
                               "driver's exception class.", ["kind"])
+
+    def watch(self, engine: Any) -> None:
+        from sqlalchemy import event
+
         event.listen(engine, "checkout", lambda *_: self.in_use.inc())
         event.listen(engine, "checkin", lambda *_: self.in_use.dec())
         event.listen(engine, "handle_error", self._error)
@@ -192,6 +198,14 @@ def serve() -> None:
         schema=lambda: database.schema_state(engine, wsgi.HEAD),
         placedock_revision=os.environ.get("PLACEDOCK_REVISION", "unknown"),
     ))
-    start_http_server(port(), os.environ.get("PLACEDOCK_ADDRESS", "0.0.0.0"), registry)
+    address = os.environ.get("PLACEDOCK_ADDRESS", defaults.ADDRESS)
+    try:
+        start_http_server(port(), address, registry)
+    except OSError as error:
+        # The API matters more than its metrics: it goes on; this says why they are missing.
+        print(logs.placedock_line(
+            f"warning: no metrics: cannot listen on port {port()} of {address}: "
+            f"{error.strerror}; give each instance on one network its own "
+            f"{PORT_VARIABLE}, or 0 for none"), file=sys.stderr, flush=True)
     while True:  # the server runs in a thread; uwsgi ends this process when it stops
         time.sleep(3600)

@@ -23,7 +23,7 @@ def _recorders(engine: object) -> list[middleware.Recorder]:
     recorders: list[middleware.Recorder] = []
     if metrics.port():
         recorders.append(metrics.RequestMetrics())
-        metrics.DatabaseMetrics(engine)
+        metrics.DatabaseMetrics().watch(engine)
     if logs.is_json():
         recorders.append(logs.RequestLines())
     return recorders

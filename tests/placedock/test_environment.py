@@ -21,6 +21,8 @@ def test_defaults_fill_in_what_uwsgi_needs(tmp_path: Path) -> None:
         "PLACEDOCK_PROCESSES": environment.OWN_DEFAULTS["PLACEDOCK_PROCESSES"],
         "PLACEDOCK_THREADS": environment.OWN_DEFAULTS["PLACEDOCK_THREADS"],
         "PLACEDOCK_STATS_SOCKET": checked.settings.stats_socket,
+        "PLACEDOCK_METRICS_PORT": "9180",
+        "PLACEDOCK_LOG_FORMAT": "text",
     }
     assert checked.settings.stats_socket.endswith("placedock-80.stats")
     assert checked.settings.db_sync is False
@@ -393,3 +395,27 @@ def test_the_option_catalogue_is_built_once(monkeypatch: pytest.MonkeyPatch) -> 
     finally:
         options.catalogue.cache_clear()  # not one built with the counting stand-in
     assert len(built) == 1
+
+
+def test_metrics_are_on_their_own_port_or_off() -> None:
+    assert environment.read({**NOAUTH, "PLACEDOCK_METRICS_PORT": "0"}).settings.metrics_port == 0
+    checked = environment.read({**NOAUTH, "PLACEDOCK_METRICS_PORT": "9100"})
+    assert checked.settings.metrics_port == 9100
+    with pytest.raises(environment.ConfigurationError,
+                       match="^PLACEDOCK_METRICS_PORT: 8080 is the API's port"):
+        environment.read({**NOAUTH, "PLACEDOCK_PORT": "8080", "PLACEDOCK_METRICS_PORT": "8080"})
+    with pytest.raises(environment.ConfigurationError, match="^PLACEDOCK_METRICS_PORT: 70000 is"):
+        environment.read({**NOAUTH, "PLACEDOCK_METRICS_PORT": "70000"})
+
+
+def test_json_logs_turn_on_oslo_logs_json_formatter() -> None:
+    checked = environment.read({**NOAUTH, "PLACEDOCK_LOG_FORMAT": "json"})
+    assert checked.settings.log_format == "json"
+    assert checked.changes["OS_DEFAULT__USE_JSON"] == "true"
+    assert "OS_DEFAULT__USE_JSON" not in environment.read(NOAUTH).changes
+    with pytest.raises(environment.ConfigurationError, match="^OS_DEFAULT__USE_JSON: is false"):
+        environment.read({**NOAUTH, "PLACEDOCK_LOG_FORMAT": "json",
+                          "OS_DEFAULT__USE_JSON": "false"})
+    with pytest.raises(environment.ConfigurationError,
+                       match="^PLACEDOCK_LOG_FORMAT: 'yaml' is not one of text, json$"):
+        environment.read({**NOAUTH, "PLACEDOCK_LOG_FORMAT": "yaml"})

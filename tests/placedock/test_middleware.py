@@ -97,3 +97,85 @@ def test_500_from_an_unreachable_database_is_a_503_with_retry_after() -> None:
     assert (error["status"], error["request_id"]) == (503, "req-1")
     assert b"psycopg2" not in body
 
+
+
+class Recorded:
+    """A recorder keeping what Observe told it."""
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.finished_requests: list[tuple[str, str, str, float, str]] = []
+
+    def start(self) -> None:
+        self.started += 1
+
+    def finished(self, method: str, route: str, status: str, seconds: float,
+                 request_id: str) -> None:
+        self.finished_requests.append((method, route, status, seconds, request_id))
+
+
+def observed(app: middleware.App) -> tuple[middleware.App, Recorded]:
+    recorded = Recorded()
+    recorder = type("R", (), {"started": lambda self: recorded.start(),
+                              "finished": lambda self, *a: recorded.finished(*a)})()
+    return middleware.Observe(app, lambda path: f"route of {path}", [recorder]), recorded
+
+
+def test_observe_tells_method_route_status_and_request_id() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        environ["PATH_INFO"] = "/changed/by/an/inner/middleware"
+        start_response("404 Not Found", [("x-openstack-request-id", "req-1")])
+        return [b"no"]
+
+    app_observed, recorded = observed(app)
+    status, _, body, _ = call(app_observed, "/resource_providers/abc")
+    assert (status, body) == ("404 Not Found", b"no")
+    [(method, route, code, seconds, request_id)] = recorded.finished_requests
+    assert (method, route, code, request_id) == (
+        "GET", "route of /resource_providers/abc", "404", "req-1")
+    assert 0 <= seconds < 5 and recorded.started == 1
+
+
+def test_observe_times_a_streamed_body_until_it_is_closed() -> None:
+    closed = []
+
+    class Body:
+        def __iter__(self) -> Any:
+            return iter([b"a", b"b"])
+
+        def close(self) -> None:
+            closed.append(True)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Body:
+        start_response("200 OK", [])
+        return Body()
+
+    app_observed, recorded = observed(app)
+    body = app_observed({"PATH_INFO": "/", "REQUEST_METHOD": "GET"}, lambda *a: None)
+    assert list(body) == [b"a", b"b"] and not recorded.finished_requests
+    body.close()  # type: ignore[attr-defined]
+    assert closed == [True] and [r[2] for r in recorded.finished_requests] == ["200"]
+
+
+def test_observe_counts_an_exception_as_a_500_and_lets_it_through() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        raise RuntimeError("boom")
+
+    app_observed, recorded = observed(app)
+    try:
+        app_observed({"PATH_INFO": "/", "REQUEST_METHOD": "GET"}, lambda *a: None)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the exception was swallowed")
+    assert [r[2] for r in recorded.finished_requests] == ["500"]
+
+
+def test_nothing_is_observed_when_nothing_records() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        return []
+
+    wrapped = middleware.wrap(app, lambda: None, Outages(), str, [])
+    assert isinstance(wrapped, middleware.ServePrefix)
+    assert isinstance(middleware.wrap(app, lambda: None, Outages(), str, [Recorded()]),
+                      middleware.Observe)

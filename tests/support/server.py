@@ -11,6 +11,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.support.network import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 STARTUP = REPO / "startup.sh"
 
@@ -53,8 +55,10 @@ class Server:
         self.workdir = workdir
         self.port = port
         self.host = host
+        # Metrics on a port of this test's too: on the host, the default one is shared by all.
         self.env = {**base_environment(), "PLACEDOCK_ADDRESS": "127.0.0.1",
-                    "PLACEDOCK_PORT": str(port), **env}
+                    "PLACEDOCK_PORT": str(port), "PLACEDOCK_METRICS_PORT": str(free_port()),
+                    **env}
         self.log_path = workdir / f"placedock-{port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -1,0 +1,83 @@
+"""A real Prometheus server (Debian's prometheus) scraping placedock, and its HTTP query API."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.parse
+from pathlib import Path
+
+from tests.support import processes
+from tests.support.server import get
+
+BINARY = "prometheus"
+SCRAPE_INTERVAL_S = 1
+JOB = "placedock"
+
+
+class PrometheusServer(processes.ServerProcess):
+    """Scrapes ``targets`` (host:port) every second; stopped by its own PID."""
+
+    kind = "prometheus"
+
+    def __init__(self, workdir: Path, targets: list[str]) -> None:
+        super().__init__(workdir, "prometheus.log")
+        self.targets = targets
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> PrometheusServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "prometheus.yml"
+        config.write_text(json.dumps({  # JSON is YAML
+            "global": {"scrape_interval": f"{SCRAPE_INTERVAL_S}s",
+                       "scrape_timeout": f"{SCRAPE_INTERVAL_S}s"},
+            "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": self.targets}]}],
+        }))
+        binary = shutil.which(BINARY)
+        assert binary, "prometheus is not installed"
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                [binary, f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{self.port}"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not self._ready():
+            assert self.running, f"prometheus exited:\n{self.log_tail()}"
+            assert time.monotonic() < deadline, f"prometheus not ready:\n{self.log_tail()}"
+            time.sleep(0.1)
+        return self
+
+    def _ready(self) -> bool:
+        try:
+            return get(f"{self.url}/-/ready", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def query(self, expression: str) -> dict[tuple[tuple[str, str], ...], float]:
+        """An instant query: each series' labels (sorted, without job and instance) -> value."""
+        status, body = get(f"{self.url}/api/v1/query?"
+                           + urllib.parse.urlencode({"query": expression}), timeout=10)
+        answer = json.loads(body)
+        assert status == 200 and answer["status"] == "success", answer
+        return {
+            tuple(sorted((k, v) for k, v in sample["metric"].items()
+                         if k not in {"job", "instance"})): float(sample["value"][1])
+            for sample in answer["data"]["result"]
+        }
+
+    def wait_for(self, expression: str, expected: dict[tuple[tuple[str, str], ...], float],
+                 timeout: float = 30) -> dict[tuple[tuple[str, str], ...], float]:
+        """Query until the answer is ``expected`` (scrapes are a second apart); return the last
+        answer either way, for the caller to compare."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.query(expression)
+            if found == expected or time.monotonic() > deadline:
+                return found
+            time.sleep(SCRAPE_INTERVAL_S / 2)
