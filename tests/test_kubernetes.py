@@ -199,6 +199,22 @@ def test_pods_run_restricted(deployed: Cluster) -> None:
     assert "live: ok" in out
 
 
+def test_pods_serve_metrics_on_the_annotated_port(deployed: Cluster) -> None:
+    """Under the restricted security context (read-only root, the /tmp emptyDir for the
+    metrics' files), every replica's metrics answer on the port its annotations name."""
+    for name in deployed.placedock_pods():
+        pod = json.loads(deployed.kubectl("get", name, "-o", "json"))
+        annotations = pod["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        fetch = ("import urllib.request; print(urllib.request.urlopen("
+                 f"'http://127.0.0.1:{annotations['prometheus.io/port']}"
+                 f"{annotations['prometheus.io/path']}').read().decode())")
+        out = deployed.kubectl("exec", pod["metadata"]["name"], "--", "python3", "-c", fetch)
+        assert "placedock_ready 1.0" in out, out[-2000:]
+        assert re.search(r'placedock_http_requests_total\{method="GET",route="/health/ready",'
+                         r'status="200"\} [1-9]', out), out[-2000:]
+
+
 def test_memory_per_pod(deployed: Cluster) -> None:
     def measured() -> bool:
         out = deployed.sh(TOP, check=False).stdout
