@@ -4,7 +4,9 @@ server scrapes a running container; every line of its log is parsed as JSON."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
 import urllib.parse
 import uuid
 from collections import Counter
@@ -18,8 +20,9 @@ from placedock import database, defaults
 from tests.support.containers import NOAUTH, Containers, logs, wait_http
 from tests.support.load import send
 from tests.support.network import free_port
+from tests.support.processes import wait_until
 from tests.support.prometheus import PrometheusServer
-from tests.support.server import get
+from tests.support.server import REPO, get
 from tests.support.skips import require
 
 ADMIN = {"x-auth-token": "admin"}
@@ -31,6 +34,14 @@ LOAD = {
     ("/placement/traits", "200"): ("GET", "/placement/traits?name=startswith:HW_CPU", 10),
     ("/allocation_candidates", "200"): ("GET", "/allocation_candidates?resources=VCPU:1", 5),
 }
+
+
+README = (REPO / "README.md").read_text()
+README_QUERIES = re.search(r"^```promql\n(.*?)^```", README, re.DOTALL | re.MULTILINE)
+README_RUN = ("docker run -d --name placedock-metrics -p 127.0.0.1:8083:80 -p 127.0.0.1:9180:9180"
+              " -e DB_SYNC=True -e OS_API__AUTH_STRATEGY=noauth2 placedock")
+README_SCRAPE = "curl -s http://localhost:9180/metrics | grep '^placedock_ready'"
+README_REMOVE = "docker rm -f placedock-metrics"
 
 
 @pytest.fixture
@@ -128,3 +139,30 @@ def test_prometheus_counts_every_request_by_route_and_status(
     assert not any(line["name"] == "placement.requestlog" for line in lines)
     print(f"JSON log: {len(lines)} lines, all JSON; requests per worker process: "
           f"{sorted(per_process.values())}")
+
+    # The README's five queries, on what Prometheus holds now.
+    assert README_QUERIES, "the README's promql block is gone"
+    rate, p99, errors, queue, ready = README_QUERIES.group(1).strip().splitlines()
+    # A rate needs two scrapes in its window, the second after the load.
+    wait_until(lambda: prometheus.query(rate).get(series("/"), 0) > 0, timeout=30)
+    assert 0 < prometheus.query(p99)[series("/")] < 1.0
+    assert prometheus.query(errors) == {(): 0.0}
+    assert prometheus.query(queue) == {(): 0.0}
+    assert prometheus.query(ready) == {(): 1.0}
+
+
+def test_the_readmes_metrics_commands_verbatim(image: str) -> None:
+    def run(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                              timeout=120, check=False)
+
+    for command in (README_RUN, README_SCRAPE, README_REMOVE):
+        assert command in README
+    started = run(README_RUN)
+    try:
+        assert started.returncode == 0, started.stderr
+        wait_http("http://127.0.0.1:8083/health/ready", container="placedock-metrics")
+        scraped = run(README_SCRAPE)
+        assert scraped.stdout.strip() == "placedock_ready 1.0", scraped.stdout + scraped.stderr
+    finally:
+        assert run(README_REMOVE).returncode == 0
