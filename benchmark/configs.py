@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from placedock import defaults
+
 REPO = Path(__file__).resolve().parents[1]
 STARTUP = REPO / "startup.sh"
 APP = "placement.wsgi.api:application"
@@ -48,6 +50,18 @@ def placedock(processes: int | None = None, threads: int | None = None) -> Confi
                   f"startup.sh, PLACEDOCK_PROCESSES={processes} PLACEDOCK_THREADS={threads}",
                   [str(STARTUP)],
                   {"PLACEDOCK_PROCESSES": str(processes), "PLACEDOCK_THREADS": str(threads)})
+
+
+def default_workers() -> str:
+    """placedock's own default worker count, "PxT"."""
+    return f"{defaults.PROCESSES}x{defaults.THREADS}"
+
+
+def metrics_off() -> Config:
+    """placedock's defaults with the metrics mule turned off: what metrics cost per request."""
+    return Config(f"placedock {default_workers()}, metrics off",
+                  "startup.sh as shipped, PLACEDOCK_METRICS_PORT=0",
+                  [str(STARTUP)], {"PLACEDOCK_METRICS_PORT": "0"})
 
 
 def original() -> Config:
