@@ -26,12 +26,18 @@ from benchmark import configs, processes, report, seed, starts, throughput, wrk
 from benchmark.configs import Config
 from benchmark.repeats import Row
 from tests.support.databases import PG_BIN, PostgreSQLServer
-from tests.support.docker_engine import build_image, docker, ensure_base_image, ensure_engine
+from tests.support.docker_engine import (
+    DEFAULT_BASE,
+    build_image,
+    docker,
+    ensure_base_image,
+    ensure_engine,
+)
 from tests.support.network import free_port
 from tests.support.server import base_environment
 
 HERE = Path(__file__).resolve().parent
-BASE_IMAGE = "debian:bookworm-slim"
+BASE_IMAGE = DEFAULT_BASE
 ENDPOINTS = {
     "GET /": "/",
     "GET /resource_providers": "/resource_providers",

@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.docker_engine import DockerEngine, build_image, docker, image_exists
+from tests.support.docker_engine import (
+    DockerEngine,
+    build_image,
+    docker,
+    ensure_base_image,
+    image_exists,
+)
 from tests.support.load import Load
 from tests.support.server import REPO
 from tests.support.skips import require
@@ -28,6 +34,7 @@ K8S_BIN = Path(os.environ.get("TESTS_CACHE_DIR", Path.home() / ".cache" / "place
 CLUSTER_SH = REPO / "tests" / "kubernetes" / "cluster.sh"
 POSTGRES_STAND_IN = REPO / "tests" / "kubernetes" / "postgres"
 POSTGRES_IMAGE = "postgres:15-bookworm"  # what postgresql.yaml names
+POSTGRES_BASE = "debian:bookworm-slim"  # its stand-in's base: bookworm ships PostgreSQL 15
 NAMESPACE = "placedock"
 LABEL = "app.kubernetes.io/managed-by=placedock-bootstrap"
 
@@ -137,6 +144,7 @@ def cluster(docker_engine: DockerEngine, base_image: str,
     require(install.returncode == 0, f"a Kubernetes {K8S_VERSION} build: {install.stderr[-2000:]}")
     # The official postgres image cannot be pulled here: a test-only stand-in of the same name.
     if not image_exists(POSTGRES_IMAGE):
+        ensure_base_image(POSTGRES_BASE)
         build_image(POSTGRES_STAND_IN, POSTGRES_IMAGE)
     state = tmp_path_factory.mktemp("kubernetes")
     started = time.monotonic()
