@@ -28,10 +28,11 @@ class Config:
     how: str  # one line for the README
     command: list[str] = field(default_factory=list)  # "{port}" is replaced; empty: in-process
     env: dict[str, str] = field(default_factory=dict)
+    image: str = ""  # run this image (on the host's network) instead of the command
 
     @property
     def in_process(self) -> bool:
-        return not self.command
+        return not self.command and not self.image
 
     def command_for(self, port: int) -> list[str]:
         return [word.replace("{port}", str(port)) for word in self.command]
@@ -62,6 +63,32 @@ def metrics_off() -> Config:
     return Config(f"placedock {default_workers()}, metrics off",
                   "startup.sh as shipped, PLACEDOCK_METRICS_PORT=0",
                   [str(STARTUP)], {"PLACEDOCK_METRICS_PORT": "0"})
+
+
+def jemalloc_library() -> str:
+    """Debian's libjemalloc2 (package libjemalloc2), wherever its multiarch folder is."""
+    found = sorted(Path("/usr/lib").glob("*/libjemalloc.so.2"))
+    return str(found[0]) if found else ""
+
+
+def allocators() -> list[Config]:
+    """placedock's defaults on other memory allocators than glibc's own defaults."""
+    return [
+        Config(f"placedock {default_workers()}, MALLOC_ARENA_MAX=2",
+               "startup.sh, glibc's malloc held to 2 arenas per process",
+               [str(STARTUP)], {"MALLOC_ARENA_MAX": "2"}),
+        Config(f"placedock {default_workers()}, jemalloc",
+               "startup.sh, Debian's libjemalloc2 preloaded",
+               [str(STARTUP)], {"LD_PRELOAD": jemalloc_library()}),
+    ]
+
+
+def images(trixie: str, bookworm: str) -> list[Config]:
+    """The built image on each base, run on the host's network: Debian 13 against 12."""
+    return [Config("image: trixie, Python 3.13", "docker run --network host, the default base",
+                   image=trixie),
+            Config("image: bookworm, Python 3.11", "docker run --network host, "
+                   "BASE_IMAGE=debian:bookworm-slim", image=bookworm)]
 
 
 def original() -> Config:

@@ -40,7 +40,7 @@ class Image:
 class Results:
     context: list[str]  # lines describing the machine and the method
     starts: list[StartTime] = field(default_factory=list)
-    image: Image | None = None
+    images: list[Image] = field(default_factory=list)  # the default base's first
     rows: list[Row] = field(default_factory=list)
     endpoints: list[str] = field(default_factory=list)  # the reads; WRITES comes last
 
@@ -147,11 +147,13 @@ def spread_table(results: Results) -> list[str]:
     return lines
 
 
-def image_table(image: Image) -> list[str]:
-    return ["| Image | MB |", "| --- | ---: |",
-            f"| `{image.name}` total | {image.size / MB:.1f} |",
-            f"| base `{image.base_name}` | {image.base_size / MB:.1f} |",
-            f"| added by placedock | {image.added / MB:.1f} |"]
+def image_table(images: list[Image]) -> list[str]:
+    lines = ["| Image | Total MB | Base | Base MB | Added by placedock MB |",
+             "| --- | ---: | --- | ---: | ---: |"]
+    for image in images:
+        lines.append(f"| `{image.name}` | {image.size / MB:.1f} | `{image.base_name}` | "
+                     f"{image.base_size / MB:.1f} | {image.added / MB:.1f} |")
+    return lines
 
 
 def goals(results: Results) -> list[str]:
@@ -164,10 +166,11 @@ def goals(results: Results) -> list[str]:
              _rate_vs_limit(placedock, limit, root),
              _pss_under_candidates(placedock, candidates)]
     lines += _start_goals(results)
-    if results.image:
-        added = results.image.added / MB
+    if results.images:
+        image = results.images[0]
+        added = image.added / MB
         lines.append(_goal(added <= GOAL_IMAGE_ADDED_MB, f"image: {added:.0f} MB added over "
-                           f"{results.image.base_name} (goal: at most {GOAL_IMAGE_ADDED_MB} MB)"))
+                           f"{image.base_name} (goal: at most {GOAL_IMAGE_ADDED_MB} MB)"))
     lines.append(_metrics_cost(placedock, results.row(f"placedock {default_workers()}, metrics off"),
                                [root, candidates]))
     return lines
@@ -245,8 +248,8 @@ def markdown(results: Results) -> str:
     parts += ["## Spread across the repeats", "",
               ("(max - min) / median of each configuration's runs; the median and the worst "
                "configuration:"), "", *spread_table(results), ""]
-    if results.image:
-        parts += ["## Image", "", *image_table(results.image), ""]
+    if results.images:
+        parts += ["## Image", "", *image_table(results.images), ""]
     parts += ["## Goals", "", *goals(results), ""]
     return "\n".join(parts)
 

@@ -38,6 +38,8 @@ from tests.support.server import base_environment
 
 HERE = Path(__file__).resolve().parent
 BASE_IMAGE = DEFAULT_BASE
+OLDSTABLE = "debian:bookworm-slim"  # Debian 12, Python 3.11: measured beside the default
+OLDSTABLE_IMAGE = f"{starts.IMAGE}:bookworm"
 ENDPOINTS = {
     "GET /": "/",
     "GET /resource_providers": "/resource_providers",
@@ -72,21 +74,27 @@ def check_prerequisites() -> None:
         ("PostgreSQL 15", (PG_BIN / "postgres").exists()),
         ("root (PostgreSQL runs as its own user, dockerd may be started)", os.geteuid() == 0),
         ("uwsgi in this virtualenv", Path(configs.uwsgi()).exists()),
+        ("jemalloc (Debian package libjemalloc2)", bool(configs.jemalloc_library())),
     ) if not present]
     if missing:
         raise SystemExit(f"benchmark: missing: {', '.join(missing)}")
 
 
-def image_sizes() -> report.Image:
-    """Build the image (cached layers make this quick) and read its size and its base's."""
+def build_images() -> list[report.Image]:
+    """Build the image on the default base and on Debian 12's (cached layers make this quick);
+    their sizes and their bases'."""
     revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=configs.REPO, capture_output=True,
                               text=True, check=False).stdout.strip() or "unknown"
-    build_image(configs.REPO, starts.IMAGE, {"REVISION": revision})
+    built = []
+    for name, base in ((starts.IMAGE, BASE_IMAGE), (OLDSTABLE_IMAGE, OLDSTABLE)):
+        ensure_base_image(base)
+        build_image(configs.REPO, name, {"REVISION": revision, "BASE_IMAGE": base})
+        built.append(report.Image(name, _size(name), base, _size(base)))
+    return built
 
-    def size(name: str) -> int:
-        return int(docker("image", "inspect", "--format", "{{.Size}}", name).stdout)
 
-    return report.Image(starts.IMAGE, size(starts.IMAGE), BASE_IMAGE, size(BASE_IMAGE))
+def _size(image: str) -> int:
+    return int(docker("image", "inspect", "--format", "{{.Size}}", image).stdout)
 
 
 def database(postgresql: PostgreSQLServer) -> str:
@@ -109,8 +117,9 @@ def configurations(cores: int) -> list[Config]:
     """Every configuration, in table order: placedock's defaults first."""
     default = configs.default_workers()
     variants = [configs.placedock(p, t) for p, t in VARIANTS if f"{p}x{t}" != default]
-    return [configs.placedock(), configs.metrics_off(), *variants, configs.limit(cores),
-            configs.original(), configs.upstream(), configs.openstack_helm()]
+    return [configs.placedock(), configs.metrics_off(), *variants,
+            *configs.images(starts.IMAGE, OLDSTABLE_IMAGE), *configs.allocators(),
+            configs.limit(cores), configs.original(), configs.upstream(), configs.openstack_helm()]
 
 
 def reads(config: Config, settings: throughput.Settings,
@@ -186,8 +195,7 @@ def run(workdir: Path, stack: ExitStack, mode: Mode) -> report.Results:
     if engine is None:
         raise SystemExit("benchmark: no Docker engine answers and none can be started")
     stack.callback(engine.stop)  # only stops a dockerd we started
-    ensure_base_image(BASE_IMAGE)
-    image = image_sizes()
+    images = build_images()
     log("start times")
     start_times = starts.measure(workdir, base, mode.start_repeats, BASE_IMAGE)
     postgresql = PostgreSQLServer(workdir / "postgresql")
@@ -201,7 +209,7 @@ def run(workdir: Path, stack: ExitStack, mode: Mode) -> report.Results:
     providers = seeded(settings, base, mode.providers)
     log(f"seeded in {time.monotonic() - started:.0f} s")
     rows = measure_all(settings, base, providers, mode.repeats)
-    return report.Results(context_lines(settings, load_before, mode), start_times, image, rows,
+    return report.Results(context_lines(settings, load_before, mode), start_times, images, rows,
                           list(ENDPOINTS))
 
 

@@ -18,6 +18,7 @@ from typing import Self
 
 from benchmark import processes, wrk
 from benchmark.configs import Config
+from benchmark.containers import ContainerServer
 from benchmark.inprocess import Answer, Workers
 from tests.support.network import free_port
 
@@ -87,9 +88,11 @@ def server_env(base: dict[str, str], settings: Settings, port: int) -> dict[str,
 def serving(config: Config, env: dict[str, str], port: int, settings: Settings
             ) -> Iterator[processes.Process]:
     """The configuration's server, ready (a 200 on /resource_providers); stopped afterwards."""
-    name = config.name.split(" ")[0]
-    server = processes.Process(config.command_for(port), {**env, **config.env},
-                               settings.workdir / f"{name}-{port}.log").start()
+    name = config.name.split(" ")[0].rstrip(":")
+    log_path = settings.workdir / f"{name}-{port}.log"
+    server = (ContainerServer(config.image, {**env, **config.env}, log_path) if config.image
+              else processes.Process(config.command_for(port), {**env, **config.env}, log_path)
+              ).start()
     try:
         processes.wait_for_200(f"http://127.0.0.1:{port}/resource_providers", server.started_at,
                                server, token="admin")

@@ -28,12 +28,13 @@ START_ROWS = [
     "| floor: plain uwsgi natively, sqlite at head |",
     "| engine alone: docker run --rm of the base running `true` |",
 ]
-IMAGE_ROWS = ["| `placedock-benchmark` total |", "| base `debian:", "| added by placedock |"]
+IMAGE_ROWS = ["| `placedock-benchmark` | ", "| `placedock-benchmark:bookworm` | "]
 SPREAD_ROWS = ["| GET / |", "| GET /resource_providers |", "| GET /allocation_candidates |",
                "| PUT /allocations |"]
 # Each configuration has a row in the throughput table and one in the writes table.
 CONFIGURATIONS = [LIMIT, "original placedock (2x10)", "upstream docs (--http, 2x10)",
-                  "openstack-helm (1x1)"]
+                  "openstack-helm (1x1)", "image: trixie, Python 3.13",
+                  "image: bookworm, Python 3.11"]
 GOALS = ["GET /allocation_candidates: placedock's CPU per request",
          "GET /: placedock", "total PSS under GET /allocation_candidates load",
          "startup.sh natively, empty sqlite", "docker run, empty sqlite", "image:",
@@ -58,6 +59,7 @@ def test_the_quick_benchmark_reports_every_row_and_goal(docker_engine: DockerEng
     assert missing == [], f"rows missing: {missing}"
     default = table.split("**placedock defaults (", 1)[1].split(")", 1)[0]
     names = [f"**placedock defaults ({default})**", f"placedock {default}, metrics off",
+             f"placedock {default}, MALLOC_ARENA_MAX=2", f"placedock {default}, jemalloc",
              *CONFIGURATIONS, *(f"placedock {p}x{t}" for p, t in VARIANTS if f"{p}x{t}" != default)]
     counts = {name: sum(line.startswith(f"| {name} |") for line in lines) for name in names}
     assert all(count == 2 for count in counts.values()), f"rows per configuration: {counts}"
