@@ -15,6 +15,7 @@ from placedock import defaults
 
 REPO = Path(__file__).resolve().parents[1]
 STARTUP = REPO / "startup.sh"
+SHIPPED_INI = REPO / "shared" / "placement-uwsgi.ini"
 APP = "placement.wsgi.api:application"
 PLACEDOCK = "placedock"
 LIMIT = "limit: in-process, no HTTP"
@@ -81,6 +82,22 @@ def allocators() -> list[Config]:
                "startup.sh, Debian's libjemalloc2 preloaded",
                [str(STARTUP)], {"LD_PRELOAD": jemalloc_library()}),
     ]
+
+
+def keep_alive_ini(shipped: str) -> str:
+    """The shipped uwsgi ini with HTTP/1.1 keep-alive: `http11-socket` in place of `http-socket`,
+    without the `Connection: close` header placedock adds."""
+    lines = [line.replace("http-socket = ", "http11-socket = ", 1) for line in shipped.splitlines()
+             if line.strip() != "add-header = Connection: close"]
+    return "\n".join(lines) + "\n"
+
+
+def keep_alive(ini: Path) -> Config:
+    """placedock's server (placedock.serve, as startup.sh runs it) on `ini`, a keep_alive_ini."""
+    return Config(f"placedock {default_workers()}, http11-socket (keep-alive)",
+                  "placedock.serve on the shipped ini with http11-socket, no Connection: close",
+                  [str(Path(uwsgi()).parent / "python3"), "-m", "placedock.serve", "--ini",
+                   str(ini)], {"PYTHONPATH": str(REPO)})
 
 
 def images(trixie: str, bookworm: str) -> list[Config]:

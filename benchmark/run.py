@@ -113,11 +113,14 @@ def seeded(settings: throughput.Settings, base: dict[str, str], count: int) -> l
         return workers.seed(count)
 
 
-def configurations(cores: int) -> list[Config]:
+def configurations(cores: int, workdir: Path) -> list[Config]:
     """Every configuration, in table order: placedock's defaults first."""
     default = configs.default_workers()
     variants = [configs.placedock(p, t) for p, t in VARIANTS if f"{p}x{t}" != default]
-    return [configs.placedock(), configs.metrics_off(), *variants,
+    keep_alive_ini = workdir / "keep-alive.ini"
+    keep_alive_ini.write_text(configs.keep_alive_ini(configs.SHIPPED_INI.read_text()))
+    return [configs.placedock(), configs.metrics_off(), configs.keep_alive(keep_alive_ini),
+            *variants,
             *configs.images(starts.IMAGE, OLDSTABLE_IMAGE), *configs.allocators(),
             configs.limit(cores), configs.original(), configs.upstream(), configs.openstack_helm()]
 
@@ -150,7 +153,7 @@ def measure_all(settings: throughput.Settings, base: dict[str, str], providers: 
                 repeats: int) -> list[Row]:
     """Reads for every configuration, `repeats` rounds of them, then writes (they change the
     data) the same way; each round visits every configuration in turn."""
-    rows = [Row(config) for config in configurations(settings.cores)]
+    rows = [Row(config) for config in configurations(settings.cores, settings.workdir)]
     for repeat in range(1, repeats + 1):
         for row in rows:
             row.runs.append(reads(row.config, settings, base))

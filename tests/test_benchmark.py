@@ -59,6 +59,7 @@ def test_the_quick_benchmark_reports_every_row_and_goal(docker_engine: DockerEng
     assert missing == [], f"rows missing: {missing}"
     default = table.split("**placedock defaults (", 1)[1].split(")", 1)[0]
     names = [f"**placedock defaults ({default})**", f"placedock {default}, metrics off",
+             f"placedock {default}, http11-socket (keep-alive)",
              f"placedock {default}, MALLOC_ARENA_MAX=2", f"placedock {default}, jemalloc",
              *CONFIGURATIONS, *(f"placedock {p}x{t}" for p, t in VARIANTS if f"{p}x{t}" != default)]
     counts = {name: sum(line.startswith(f"| {name} |") for line in lines) for name in names}
