@@ -300,6 +300,6 @@ def _bars(axis: Any, values: list[float], colours: list[str],
 def _colour(name: str) -> str:
     if name == PLACEDOCK:
         return "#1f77b4"
-    if name.startswith(PLACEDOCK):
+    if name.startswith((PLACEDOCK, "image:")):  # placedock's variants and experiments
         return "#9ecae1"
     return "#7f7f7f" if name == LIMIT else "#ff7f0e"
