@@ -55,6 +55,10 @@ def _rate(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
 
+def _whole(value: float) -> str:
+    return f"{value:.0f}"
+
+
 def _ms(value: float) -> str:
     return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
@@ -199,7 +203,7 @@ def _pss_under_candidates(placedock: Row, label: str) -> str:
     pss = placedock.pss_during(label)
     return _goal(pss.median / MB <= GOAL_CANDIDATES_PSS_MB,
                  f"placedock ({placedock.workers or default_workers()}) total PSS under {label} "
-                 f"load: {pss.median / MB:.0f} MB ({pss.low / MB:.0f}-{pss.high / MB:.0f}), idle "
+                 f"load: {_spread(Spread(tuple(v / MB for v in pss.values)), _whole)} MB, idle "
                  f"{placedock.idle_pss().median / MB:.0f} MB (goal: at most "
                  f"{GOAL_CANDIDATES_PSS_MB} MB)")
 

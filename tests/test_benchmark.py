@@ -8,8 +8,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from benchmark.configs import LIMIT
+from benchmark.configs import LIMIT, SHIPPED_INI, keep_alive_ini
+from benchmark.repeats import Spread
 from benchmark.run import VARIANTS
+from benchmark.wrk import LoadResult
 from tests.support.databases import PG_BIN
 from tests.support.docker_engine import DockerEngine
 from tests.support.server import REPO
@@ -69,3 +71,24 @@ def test_the_quick_benchmark_reports_every_row_and_goal(docker_engine: DockerEng
     unreported = [goal for goal in GOALS if not any(goal in line for line in goal_lines)]
     assert unreported == [], f"goal lines missing: {unreported}"
     assert (tmp_path / "chart.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_a_spread_is_its_median_and_range() -> None:
+    spread = Spread((10.0, 12.0, 8.0))
+    assert (spread.median, spread.low, spread.high) == (10.0, 8.0, 12.0)
+    assert spread.relative == 0.4
+    assert Spread(()).relative == 0.0
+
+
+def test_cpu_per_request_is_the_servers_cpu_over_the_requests_counted() -> None:
+    result = LoadResult(rate=100.0, p50_ms=1.0, p99_ms=2.0, requests=500, server_cpu_s=0.25)
+    assert result.cpu_ms_per_request == 0.5
+    assert LoadResult(rate=0.0, p50_ms=0.0, p99_ms=0.0, requests=0).cpu_ms_per_request == 0.0
+
+
+def test_the_keep_alive_ini_differs_from_the_shipped_one_only_in_the_socket() -> None:
+    shipped = SHIPPED_INI.read_text()
+    keep_alive = keep_alive_ini(shipped)
+    assert "http11-socket = $(PLACEDOCK_HTTP_SOCKET)" in keep_alive
+    removed = set(shipped.splitlines()) - set(keep_alive.splitlines())
+    assert removed == {"http-socket = $(PLACEDOCK_HTTP_SOCKET)", "add-header = Connection: close"}
