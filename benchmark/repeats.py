@@ -76,6 +76,3 @@ class Row:
         """The peak total PSS while `label` was under load, per repeat."""
         return Spread(tuple(float(run.pss_during[label]) for run in self.runs
                             if label in run.pss_during))
-
-    def load_pss(self) -> Spread:
-        return Spread(tuple(float(run.load_pss) for run in self.runs))
