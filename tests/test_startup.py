@@ -61,6 +61,8 @@ def test_uwsgi_is_the_process_started_and_workers_are_forked(server: Server) -> 
     cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().split(b"\0")
     assert b"placedock.serve" in cmdline  # bash exec'd python, which became uwsgi: same PID
     assert len(server.worker_pids()) == int(server.env.get("PLACEDOCK_PROCESSES", "2"))
+    # and the metrics' own process, the mule
+    assert len(set(server.children()) - set(server.worker_pids())) == 1
 
 
 def test_health_probes_against_the_real_server(server: Server) -> None:

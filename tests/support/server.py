@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from placedock import health
 from tests.support.network import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,6 +94,14 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def worker_pids(self) -> list[int]:
+        """The uwsgi workers, as the master lists them on its stats socket (the metrics mule is
+        a child of the master too, but no worker)."""
+        stats = health.uwsgi_stats(self.env)
+        assert isinstance(stats, dict), stats
+        return [worker["pid"] for worker in stats["workers"] if worker["pid"] > 0]
+
+    def children(self) -> list[int]:
+        """Every child of the master: the workers and the metrics mule."""
         assert self.process is not None
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()]
