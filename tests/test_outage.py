@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 import time
 import urllib.parse
 import uuid
@@ -75,6 +76,18 @@ def test_database_outage_under_load(kind: str, trial: int, request: pytest.Fixtu
         assert status == 200 and len(json.loads(body)["resource_providers"]) == 1
         assert [server.process.pid, *server.worker_pids()] == pids, "a process was restarted"
         assert "500 for" not in server.log()
+        # The outage shows in the metrics: connections that could not be made, or were lost,
+        # and every 503 by route.
+        metrics = get(f"http://127.0.0.1:{server.env['PLACEDOCK_METRICS_PORT']}/metrics",
+                      token=None)[1].decode()
+        errors = {kind: float(count) for kind, count in re.findall(
+            r'^placedock_database_errors_total\{kind="(\w+)"\} (\S+)$', metrics, re.MULTILINE)}
+        assert errors.get("connect", 0) + errors.get("disconnect", 0) > 0, errors
+        served_503 = re.search(r'^placedock_http_requests_total\{method="GET",'
+                               r'route="/resource_providers",status="503"\} (\S+)$',
+                               metrics, re.MULTILINE)
+        assert served_503 and float(served_503.group(1)) >= during["503"], metrics[-2000:]
+        print(f"{kind} outage in the metrics: database errors {errors}")
     finally:
         server.stop()
         database.restore(name)

@@ -85,12 +85,13 @@ def test_database_errors_by_kind_and_connections_in_use(tmp_path: Path) -> None:
     out = run_python(f"""
         import sqlalchemy as sa
         from prometheus_client import REGISTRY, generate_latest
-        from placedock import metrics
+        from placedock import database, metrics
         broken = sa.create_engine("sqlite:///{tmp_path}/no/such/folder/db.sqlite")
         engine = sa.create_engine("sqlite:///{tmp_path}/db.sqlite")
         watch = metrics.DatabaseMetrics()
-        watch.watch(broken)
-        watch.watch(engine)
+        for each in (broken, engine):
+            watch.watch(each)
+            database.OutageWatch(each, on_error=watch.error)
         try:
             broken.connect()
         except sa.exc.OperationalError:
