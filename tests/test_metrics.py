@@ -25,7 +25,7 @@ from tests.support.prometheus import PrometheusServer
 from tests.support.server import REPO, get
 from tests.support.skips import require
 
-ADMIN = {"x-auth-token": "admin"}
+ADMIN = {"x-auth-token": "admin", "OpenStack-API-Version": "placement latest"}
 # The load, by (route, status): how many requests of each, all with 4 clients at once.
 LOAD = {
     ("/", "200"): ("GET", "/", 60),
@@ -117,7 +117,9 @@ def test_prometheus_counts_every_request_by_route_and_status(
         (("state", "busy"),), (("state", "idle"),)}
     assert prometheus.query("placedock_uwsgi_listen_queue") == {(): 0.0}
     assert prometheus.query("placedock_ready") == {(): 1.0}
-    assert prometheus.query("placedock_database_connections_in_use") == {(): 0.0}
+    # Every connection a request took has gone back (a leak would stay counted).
+    assert prometheus.wait_for("placedock_database_connections_in_use", {(): 0.0},
+                               timeout=10) == {(): 0.0}
     [info] = prometheus.query("placedock_info")
     assert dict(info)["placement_version"] == "16.0.0"
     assert dict(info)["schema_revision"] == database.head()
@@ -130,6 +132,10 @@ def test_prometheus_counts_every_request_by_route_and_status(
     # Every line of the log is one JSON object; one per request, from both worker processes.
     lines = [json.loads(line) for line in logs(container).splitlines()]
     requests = [line for line in lines if line["name"] == "placedock.request"]
+    probes = [r for r in requests if r["extra"]["route"] == "(unmatched)"]  # GET /metrics above
+    assert [(r["extra"]["status"], r["message"].split()[1]) for r in probes] == [
+        (404, "(unmatched)")]
+    requests = [r for r in requests if r not in probes]
     assert len(requests) == sum(found.values())
     assert {key for key in requests[0]["extra"]} == {
         "method", "route", "status", "duration_ms", "request_id"}
