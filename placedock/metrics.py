@@ -186,7 +186,8 @@ def serve() -> None:
             return super().collect()
 
     Processes(registry, path)
-    engine = db_api.get_placement_engine()
+    # An engine of its own: the scrape's check is no request, and never waits for the pool.
+    engine = database.engine_for(db_api.get_placement_engine().url)
     registry.register(ServerState(
         stats=lambda: health.uwsgi_stats(os.environ),
         schema=lambda: database.schema_state(engine, wsgi.HEAD),

@@ -168,6 +168,8 @@ def test_the_readmes_metrics_commands_verbatim(image: str) -> None:
     try:
         assert started.returncode == 0, started.stderr
         wait_http("http://127.0.0.1:8083/health/ready", container="placedock-metrics")
+        # The mule starts listening just after the workers: as a user would, wait for it.
+        wait_http("http://127.0.0.1:9180/metrics", container="placedock-metrics")
         scraped = run(README_SCRAPE)
         assert scraped.stdout.strip() == "placedock_ready 1.0", scraped.stdout + scraped.stderr
     finally:
