@@ -47,7 +47,7 @@ SAMPLE = REPO / "tests" / "placedock" / "data" / "devstack-placement.conf"
 N = 3
 # The README's commands, verbatim.
 CONF_TO_ENV = "docker run --rm -i placedock conf-to-env < placement.conf > dockerenv"
-RUN_CONTAINERS = 'for port in $(seq "$FIRST_PORT" $((FIRST_PORT + N - 1))); do docker run -d --name "placement-$port" --network host --env-file dockerenv -e DB_SYNC=True -e PLACEDOCK_ADDRESS=127.0.0.1 -e "PLACEDOCK_PORT=$port" placedock; done'
+RUN_CONTAINERS = 'for port in $(seq "$FIRST_PORT" $((FIRST_PORT + N - 1))); do docker run -d --name "placement-$port" --network host --env-file dockerenv -e DB_SYNC=True -e PLACEDOCK_ADDRESS=127.0.0.1 -e "PLACEDOCK_PORT=$port" -e "PLACEDOCK_METRICS_PORT=$((port + 1000))" placedock; done'
 BALANCER = 'devstack/balancer.sh "$N" "$FIRST_PORT" > placement-api.conf'
 SCALE_DOWN = 'devstack/balancer.sh $((N - 1)) "$FIRST_PORT" > placement-api.conf'
 STOP_LAST = 'docker stop "placement-$((FIRST_PORT + N - 1))"'
@@ -163,6 +163,8 @@ def devstack(image: str, mariadb_server: MariaDBServer,
         bash(BALANCER, host, stack.env)
         for port, container in zip(stack.ports, stack.containers.ids, strict=True):
             wait_http(f"http://127.0.0.1:{port}/health/ready", timeout=120, container=container)
+            # Each on the host's network, each with metrics of its own, 1000 ports above.
+            wait_http(f"http://127.0.0.1:{port + 1000}/metrics", container=container)
         apache.start(host / "placement-api.conf")
         yield stack
     finally:
