@@ -2,10 +2,9 @@
 
 In JSON every line on stdout and stderr is one JSON object: placement's own lines through
 oslo.log's JSON formatter (``OS_DEFAULT__USE_JSON``, which placedock.environment sets),
-placedock's start-up steps and one line per request from here, and everything else the server
-writes (uwsgi's own lines, from its first) through ``python3 -m placedock.logs``, which wraps
-each line that is not JSON already. Field names follow oslo.log's: ``message``, ``levelname``,
-``name``, ``created``, and the request's figures under ``extra``.
+placedock's start-up steps and one line per request from here, and uwsgi's own lines through its
+log master's json encoder (start_json_output). Field names follow oslo.log's: ``message``,
+``levelname``, ``name``, ``created``, and the request's figures under ``extra``.
 """
 
 from __future__ import annotations
@@ -105,6 +104,3 @@ def python_lines_to_original_stdout() -> None:
     if _original_stdout is not None:
         sys.stdout = os.fdopen(_original_stdout, "w", buffering=1)
 
-
-if __name__ == "__main__":
-    wrap_lines(sys.stdin.buffer, sys.stdout.buffer)
