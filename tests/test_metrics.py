@@ -38,8 +38,7 @@ LOAD = {
 
 README = (REPO / "README.md").read_text()
 README_QUERIES = re.search(r"^```promql\n(.*?)^```", README, re.DOTALL | re.MULTILINE)
-README_RUN = ("docker run -d --name placedock-metrics -p 127.0.0.1:8083:80 -p 127.0.0.1:9180:9180"
-              " -e DB_SYNC=True -e OS_API__AUTH_STRATEGY=noauth2 placedock")
+README_RUN = "docker run -d --name placedock-metrics -p 127.0.0.1:8083:80 -p 127.0.0.1:9180:9180 -e DB_SYNC=True -e OS_API__AUTH_STRATEGY=noauth2 placedock"  # noqa: E501 (verbatim)
 README_SCRAPE = "curl -s http://localhost:9180/metrics | grep '^placedock_ready'"
 README_REMOVE = "docker rm -f placedock-metrics"
 
