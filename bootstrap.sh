@@ -31,11 +31,9 @@
 set -eu
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-KUBECTL=${KUBECTL:-kubectl}
-MANAGED_BY=placedock-bootstrap
-LABEL=app.kubernetes.io/managed-by=$MANAGED_BY
+# shellcheck source=kubernetes/lib.sh
+. "$HERE/kubernetes/lib.sh"
 
-NAMESPACE=placedock
 IMAGE=placedock
 BUILD=yes
 LOAD=auto
@@ -48,77 +46,49 @@ EXPOSE=auto
 NODE_PORT=""
 NODE_ADDRESS=""
 LOCAL_PORT=8081
-STATE=""
 TIMEOUT=300s
 GABBI=yes
 
-log() { printf 'bootstrap: %s\n' "$*"; }
-die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '/^#   \.\/bootstrap/,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
-kube() { "$KUBECTL" "$@"; }
-kns() { "$KUBECTL" --namespace "$NAMESPACE" "$@"; }
+# take_option OPTION NEXT_ARG: see parse_options (kubernetes/lib.sh).
+take_option() {
+	case $1 in
+		--namespace) NAMESPACE=$2 ;;
+		--image) IMAGE=$2 ;;
+		--no-build) BUILD=no && return 1 ;;
+		--load) LOAD=$2 ;;
+		--push) PUSH=$2 ;;
+		--build-flag) BUILD_FLAGS+=("$2") ;;
+		--database-url) DATABASE_URL=$2 ;;
+		--replicas) REPLICAS=$2 ;;
+		--hpa-api) HPA_API=$2 ;;
+		--expose) EXPOSE=$2 ;;
+		--node-port) NODE_PORT=$2 ;;
+		--node-address) NODE_ADDRESS=$2 ;;
+		--local-port) LOCAL_PORT=$2 ;;
+		--state) STATE=$2 ;;
+		--timeout) TIMEOUT=$2 ;;
+		--no-gabbi) GABBI=no && return 1 ;;
+		*) die "unknown option $1 (see --help)" ;;
+	esac
+}
 
-parse_args() {
-	local flags
-	read -r -a flags <<<"${DOCKER_BUILD_FLAGS:-}"
-	BUILD_FLAGS=("${flags[@]}")
-	while [ "$#" -gt 0 ]; do
-		case $1 in
-			--namespace) NAMESPACE=$2; shift ;;
-			--image) IMAGE=$2; shift ;;
-			--no-build) BUILD=no ;;
-			--load) LOAD=$2; shift ;;
-			--push) PUSH=$2; shift ;;
-			--build-flag) BUILD_FLAGS+=("$2"); shift ;;
-			--database-url) DATABASE_URL=$2; shift ;;
-			--replicas) REPLICAS=$2; shift ;;
-			--hpa-api) HPA_API=$2; shift ;;
-			--expose) EXPOSE=$2; shift ;;
-			--node-port) NODE_PORT=$2; shift ;;
-			--node-address) NODE_ADDRESS=$2; shift ;;
-			--local-port) LOCAL_PORT=$2; shift ;;
-			--state) STATE=$2; shift ;;
-			--timeout) TIMEOUT=$2; shift ;;
-			--no-gabbi) GABBI=no ;;
-			-h | --help) usage ;;
-			*) die "unknown option $1 (see --help)" ;;
-		esac
-		shift
-	done
+check_options() {
 	case $LOAD in auto | minikube | kind | none) ;; *) die "--load: minikube, kind or none" ;; esac
 	case $EXPOSE in auto | loadbalancer | nodeport | port-forward) ;; *) die "--expose: loadbalancer, nodeport or port-forward" ;; esac
 	case $HPA_API in auto | autoscaling/v2 | autoscaling/v2beta2) ;; *) die "--hpa-api: autoscaling/v2 or autoscaling/v2beta2" ;; esac
 	case $REPLICAS in '' | *[!0-9]*) die "--replicas: a number" ;; esac
 }
 
-# --- state: one key=value a line, read back by cleanup.sh -------------------------------------
-
-state_get() { [ -f "$STATE" ] && sed -n "s/^$1=//p" "$STATE" | tail -n 1; }
-state_add() {
-	grep -qxF "$1=$2" "$STATE" 2>/dev/null || printf '%s=%s\n' "$1" "$2" >>"$STATE"
-}
-state_set() {
-	local tmp
-	tmp=$(mktemp)
-	{ grep -v "^$1=" "$STATE" 2>/dev/null || true; printf '%s=%s\n' "$1" "$2"; } >"$tmp"
-	cat "$tmp" >"$STATE"
-	rm -f "$tmp"
-}
-
 init_state() {
-	local context
-	context=$(kube config current-context) || die "no current kubectl context (is the cluster up?)"
-	kube version >/dev/null || die "the cluster of context $context does not answer"
-	if [ -z "$STATE" ]; then
-		STATE=${XDG_STATE_HOME:-$HOME/.local/state}/placedock/bootstrap-$context-$NAMESPACE.state
-	fi
+	use_current_context
+	kube version >/dev/null || die "the cluster of context $CONTEXT does not answer"
 	mkdir -p "$(dirname "$STATE")"
 	touch "$STATE"
-	state_set context "$context"
+	state_set context "$CONTEXT"
 	state_set namespace "$NAMESPACE"
-	log "context $context, namespace $NAMESPACE, state in $STATE"
+	log "context $CONTEXT, namespace $NAMESPACE, state in $STATE"
 	if [ "$LOAD" = auto ]; then
-		case $context in
+		case $CONTEXT in
 			minikube) LOAD=minikube ;;
 			kind-*) LOAD=kind ;;
 			*) LOAD=none ;;
@@ -174,10 +144,8 @@ build_image() {
 		docker push "$PUSH/$DEPLOY_IMAGE" >/dev/null
 		DEPLOY_IMAGE=$PUSH/$DEPLOY_IMAGE
 	elif [ "$LOAD" = kind ]; then
-		local cluster
-		cluster=$(kube config current-context)
-		log "loading $DEPLOY_IMAGE into kind cluster ${cluster#kind-}"
-		kind load docker-image "$DEPLOY_IMAGE" --name "${cluster#kind-}" >/dev/null
+		log "loading $DEPLOY_IMAGE into kind cluster ${CONTEXT#kind-}"
+		kind load docker-image "$DEPLOY_IMAGE" --name "${CONTEXT#kind-}" >/dev/null
 	fi
 }
 
@@ -315,19 +283,10 @@ lb_address() {
 		-o 'jsonpath={.status.loadBalancer.ingress[0].ip}{.status.loadBalancer.ingress[0].hostname}'
 }
 
-stop_port_forward() {
-	local pid
-	pid=$(state_get port_forward_pid)
-	[ -n "$pid" ] || return 0
-	if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q port-forward; then
-		kill "$pid" 2>/dev/null || true
-	fi
-	state_set port_forward_pid ""
-}
-
 port_forward() {
 	stop_port_forward
-	local logfile=${STATE%.state}.port-forward.log
+	local logfile
+	logfile=$(port_forward_log)
 	nohup "$KUBECTL" --namespace "$NAMESPACE" port-forward --address 127.0.0.1 \
 		service/placedock "$LOCAL_PORT:80" >"$logfile" 2>&1 &
 	state_set port_forward_pid "$!"
@@ -384,7 +343,12 @@ check_service() {
 }
 
 main() {
-	parse_args "$@"
+	local flags
+	# DOCKER_BUILD_FLAGS first: --build-flag adds to them.
+	read -r -a flags <<<"${DOCKER_BUILD_FLAGS:-}"
+	BUILD_FLAGS=("${flags[@]}")
+	parse_options "$@"
+	check_options
 	init_state
 	build_image
 	ensure_namespace

@@ -74,7 +74,7 @@ def test_scripts_are_shellcheck_clean() -> None:
     shellcheck = shutil.which("shellcheck")
     require(shellcheck is not None, "shellcheck (Debian package shellcheck)")
     assert shellcheck is not None
-    scripts = ["bootstrap.sh", "cleanup.sh", "tests/kubernetes/postgres/entrypoint.sh"]
+    scripts = ["bootstrap.sh", "cleanup.sh", "kubernetes/lib.sh", "tests/kubernetes/postgres/entrypoint.sh"]
     result = subprocess.run([shellcheck, "-S", "warning", *scripts], cwd=REPO, capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0, result.stdout
