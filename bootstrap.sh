@@ -52,7 +52,6 @@ GABBI=yes
 # take_option OPTION NEXT_ARG: see parse_options (kubernetes/lib.sh).
 take_option() {
 	case $1 in
-		--namespace) NAMESPACE=$2 ;;
 		--image) IMAGE=$2 ;;
 		--no-build) BUILD=no && return 1 ;;
 		--load) LOAD=$2 ;;
@@ -65,7 +64,6 @@ take_option() {
 		--node-port) NODE_PORT=$2 ;;
 		--node-address) NODE_ADDRESS=$2 ;;
 		--local-port) LOCAL_PORT=$2 ;;
-		--state) STATE=$2 ;;
 		--timeout) TIMEOUT=$2 ;;
 		--no-gabbi) GABBI=no && return 1 ;;
 		*) die "unknown option $1 (see --help)" ;;

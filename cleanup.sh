@@ -18,8 +18,6 @@ TIMEOUT=120s
 # take_option OPTION NEXT_ARG: see parse_options (kubernetes/lib.sh).
 take_option() {
 	case $1 in
-		--namespace) NAMESPACE=$2 ;;
-		--state) STATE=$2 ;;
 		--keep-images) KEEP_IMAGES=yes && return 1 ;;
 		--timeout) TIMEOUT=$2 ;;
 		*) die "unknown option $1 (see --help)" ;;
@@ -78,7 +76,8 @@ remove_images() {
 
 main() {
 	parse_options "$@"
-	use_current_context
+	# The context only names the default state file: with --state, none is needed.
+	[ -n "$STATE" ] || use_current_context
 	[ -f "$STATE" ] || die "no state file $STATE: nothing bootstrap.sh made is known here"
 	log "state $STATE, namespace $NAMESPACE"
 	stop_port_forward

@@ -31,19 +31,28 @@ usage() {
 	exit 2
 }
 
-# parse_options ARG...: hands each option to the script's take_option OPTION NEXT_ARG, which sets
-# what the option says and returns 0 when the option takes NEXT_ARG as its value, 1 when it is a
-# switch; it dies on an option it does not know. -h and --help show the usage.
+# parse_options ARG...: -h and --help show the usage; --namespace and --state, which mean the same
+# to both scripts, are taken here; any other option goes to the script's take_option OPTION
+# NEXT_ARG, which sets what the option says and returns 0 when the option takes NEXT_ARG as its
+# value, 1 when it is a switch, and dies on an option it does not know.
 parse_options() {
 	while [ "$#" -gt 0 ]; do
-		case $1 in -h | --help) usage ;; esac
-		if take_option "$1" "${2-}"; then
+		if take_shared_option "$1" "${2-}"; then
 			# Checked after take_option: an unknown option is reported as unknown, not as valueless.
 			[ "$#" -ge 2 ] || die "$1 needs a value (see --help)"
 			shift
 		fi
 		shift
 	done
+}
+
+take_shared_option() {
+	case $1 in
+		-h | --help) usage ;;
+		--namespace) NAMESPACE=$2 ;;
+		--state) STATE=$2 ;;
+		*) take_option "$@" ;;
+	esac
 }
 
 # use_current_context: CONTEXT is kubectl's current context, and STATE (unless --state set it)
