@@ -49,7 +49,8 @@ LOCAL_PORT=8081
 TIMEOUT=300s
 GABBI=yes
 
-# take_option OPTION NEXT_ARG: see parse_options (kubernetes/lib.sh).
+# take_option OPTION NEXT_ARG: see parse_options (kubernetes/lib.sh). A switch returns 1: it
+# takes no value.
 take_option() {
 	case $1 in
 		--image) IMAGE=$2 ;;
@@ -75,6 +76,7 @@ check_options() {
 	case $EXPOSE in auto | loadbalancer | nodeport | port-forward) ;; *) die "--expose: loadbalancer, nodeport or port-forward" ;; esac
 	case $HPA_API in auto | autoscaling/v2 | autoscaling/v2beta2) ;; *) die "--hpa-api: autoscaling/v2 or autoscaling/v2beta2" ;; esac
 	case $REPLICAS in '' | *[!0-9]*) die "--replicas: a number" ;; esac
+	case $NODE_PORT in *[!0-9]*) die "--node-port: a number" ;; esac
 }
 
 init_state() {

@@ -15,7 +15,8 @@ KINDS=horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,deploymen
 KEEP_IMAGES=no
 TIMEOUT=120s
 
-# take_option OPTION NEXT_ARG: see parse_options (kubernetes/lib.sh).
+# take_option OPTION NEXT_ARG: see parse_options (kubernetes/lib.sh). A switch returns 1: it
+# takes no value.
 take_option() {
 	case $1 in
 		--keep-images) KEEP_IMAGES=yes && return 1 ;;
