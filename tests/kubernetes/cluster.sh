@@ -52,19 +52,8 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# wait_for SECONDS DESCRIPTION command...: poll until the command succeeds.
-wait_for() {
-	local timeout=$1 what=$2 deadline
-	shift 2
-	deadline=$((SECONDS + timeout))
-	until "$@" >/dev/null 2>&1; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			log "timed out after ${timeout}s waiting for $what" >&3
-			return 1
-		fi
-		sleep 0.5
-	done
-}
+# shellcheck source=tests/kubernetes/wait.sh
+. "$HERE/wait.sh"
 
 require_root() { [ "$(id -u)" -eq 0 ] || die "must run as root"; }
 

@@ -20,19 +20,15 @@ NODEPORT=${TESTS_SMOKE_NODEPORT:-30080}
 kctl() { "$BIN_DIR/kubectl" --kubeconfig "$STATE/kubeconfig" "$@"; }
 log() { printf '[smoke] %s\n' "$*"; }
 
-# wait_for SECONDS DESCRIPTION command...
-wait_for() {
-	local timeout=$1 what=$2 deadline
-	shift 2
-	deadline=$((SECONDS + timeout))
-	until "$@" >/dev/null 2>&1; do
-		if [ "$SECONDS" -ge "$deadline" ]; then
-			log "FAILED: timed out after ${timeout}s waiting for $what"
-			return 1
-		fi
-		sleep 1
-	done
-	log "ok: $what (${SECONDS}s)"
+# fd 3: the real stderr, for wait_for's time-out line (tests/kubernetes/wait.sh).
+exec 3>&2
+# shellcheck source=tests/kubernetes/wait.sh
+. "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
+
+# wait_and_say SECONDS DESCRIPTION command...: wait_for, then say when it came true.
+wait_and_say() {
+	wait_for "$@"
+	log "ok: $2 (${SECONDS}s)"
 }
 
 # A FROM-scratch image holding Debian's static busybox: no registry needed.
@@ -129,24 +125,24 @@ main() {
 	make_image
 	log "image $IMAGE ready"
 	kctl create namespace "$NS" >/dev/null
-	wait_for 60 "service account in $NS" sa_ready
+	wait_and_say 60 "service account in $NS" sa_ready
 	manifests | kctl apply -f - >/dev/null
-	wait_for 120 "web pod running and ready" web_ready
+	wait_and_say 120 "web pod running and ready" web_ready
 	kctl -n "$NS" exec deploy/web -- cat /www/index.html
-	wait_for 60 "kubectl top pods shows web" top_sees_web
+	wait_and_say 60 "kubectl top pods shows web" top_sees_web
 	kctl -n "$NS" top pods
-	wait_for 60 "NodePort 127.0.0.1:$NODEPORT answers" nodeport_answers
+	wait_and_say 60 "NodePort 127.0.0.1:$NODEPORT answers" nodeport_answers
 	curl -fsS "http://127.0.0.1:$NODEPORT/"
-	wait_for 240 "HPA scaled burn up: more than 1 ready replica" hpa_scaled
+	wait_and_say 240 "HPA scaled burn up: more than 1 ready replica" hpa_scaled
 	kctl -n "$NS" get hpa burn
 	kctl -n "$NS" describe hpa burn | sed -n '/^Events:/,$p'
-	wait_for 60 "kubectl top pods shows every burn replica" top_sees_all_burn
+	wait_and_say 60 "kubectl top pods shows every burn replica" top_sees_all_burn
 	kctl -n "$NS" top pods
 	# Pods first: the namespace controller backs off for ~45 s while pods terminate.
 	kctl -n "$NS" delete hpa,deployment,service --all >/dev/null
-	wait_for 120 "pods of $NS gone" pods_gone
+	wait_and_say 120 "pods of $NS gone" pods_gone
 	kctl delete namespace "$NS" --wait=false >/dev/null
-	wait_for 120 "namespace $NS deleted" ns_gone
+	wait_and_say 120 "namespace $NS deleted" ns_gone
 	log "PASSED in ${SECONDS}s"
 }
 
