@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.docker_engine import DockerEngine, build_image, docker, image_exists
 from tests.support.load import Load
@@ -74,10 +76,82 @@ def test_scripts_are_shellcheck_clean() -> None:
     shellcheck = shutil.which("shellcheck")
     require(shellcheck is not None, "shellcheck (Debian package shellcheck)")
     assert shellcheck is not None
-    scripts = ["bootstrap.sh", "cleanup.sh", "tests/kubernetes/postgres/entrypoint.sh"]
+    scripts = ["bootstrap.sh", "cleanup.sh", "kubernetes/lib.sh", "tests/kubernetes/postgres/entrypoint.sh"]
     result = subprocess.run([shellcheck, "-S", "warning", *scripts], cwd=REPO, capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+# bootstrap.sh's rendering, by kubectl patch --local (no server): sourced, bootstrap.sh only
+# defines its functions.
+RENDERED = {"EXPOSE": "nodeport", "NODE_PORT": "30123", "REPLICAS": "3",
+            "DEPLOY_IMAGE": "placedock:0123456789ab", "HPA_API": "autoscaling/v2beta2",
+            "PDB_API": "policy/v1beta1"}
+
+
+def render(manifest: str, here: Path = REPO) -> subprocess.CompletedProcess[str]:
+    kubectl = K8S_BIN / "kubectl"
+    require(kubectl.exists(), f"kubectl {K8S_VERSION} (tests/kubernetes/cluster.sh install)")
+    settings = " ".join(f"{name}={shlex.quote(value)}" for name, value in RENDERED.items())
+    script = f". ./bootstrap.sh && HERE={shlex.quote(str(here))} {settings} && render {manifest}"
+    return subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{K8S_BIN}:{os.environ['PATH']}"},
+                          timeout=60, check=False)
+
+
+def rendered_objects(manifest: str, here: Path = REPO) -> dict[str, dict]:
+    result = render(manifest, here)
+    assert result.returncode == 0, result.stderr
+    return {f"{o['kind']}/{o['metadata']['name']}": o
+            for o in yaml.safe_load_all(result.stdout) if o}
+
+
+def test_render_makes_bootstraps_copy_of_each_object() -> None:
+    objects = {**rendered_objects("deployment.yaml"), **rendered_objects("autoscaler.yaml"),
+               **rendered_objects("postgresql.yaml")}
+    assert sorted(objects) == ["Deployment/placedock", "Deployment/placedock-postgresql",
+                               "HorizontalPodAutoscaler/placedock", "PodDisruptionBudget/placedock",
+                               "Service/placedock", "Service/placedock-postgresql"]
+    for name, obj in objects.items():
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "placedock-bootstrap", name
+    for deployment in ("Deployment/placedock", "Deployment/placedock-postgresql"):
+        labels = objects[deployment]["spec"]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/managed-by"] == "placedock-bootstrap"
+    placedock = objects["Deployment/placedock"]["spec"]
+    assert placedock["replicas"] == 3
+    assert placedock["template"]["spec"]["containers"][0]["image"] == "placedock:0123456789ab"
+    # The metrics port and its annotations pass through untouched.
+    assert placedock["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9180"
+    postgresql = objects["Deployment/placedock-postgresql"]["spec"]
+    assert postgresql["replicas"] == 1
+    assert postgresql["template"]["spec"]["containers"][0]["image"] == POSTGRES_IMAGE
+    service = objects["Service/placedock"]["spec"]
+    assert service["type"] == "NodePort" and service["ports"][0]["nodePort"] == 30123
+    assert objects["Service/placedock-postgresql"]["spec"]["type"] == "ClusterIP"
+    assert objects["HorizontalPodAutoscaler/placedock"]["apiVersion"] == "autoscaling/v2beta2"
+    assert objects["PodDisruptionBudget/placedock"]["apiVersion"] == "policy/v1beta1"
+
+
+def test_render_reads_yaml_not_lines(tmp_path: Path) -> None:
+    """Re-indented, keys reordered, comments gone: the same objects come out."""
+    for manifest in MANIFESTS:
+        objects = list(yaml.safe_load_all((REPO / manifest).read_text()))
+        (tmp_path / manifest).write_text(yaml.safe_dump_all(objects, indent=4, sort_keys=True))
+        assert rendered_objects(manifest, tmp_path) == rendered_objects(manifest), manifest
+
+
+@pytest.mark.parametrize("edit", [("  replicas: 1\n", "  replicas: 2\n"),
+                                  ("image: placedock:latest", "image: placedock:edge"),
+                                  ("  type: ClusterIP\n", "  type: NodePort\n")])
+def test_render_stops_in_one_line_when_a_change_does_not_apply(tmp_path: Path,
+                                                               edit: tuple[str, str]) -> None:
+    text = (REPO / "deployment.yaml").read_text()
+    assert edit[0] in text
+    (tmp_path / "deployment.yaml").write_text(text.replace(edit[0], edit[1], 1))
+    result = render("deployment.yaml", tmp_path)
+    assert result.returncode != 0 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "does not hold what bootstrap.sh changes" in lines[0], lines
 
 
 # --- live -------------------------------------------------------------------------------------

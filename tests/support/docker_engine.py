@@ -157,11 +157,7 @@ def build_image(context_dir: Path, tag: str, build_args: dict[str, str] | None =
     if dockerfile is not None:
         command += ["-f", str(dockerfile)]
     command.append(str(context_dir))
-    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            timeout=timeout, check=False)
-    if result.returncode != 0:
-        tail = "\n".join(result.stdout.splitlines()[-60:])
-        raise RuntimeError(f"docker build of {tag} failed ({result.returncode}):\n{tail}")
+    _run(command, f"docker build of {tag}", timeout, tail_lines=60)
 
 
 def debian_mirror(suite: str) -> str:
@@ -252,11 +248,12 @@ def _import(rootfs: Path, name: str) -> None:
                            f"{imported.returncode}): {imported.stderr}")
 
 
-def _run(command: list[str], what: str, timeout: float) -> None:
+def _run(command: list[str], what: str, timeout: float, tail_lines: int = 40) -> None:
+    """Run a command; on failure, raise with the last lines of its output."""
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             timeout=timeout, check=False)
     if result.returncode != 0:
-        tail = "\n".join(result.stdout.splitlines()[-40:])
+        tail = "\n".join(result.stdout.splitlines()[-tail_lines:])
         raise RuntimeError(f"{what} failed ({result.returncode}):\n{tail}")
 
 
