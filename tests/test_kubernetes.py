@@ -366,6 +366,9 @@ def test_autoscaler_scales_up_under_load_and_back_down(deployed: Cluster) -> Non
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              start_new_session=True)
     try:
+        # An earlier test's load may have left more replicas: from 1, a scale-up is a scale-up.
+        settled = poll("the HPA is at 1 replica before the load",
+                       lambda: deployed.replicas() == (1, 1), 300, 5)
         start_replicas = deployed.replicas()[0]
         started = time.monotonic()
         ab = subprocess.Popen(["bash", "-c", AB], cwd=REPO, env={**deployed.env, "URL": deployed.url},
@@ -379,7 +382,9 @@ def test_autoscaler_scales_up_under_load_and_back_down(deployed: Cluster) -> Non
         peak = deployed.replicas()[0]
         stopped = time.monotonic()
         down = poll("the HPA scales back to 1 replica", lambda: deployed.replicas() == (1, 1), 300, 5)
-        say(f"HPA: {start_replicas} -> {peak} replicas in {up:.0f} s under ab; "
+        assert peak > start_replicas == 1
+        say(f"HPA: settled at 1 in {settled:.0f} s; {start_replicas} -> {peak} replicas in "
+            f"{up:.0f} s under ab; "
             f"back to 1 {down:.0f} s after ab stopped ({stopped - started:.0f} s of load)")
         deployed.figures["hpa"] = f"up {start_replicas}->{peak} in {up:.0f} s; down to 1 in {down:.0f} s"
     finally:
