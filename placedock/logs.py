@@ -25,7 +25,8 @@ REQUEST_LOGGER = "placedock.request"
 PLACEMENT_REQUEST_LOGGER = "placement.requestlog"
 _LEVELS = {"error: ": "ERROR", "warning: ": "WARNING"}
 # uwsgi's log encoder: ${msg} is escaped for JSON by uwsgi, ${unix} is the time in seconds.
-UWSGI_ENCODER = 'json {"name": "uwsgi", "levelname": "INFO", "created": ${unix}, "message": "${msg}"}'
+UWSGI_ENCODER = ('json {"name": "uwsgi", "levelname": "INFO", "created": ${unix}, '
+                 '"message": "${msg}"}')
 _original_stdout: int | None = None  # kept by start_json_output
 
 
@@ -34,7 +35,8 @@ def is_json(environ: Mapping[str, str] = os.environ) -> bool:
 
 
 def placedock_line(message: str, environ: Mapping[str, str] = os.environ) -> str:
-    """One line of placedock's own (start-up steps, the stop); ``message`` starts with ``error: `` or ``warning: `` for those."""
+    """One line of placedock's own (start-up steps, the stop); ``message`` starts with
+    ``error: `` or ``warning: `` for those."""
     if not is_json(environ):
         return f"placedock: {message}"
     level = "INFO"

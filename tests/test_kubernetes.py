@@ -66,8 +66,10 @@ def test_manifests_validate_strictly(version: str) -> None:
 
 def test_strict_validation_catches_a_misspelt_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text((REPO / "deployment.yaml").read_text().replace("readinessProbe:", "readynessProbe:"))
-    result = subprocess.run([kubernetes_validate(), "--strict", "-k", SCHEMA_VERSIONS[-1], str(bad)],
+    bad.write_text((REPO / "deployment.yaml").read_text()
+                   .replace("readinessProbe:", "readynessProbe:"))
+    result = subprocess.run([kubernetes_validate(), "--strict", "-k", SCHEMA_VERSIONS[-1],
+                             str(bad)],
                             capture_output=True, text=True, check=False)
     assert result.returncode != 0 and "readynessProbe" in result.stdout + result.stderr
 
@@ -76,7 +78,8 @@ def test_scripts_are_shellcheck_clean() -> None:
     shellcheck = shutil.which("shellcheck")
     require(shellcheck is not None, "shellcheck (Debian package shellcheck)")
     assert shellcheck is not None
-    scripts = ["bootstrap.sh", "cleanup.sh", "kubernetes/lib.sh", "tests/kubernetes/postgres/entrypoint.sh"]
+    scripts = ["bootstrap.sh", "cleanup.sh", "kubernetes/lib.sh",
+               "tests/kubernetes/postgres/entrypoint.sh"]
     result = subprocess.run([shellcheck, "-S", "warning", *scripts], cwd=REPO, capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0, result.stdout
@@ -113,7 +116,8 @@ def test_render_makes_bootstraps_copy_of_each_object() -> None:
                                "HorizontalPodAutoscaler/placedock", "PodDisruptionBudget/placedock",
                                "Service/placedock", "Service/placedock-postgresql"]
     for name, obj in objects.items():
-        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "placedock-bootstrap", name
+        assert (obj["metadata"]["labels"]["app.kubernetes.io/managed-by"]
+                == "placedock-bootstrap"), name
     for deployment in ("Deployment/placedock", "Deployment/placedock-postgresql"):
         labels = objects[deployment]["spec"]["template"]["metadata"]["labels"]
         assert labels["app.kubernetes.io/managed-by"] == "placedock-bootstrap"
@@ -171,10 +175,12 @@ class Cluster:
 
     def sh(self, command: str, timeout: float = 600, check: bool = True,
            extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(["bash", "-c", command], cwd=REPO, env={**self.env, **(extra or {})},
+        result = subprocess.run(["bash", "-c", command], cwd=REPO,
+                                env={**self.env, **(extra or {})},
                                 capture_output=True, text=True, timeout=timeout, check=False)
         if check:
-            assert result.returncode == 0, f"{command}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+            assert result.returncode == 0, (f"{command}:\n{result.stdout[-4000:]}\n"
+                                            f"{result.stderr[-4000:]}")
         return result
 
     def kubectl(self, *args: str, timeout: float = 120) -> str:
@@ -268,8 +274,8 @@ def test_pods_run_restricted(deployed: Cluster) -> None:
     assert context["readOnlyRootFilesystem"] and not context["allowPrivilegeEscalation"]
     out = deployed.kubectl("exec", pod["metadata"]["name"], "--", "id", "-u")
     assert out.strip() == "42424"
-    out = deployed.kubectl("exec", pod["metadata"]["name"], "--", "python3", "-m", "placedock.health",
-                           "live")
+    out = deployed.kubectl("exec", pod["metadata"]["name"], "--", "python3", "-m",
+                           "placedock.health", "live")
     assert "live: ok" in out
 
 
@@ -371,7 +377,8 @@ def test_autoscaler_scales_up_under_load_and_back_down(deployed: Cluster) -> Non
                        lambda: deployed.replicas() == (1, 1), 300, 5)
         start_replicas = deployed.replicas()[0]
         started = time.monotonic()
-        ab = subprocess.Popen(["bash", "-c", AB], cwd=REPO, env={**deployed.env, "URL": deployed.url},
+        ab = subprocess.Popen(["bash", "-c", AB], cwd=REPO,
+                              env={**deployed.env, "URL": deployed.url},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             up = poll("the HPA scales to 3 or more ready replicas",
@@ -381,12 +388,14 @@ def test_autoscaler_scales_up_under_load_and_back_down(deployed: Cluster) -> Non
             ab.wait()
         peak = deployed.replicas()[0]
         stopped = time.monotonic()
-        down = poll("the HPA scales back to 1 replica", lambda: deployed.replicas() == (1, 1), 300, 5)
+        down = poll("the HPA scales back to 1 replica",
+                    lambda: deployed.replicas() == (1, 1), 300, 5)
         assert peak > start_replicas == 1
         say(f"HPA: settled at 1 in {settled:.0f} s; {start_replicas} -> {peak} replicas in "
             f"{up:.0f} s under ab; "
             f"back to 1 {down:.0f} s after ab stopped ({stopped - started:.0f} s of load)")
-        deployed.figures["hpa"] = f"up {start_replicas}->{peak} in {up:.0f} s; down to 1 in {down:.0f} s"
+        deployed.figures["hpa"] = (f"up {start_replicas}->{peak} in {up:.0f} s; "
+                                   f"down to 1 in {down:.0f} s")
     finally:
         os.killpg(watch.pid, 15)
         watched = watch.communicate(timeout=30)[0]

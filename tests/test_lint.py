@@ -47,7 +47,8 @@ def test_shell_scripts_share_one_style() -> None:
 def test_every_module_has_its_unit_tests() -> None:
     """The README says tests/placedock/ unit-tests each module: a new module brings its file."""
     modules = {path.stem for path in (REPO / "placedock").glob("*.py")} - {"__init__"}
-    tested = {path.stem.removeprefix("test_") for path in (REPO / "tests" / "placedock").glob("test_*.py")}
+    tested = {path.stem.removeprefix("test_")
+              for path in (REPO / "tests" / "placedock").glob("test_*.py")}
     assert modules and sorted(modules - tested) == []
 
 

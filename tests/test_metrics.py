@@ -71,7 +71,8 @@ def load(port: int) -> list[str]:
 
 
 def test_prometheus_counts_every_request_by_route_and_status(
-        image: str, containers: Containers, prometheus: PrometheusServer, metrics_port: int) -> None:
+        image: str, containers: Containers, prometheus: PrometheusServer,
+        metrics_port: int) -> None:
     port = free_port()
     # As Kubernetes runs it: read-only root, a tmpfs for the sockets and the metrics' files.
     container = containers.run(

@@ -4,6 +4,7 @@ to end in tests/test_databases.py and tests/test_outage.py."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -50,7 +51,8 @@ def test_applying_it_twice_adds_nothing(tmp_path: Path) -> None:
     database.serialise_sqlite_transactions(engine)
     listeners = (len(engine.pool.dispatch.connect), len(engine.dispatch.before_cursor_execute))
     assert database.serialise_sqlite_transactions(engine) is True
-    assert (len(engine.pool.dispatch.connect), len(engine.dispatch.before_cursor_execute)) == listeners
+    assert (len(engine.pool.dispatch.connect),
+            len(engine.dispatch.before_cursor_execute)) == listeners
 
 
 @pytest.mark.parametrize("url", ["postgresql+psycopg2://placement@db/placement",
@@ -104,10 +106,8 @@ def test_outage_watch_marks_only_the_thread_that_saw_it() -> None:
     watch.begin_request()
     seen_elsewhere: list[bool] = []
     thread = threading.Thread(target=lambda: seen_elsewhere.append(watch.unreachable))
-    try:
+    with contextlib.suppress(sa.exc.OperationalError):
         engine.connect()
-    except sa.exc.OperationalError:
-        pass
     thread.start()
     thread.join()
     assert watch.unreachable and seen_elsewhere == [False]

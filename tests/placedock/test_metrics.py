@@ -74,8 +74,10 @@ def test_a_worker_that_died_mid_request_is_forgotten(tmp_path: Path) -> None:
         before = generate_latest(registry).decode()
         metrics.forget_dead_processes(folder)
         after = generate_latest(registry).decode()
-        print("before", [l for l in before.splitlines() if l.startswith("placedock_http_requests_in")])
-        print("after", [l for l in after.splitlines() if l.startswith("placedock_http_requests_in")])
+        print("before", [l for l in before.splitlines()
+                         if l.startswith("placedock_http_requests_in")])
+        print("after", [l for l in after.splitlines()
+                        if l.startswith("placedock_http_requests_in")])
     """, tmp_path)
     assert "before ['placedock_http_requests_in_flight 1.0']" in out
     assert "after ['placedock_http_requests_in_flight 0.0']" in out or "after []" in out

@@ -28,7 +28,8 @@ def base_environment() -> dict[str, str]:
     }
 
 
-def run_startup(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_startup(args: list[str], env: dict[str, str],
+                timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """startup.sh run to completion: for commands and for starts that must fail."""
     return subprocess.run(
         [str(STARTUP), *args], env={**base_environment(), **env}, capture_output=True,
