@@ -1,7 +1,7 @@
 # placedock: OpenStack Placement served by uwsgi, configured by the environment alone.
 #   docker build -t placedock .
 #   docker run -p 127.0.0.1:8081:80 -e DB_SYNC=True -e OS_API__AUTH_STRATEGY=noauth2 placedock
-ARG BASE_IMAGE=debian:bookworm-slim
+ARG BASE_IMAGE=debian:trixie-slim
 
 FROM ${BASE_IMAGE} AS build
 # Empty: placement from PyPI at the version pinned in placement-requirements.txt.

@@ -11,8 +11,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from placedock import defaults
+
 REPO = Path(__file__).resolve().parents[1]
 STARTUP = REPO / "startup.sh"
+SHIPPED_INI = REPO / "shared" / "placement-uwsgi.ini"
 APP = "placement.wsgi.api:application"
 PLACEDOCK = "placedock"
 LIMIT = "limit: in-process, no HTTP"
@@ -26,10 +29,11 @@ class Config:
     how: str  # one line for the README
     command: list[str] = field(default_factory=list)  # "{port}" is replaced; empty: in-process
     env: dict[str, str] = field(default_factory=dict)
+    image: str = ""  # run this image (on the host's network) instead of the command
 
     @property
     def in_process(self) -> bool:
-        return not self.command
+        return not self.command and not self.image
 
     def command_for(self, port: int) -> list[str]:
         return [word.replace("{port}", str(port)) for word in self.command]
@@ -48,6 +52,60 @@ def placedock(processes: int | None = None, threads: int | None = None) -> Confi
                   f"startup.sh, PLACEDOCK_PROCESSES={processes} PLACEDOCK_THREADS={threads}",
                   [str(STARTUP)],
                   {"PLACEDOCK_PROCESSES": str(processes), "PLACEDOCK_THREADS": str(threads)})
+
+
+def default_workers() -> str:
+    """placedock's own default worker count, "PxT"."""
+    return f"{defaults.PROCESSES}x{defaults.THREADS}"
+
+
+def metrics_off() -> Config:
+    """placedock's defaults with the metrics mule turned off: what metrics cost per request."""
+    return Config(f"placedock {default_workers()}, metrics off",
+                  "startup.sh as shipped, PLACEDOCK_METRICS_PORT=0",
+                  [str(STARTUP)], {"PLACEDOCK_METRICS_PORT": "0"})
+
+
+def jemalloc_library() -> str:
+    """Debian's libjemalloc2 (package libjemalloc2), wherever its multiarch folder is."""
+    found = sorted(Path("/usr/lib").glob("*/libjemalloc.so.2"))
+    return str(found[0]) if found else ""
+
+
+def allocators() -> list[Config]:
+    """placedock's defaults on other memory allocators than glibc's own defaults."""
+    return [
+        Config(f"placedock {default_workers()}, MALLOC_ARENA_MAX=2",
+               "startup.sh, glibc's malloc held to 2 arenas per process",
+               [str(STARTUP)], {"MALLOC_ARENA_MAX": "2"}),
+        Config(f"placedock {default_workers()}, jemalloc",
+               "startup.sh, Debian's libjemalloc2 preloaded",
+               [str(STARTUP)], {"LD_PRELOAD": jemalloc_library()}),
+    ]
+
+
+def keep_alive_ini(shipped: str) -> str:
+    """The shipped uwsgi ini with HTTP/1.1 keep-alive: `http11-socket` in place of `http-socket`,
+    without the `Connection: close` header placedock adds."""
+    lines = [line.replace("http-socket = ", "http11-socket = ", 1) for line in shipped.splitlines()
+             if line.strip() != "add-header = Connection: close"]
+    return "\n".join(lines) + "\n"
+
+
+def keep_alive(ini: Path) -> Config:
+    """placedock's server (placedock.serve, as startup.sh runs it) on `ini`, a keep_alive_ini."""
+    return Config(f"placedock {default_workers()}, http11-socket (keep-alive)",
+                  "placedock.serve on the shipped ini with http11-socket, no Connection: close",
+                  [str(Path(uwsgi()).parent / "python3"), "-m", "placedock.serve", "--ini",
+                   str(ini)], {"PYTHONPATH": str(REPO)})
+
+
+def images(trixie: str, bookworm: str) -> list[Config]:
+    """The built image on each base, run on the host's network: Debian 13 against 12."""
+    return [Config("image: trixie, Python 3.13", "docker run --network host, the default base",
+                   image=trixie),
+            Config("image: bookworm, Python 3.11", "docker run --network host, "
+                   "BASE_IMAGE=debian:bookworm-slim", image=bookworm)]
 
 
 def original() -> Config:

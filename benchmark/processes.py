@@ -114,12 +114,12 @@ def pss_bytes(pid: int) -> int:
     return total
 
 
-def cpu_times() -> tuple[int, int, int]:
-    """Jiffies of the machine from /proc/stat: (busy, total, user + system + steal)."""
+def cpu_times() -> tuple[int, int, int, int]:
+    """Jiffies of the machine from /proc/stat: (busy, total, user + system + steal, steal)."""
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     user, nice, system, idle, iowait, _irq, _softirq, steal = fields[:8]
     total = sum(fields[:8])
-    return total - idle - iowait, total, user + nice + system + steal
+    return total - idle - iowait, total, user + nice + system + steal, steal
 
 
 def jiffies(pids: list[int]) -> int:
@@ -134,11 +134,21 @@ def jiffies(pids: list[int]) -> int:
     return total
 
 
+def tree_jiffies(roots: list[int]) -> int:
+    """CPU time of these processes and of every process below them, as they are now: a server's
+    master and workers (and any mule), or the in-process leader and its forked workers."""
+    return jiffies([pid for root in roots for pid in descendants(root)])
+
+
+def clock_ticks() -> int:
+    return os.sysconf("SC_CLK_TCK")
+
+
 def own_jiffies() -> int:
     """CPU time of this process and of its children it has reaped (wrk runs)."""
     times = os.times()
     seconds = times.user + times.system + times.children_user + times.children_system
-    return round(seconds * os.sysconf("SC_CLK_TCK"))
+    return round(seconds * clock_ticks())
 
 
 class CpuWindow:
@@ -151,24 +161,28 @@ class CpuWindow:
 
     def __init__(self, ours: Callable[[], list[int]]) -> None:
         self._ours = ours
-        self._start: tuple[tuple[int, int, int], int] = ((0, 0, 0), 0)
+        self._start: tuple[tuple[int, int, int, int], int] = ((0, 0, 0, 0), 0)
         self.busy = 0.0
         self.others = 0.0
+        self.stolen = 0.0
+        self.load = 0.0  # the 1-minute load average at the end
 
     def _ours_now(self) -> int:
-        return jiffies([pid for root in self._ours() for pid in descendants(root)]) + own_jiffies()
+        return tree_jiffies(self._ours()) + own_jiffies()
 
     def __enter__(self) -> Self:
         self._start = cpu_times(), self._ours_now()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        (busy0, total0, work0), ours0 = self._start
-        (busy1, total1, work1), ours1 = cpu_times(), self._ours_now()
+        (busy0, total0, work0, steal0), ours0 = self._start
+        (busy1, total1, work1, steal1), ours1 = cpu_times(), self._ours_now()
         total = total1 - total0
         if total:
             self.busy = (busy1 - busy0) / total
             self.others = max(0, (work1 - work0) - (ours1 - ours0)) / total
+            self.stolen = (steal1 - steal0) / total
+        self.load = float(load_average().split()[0])
 
 
 def load_average() -> str:

@@ -1,7 +1,8 @@
 """placedock's benchmark: `.venv/bin/python -m benchmark.run` from the repository's root.
 
 Prints the results as Markdown and writes them to benchmark/results.md, with a bar chart in
-benchmark/chart.png. It starts a Docker engine only if none answers (and then stops it), a
+benchmark/chart.png (or into --output). `--quick` (CI) produces every row and goal line from short
+windows, fewer providers and fewer repeats. It starts a Docker engine only if none answers (and then stops it), a
 PostgreSQL server of its own, and every server it measures, each stopped by its PID; nothing
 is installed. See the README's "Benchmark" section for the method.
 """
@@ -16,27 +17,51 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
 from benchmark import configs, processes, report, seed, starts, throughput, wrk
 from benchmark.configs import Config
+from benchmark.repeats import Row
 from tests.support.databases import PG_BIN, PostgreSQLServer
-from tests.support.docker_engine import build_image, docker, ensure_base_image, ensure_engine
+from tests.support.docker_engine import (
+    DEFAULT_BASE,
+    build_image,
+    docker,
+    ensure_base_image,
+    ensure_engine,
+)
 from tests.support.network import free_port
 from tests.support.server import base_environment
 
 HERE = Path(__file__).resolve().parent
-BASE_IMAGE = "debian:bookworm-slim"
+BASE_IMAGE = DEFAULT_BASE
+OLDSTABLE = "debian:bookworm-slim"  # Debian 12, Python 3.11: measured beside the default
+OLDSTABLE_IMAGE = f"{starts.IMAGE}:bookworm"
 ENDPOINTS = {
     "GET /": "/",
     "GET /resource_providers": "/resource_providers",
     "GET /allocation_candidates": seed.ALLOCATION_CANDIDATES,
 }
 VARIANTS = [(2, 1), (2, 2), (2, 4), (3, 1), (4, 1)]  # placedock's own worker counts tried
-PROVIDERS = 1000
-START_REPEATS = 3
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How much the benchmark measures: the README's full run, or CI's quick one."""
+
+    repeats: int  # of every throughput point, interleaved across the configurations
+    warmup_s: float
+    measure_s: float
+    providers: int
+    start_repeats: int
+
+
+FULL = Mode(repeats=3, warmup_s=2, measure_s=5, providers=1000, start_repeats=3)
+# CI's: every row and goal line in about 5 minutes; one run per point, so no spread.
+QUICK = Mode(repeats=1, warmup_s=1, measure_s=1, providers=200, start_repeats=1)
 
 
 def log(message: str) -> None:
@@ -50,21 +75,27 @@ def check_prerequisites() -> None:
         ("PostgreSQL 15", (PG_BIN / "postgres").exists()),
         ("root (PostgreSQL runs as its own user, dockerd may be started)", os.geteuid() == 0),
         ("uwsgi in this virtualenv", Path(configs.uwsgi()).exists()),
+        ("jemalloc (Debian package libjemalloc2)", bool(configs.jemalloc_library())),
     ) if not present]
     if missing:
         raise SystemExit(f"benchmark: missing: {', '.join(missing)}")
 
 
-def image_sizes() -> report.Image:
-    """Build the image (cached layers make this quick) and read its size and its base's."""
+def build_images() -> list[report.Image]:
+    """Build the image on the default base and on Debian 12's (cached layers make this quick);
+    their sizes and their bases'."""
     revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=configs.REPO, capture_output=True,
                               text=True, check=False).stdout.strip() or "unknown"
-    build_image(configs.REPO, starts.IMAGE, {"REVISION": revision})
+    built = []
+    for name, base in ((starts.IMAGE, BASE_IMAGE), (OLDSTABLE_IMAGE, OLDSTABLE)):
+        ensure_base_image(base)
+        build_image(configs.REPO, name, {"REVISION": revision, "BASE_IMAGE": base})
+        built.append(report.Image(name, _size(name), base, _size(base)))
+    return built
 
-    def size(name: str) -> int:
-        return int(docker("image", "inspect", "--format", "{{.Size}}", name).stdout)
 
-    return report.Image(starts.IMAGE, size(starts.IMAGE), BASE_IMAGE, size(BASE_IMAGE))
+def _size(image: str) -> int:
+    return int(docker("image", "inspect", "--format", "{{.Size}}", image).stdout)
 
 
 def database(postgresql: PostgreSQLServer) -> str:
@@ -73,21 +104,26 @@ def database(postgresql: PostgreSQLServer) -> str:
     return postgresql.create_database("placement") + "?options=-c%20synchronous_commit%3Doff"
 
 
-def seeded(settings: throughput.Settings, base: dict[str, str]) -> list[str]:
+def seeded(settings: throughput.Settings, base: dict[str, str], count: int) -> list[str]:
     """Migrate the database (placedock with DB_SYNC), then make the providers in-process."""
     port = free_port()
     env = throughput.server_env(base, settings, port)
     with throughput.serving(configs.placedock(), {**env, "DB_SYNC": "True"}, port, settings):
         pass
     with throughput.in_process(configs.limit(settings.cores), env, settings) as workers:
-        return workers.seed(PROVIDERS)
+        return workers.seed(count)
 
 
-def others(default_workers: str, cores: int) -> list[Config]:
-    """Every configuration after placedock's defaults, in table order."""
-    variants = [configs.placedock(p, t) for p, t in VARIANTS if f"{p}x{t}" != default_workers]
-    return [*variants, configs.limit(cores), configs.original(), configs.upstream(),
-            configs.openstack_helm()]
+def configurations(cores: int, workdir: Path) -> list[Config]:
+    """Every configuration, in table order: placedock's defaults first."""
+    default = configs.default_workers()
+    variants = [configs.placedock(p, t) for p, t in VARIANTS if f"{p}x{t}" != default]
+    keep_alive_ini = workdir / "keep-alive.ini"
+    keep_alive_ini.write_text(configs.keep_alive_ini(configs.SHIPPED_INI.read_text()))
+    return [configs.placedock(), configs.metrics_off(), configs.keep_alive(keep_alive_ini),
+            *variants,
+            *configs.images(starts.IMAGE, OLDSTABLE_IMAGE), *configs.allocators(),
+            configs.limit(cores), configs.original(), configs.upstream(), configs.openstack_helm()]
 
 
 def reads(config: Config, settings: throughput.Settings,
@@ -114,41 +150,49 @@ def writes(config: Config, providers: list[str], settings: throughput.Settings,
         return throughput.measure_writes(server, port, providers, settings)
 
 
-def measure_all(settings: throughput.Settings, base: dict[str, str],
-                providers: list[str]) -> list[throughput.Measured]:
-    """Reads for every configuration, then writes for every one (they change the data)."""
-    measured = [reads(configs.placedock(), settings, base)]
-    log(f"placedock defaults ({measured[0].workers}): reads measured")
-    for config in others(measured[0].workers, settings.cores):
-        measured.append(reads(config, settings, base))
-        log(f"{config.name}: reads measured")
-    for row in measured:
-        row.results[throughput.WRITES] = writes(row.config, providers, settings, base)
-        log(f"{row.config.name}: writes measured")
-    return measured
+def measure_all(settings: throughput.Settings, base: dict[str, str], providers: list[str],
+                repeats: int) -> list[Row]:
+    """Reads for every configuration, `repeats` rounds of them, then writes (they change the
+    data) the same way; each round visits every configuration in turn."""
+    rows = [Row(config) for config in configurations(settings.cores, settings.workdir)]
+    for repeat in range(1, repeats + 1):
+        for row in rows:
+            row.runs.append(reads(row.config, settings, base))
+            log(f"{row.config.name}: reads measured ({repeat}/{repeats})")
+    for repeat in range(repeats):
+        for row in rows:
+            row.runs[repeat].results[throughput.WRITES] = writes(row.config, providers, settings,
+                                                                 base)
+            log(f"{row.config.name}: writes measured ({repeat + 1}/{repeats})")
+    return rows
 
 
-def context_lines(settings: throughput.Settings, load_before: str) -> list[str]:
+def context_lines(settings: throughput.Settings, load_before: str, mode: Mode) -> list[str]:
     version = metadata.version("openstack-placement")
     query = seed.ALLOCATION_CANDIDATES.split("?", 1)[1]
     return [
         (f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores "
          f"(load average before: {load_before}; after: {processes.load_average()}); "
          f"placement {version}; PostgreSQL 15 on 127.0.0.1 (commits not waiting for the disk) "
-         f"holding {PROVIDERS:,} providers shaped as in upstream's performance job; "
+         f"holding {mode.providers:,} providers shaped as in upstream's performance job; "
          f"`GET /allocation_candidates?{query}` (upstream's query) returns all of them."),
-        (f"`wrk --latency -t 1 -c {settings.connections}`, one run per point: "
-         f"{settings.warmup_s} s of warm-up, then the 2xx responses completed in the next "
-         f"{settings.measure_s} s are counted; p50 / p99 are wrk's, over the whole run. The "
+        (f"`wrk --latency -t 1 -c {settings.connections}`, {mode.repeats} runs per point, "
+         "the configurations taken in turn in each round: "
+         f"{settings.warmup_s:g} s of warm-up, then the 2xx responses completed in the next "
+         f"{settings.measure_s:g} s are counted; p50 / p99 are wrk's, over the whole run "
+         "(the median of the runs). "
+         "CPU/req: the user + system time of the server's processes (uwsgi's master, workers "
+         "and mule) over the counted window, divided by the requests it completed; figures are "
+         "the median (min-max) of the runs. The "
          f"in-process limit: placement's WSGI app loaded once and {settings.cores} processes "
          "forked from it, each calling it in a loop (no HTTP, no queue: its latencies are "
-         "service times). Cores busy: the least busy point's share of the machine's CPU; "
-         "(others): the most that programs other than the benchmark's took, or the "
-         "hypervisor stole."),
+         "service times; its CPU/req is the leader's and workers'). Load: the highest "
+         "1-minute load average at the end of a point; others: the most CPU that programs "
+         "other than the benchmark's took; stolen: the most the hypervisor took."),
     ]
 
 
-def run(workdir: Path, stack: ExitStack) -> report.Results:
+def run(workdir: Path, stack: ExitStack, mode: Mode) -> report.Results:
     load_before = processes.load_average()
     base = base_environment()
     log("image")
@@ -156,36 +200,43 @@ def run(workdir: Path, stack: ExitStack) -> report.Results:
     if engine is None:
         raise SystemExit("benchmark: no Docker engine answers and none can be started")
     stack.callback(engine.stop)  # only stops a dockerd we started
-    ensure_base_image(BASE_IMAGE)
-    image = image_sizes()
+    images = build_images()
     log("start times")
-    start_times = starts.measure(workdir, base, START_REPEATS)
+    start_times = starts.measure(workdir, base, mode.start_repeats, BASE_IMAGE)
     postgresql = PostgreSQLServer(workdir / "postgresql")
     stack.callback(postgresql.stop)
     postgresql.start()
-    settings = throughput.Settings(database(postgresql), workdir, cores=os.cpu_count() or 2,
+    settings = throughput.Settings(database(postgresql), workdir, warmup_s=mode.warmup_s,
+                                   measure_s=mode.measure_s, cores=os.cpu_count() or 2,
                                    database_pid=postgresql.pid or 0)
-    log(f"seeding {PROVIDERS} providers")
+    log(f"seeding {mode.providers} providers")
     started = time.monotonic()
-    providers = seeded(settings, base)
+    providers = seeded(settings, base, mode.providers)
     log(f"seeded in {time.monotonic() - started:.0f} s")
-    measured = measure_all(settings, base, providers)
-    return report.Results(context_lines(settings, load_before), start_times, image, measured,
+    rows = measure_all(settings, base, providers, mode.repeats)
+    return report.Results(context_lines(settings, load_before, mode), start_times, images, rows,
                           list(ENDPOINTS))
 
 
 def main(argv: list[str]) -> int:
-    argparse.ArgumentParser(prog="python -m benchmark.run", description=__doc__).parse_args(argv)
+    parser = argparse.ArgumentParser(prog="python -m benchmark.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="short windows, fewer providers and repeats (CI)")
+    parser.add_argument("--output", type=Path, default=HERE,
+                        help="the folder for results.md and chart.png (default: benchmark/)")
+    arguments = parser.parse_args(argv)
+    mode = QUICK if arguments.quick else FULL
     check_prerequisites()
     workdir = Path(tempfile.mkdtemp(prefix="placedock-benchmark-"))
     try:
         with ExitStack() as stack:
-            results = run(workdir, stack)
+            results = run(workdir, stack, mode)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     text = report.markdown(results)
-    (HERE / "results.md").write_text(text)
-    report.chart(results, HERE / "chart.png")
+    arguments.output.mkdir(parents=True, exist_ok=True)
+    (arguments.output / "results.md").write_text(text)
+    report.chart(results, arguments.output / "chart.png")
     print(text)
     return 0
 

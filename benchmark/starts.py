@@ -13,7 +13,7 @@ from benchmark import configs, processes
 from tests.support.docker_engine import DOCKER, docker
 from tests.support.network import free_port
 
-IMAGE = "placedock"
+IMAGE = "placedock-benchmark"  # its own tag: test runs build and replace `placedock`
 UID = 42424  # the image's user, who must own a mounted data folder
 NOAUTH_SYNC = ["-e", "OS_API__AUTH_STRATEGY=noauth2", "-e", "DB_SYNC=True"]
 
@@ -46,10 +46,24 @@ def docker_run(extra: list[str]) -> float:
         docker("rm", "-f", "-v", container)
 
 
+def no_op_container(base_image: str) -> float:
+    """Seconds for `docker run --rm BASE true` to return: what the engine itself takes to make,
+    start and remove a container, with nothing in it to wait for."""
+    started = time.monotonic()
+    result = subprocess.run([DOCKER, "run", "--rm", "--network", "none", base_image, "true"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"docker run {base_image} true failed: {result.stderr}")
+    return time.monotonic() - started
+
+
 def native(config: configs.Config, env: dict[str, str], log_path: Path) -> float:
-    """Seconds from starting the configuration's command to a 200 on `/`; stopped after."""
+    """Seconds from starting the configuration's command to a 200 on `/`; stopped after.
+    placedock gets a metrics port of its own (metrics on, as shipped)."""
     port = free_port()
-    server = processes.Process(config.command_for(port), {**env, "PLACEDOCK_PORT": str(port)},
+    server = processes.Process(config.command_for(port),
+                               {**env, "PLACEDOCK_PORT": str(port),
+                                "PLACEDOCK_METRICS_PORT": str(free_port())},
                                log_path)
     server.start()
     try:
@@ -66,8 +80,16 @@ def data_dir(parent: Path, name: str) -> Path:
     return folder
 
 
-def measure(workdir: Path, base_env: dict[str, str], repeats: int) -> list[StartTime]:
-    """docker run on an empty sqlite and on one at head, startup.sh natively, and the floor."""
+NO_OP = "engine alone: docker run --rm of the base running `true`"
+FLOOR = "floor: plain uwsgi natively, sqlite at head"
+NATIVE_EMPTY = "startup.sh natively, empty sqlite, DB_SYNC=True"
+DOCKER_EMPTY = "docker run, empty sqlite, DB_SYNC=True"
+
+
+def measure(workdir: Path, base_env: dict[str, str], repeats: int,
+            base_image: str) -> list[StartTime]:
+    """docker run on an empty sqlite and on one at head, startup.sh natively, the floor, and
+    the engine's own cost of running a container from the same base."""
     at_head = data_dir(workdir, "docker-at-head")
     docker_run(["-v", f"{at_head}:/var/lib/placement"])  # migrates it: now at head
     native_env = {**base_env, "OS_API__AUTH_STRATEGY": "noauth2", "DB_SYNC": "True",
@@ -75,11 +97,12 @@ def measure(workdir: Path, base_env: dict[str, str], repeats: int) -> list[Start
     sqlite_dir = workdir / "native-at-head"
     floor_env = {**native_env, "OS_PLACEMENT_DATABASE__CONNECTION":
                  f"sqlite:///{sqlite_dir}/placement.sqlite"}
-    rows = [StartTime("docker run, empty sqlite, DB_SYNC=True", []),
+    rows = [StartTime(DOCKER_EMPTY, []),
             StartTime("docker run, sqlite at head, DB_SYNC=True", []),
-            StartTime("startup.sh natively, empty sqlite, DB_SYNC=True", []),
+            StartTime(NATIVE_EMPTY, []),
             StartTime("startup.sh natively, sqlite at head, DB_SYNC=True", []),
-            StartTime("floor: plain uwsgi natively, sqlite at head", [])]
+            StartTime(FLOOR, []),
+            StartTime(NO_OP, [])]
     log = workdir / "starts.log"
     placedock = configs.placedock()
     native(placedock, {**native_env, "PLACEDOCK_DATA_DIR": str(sqlite_dir)}, log)  # now at head
@@ -92,4 +115,5 @@ def measure(workdir: Path, base_env: dict[str, str], repeats: int) -> list[Start
         rows[3].seconds.append(native(placedock,
                                       {**native_env, "PLACEDOCK_DATA_DIR": str(sqlite_dir)}, log))
         rows[4].seconds.append(native(configs.floor(), floor_env, log))
+        rows[5].seconds.append(no_op_container(base_image))
     return rows

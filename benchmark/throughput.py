@@ -18,7 +18,9 @@ from typing import Self
 
 from benchmark import processes, wrk
 from benchmark.configs import Config
+from benchmark.containers import ContainerServer
 from benchmark.inprocess import Answer, Workers
+from tests.support.network import free_port
 
 CONNECTIONS = 10  # upstream's performance job runs ab -c 10: enough to keep 2 cores busy
 WRITES = "PUT /allocations"
@@ -30,8 +32,8 @@ class Settings:
 
     database_url: str
     workdir: Path
-    warmup_s: int = 2
-    measure_s: int = 5
+    warmup_s: float = 2
+    measure_s: float = 5
     connections: int = CONNECTIONS
     cores: int = 2
     database_pid: int = 0  # the database server's, to tell its CPU from other programs'
@@ -45,7 +47,7 @@ class Measured:
     results: dict[str, wrk.LoadResult] = field(default_factory=dict)
     idle_pss: int = 0
     load_pss: int = 0  # the peak over all the reads
-    pss_after: dict[str, int] = field(default_factory=dict)  # the peak so far, per read endpoint
+    pss_during: dict[str, int] = field(default_factory=dict)  # the peak under each read's load
     workers: str = ""  # what placedock said it runs ("2x4"), for its defaults
 
 
@@ -73,9 +75,12 @@ class PeakPss:
 
 
 def server_env(base: dict[str, str], settings: Settings, port: int) -> dict[str, str]:
+    """What every server gets; placedock its own metrics port (as shipped, metrics on), so that
+    no two servers on this host try the default one."""
     return {**base, "OS_API__AUTH_STRATEGY": "noauth2",
             "OS_PLACEMENT_DATABASE__CONNECTION": settings.database_url,
             "PLACEDOCK_ADDRESS": "127.0.0.1", "PLACEDOCK_PORT": str(port),
+            "PLACEDOCK_METRICS_PORT": str(free_port()),
             "PLACEDOCK_DATA_DIR": str(settings.workdir / f"data-{port}")}
 
 
@@ -83,9 +88,11 @@ def server_env(base: dict[str, str], settings: Settings, port: int) -> dict[str,
 def serving(config: Config, env: dict[str, str], port: int, settings: Settings
             ) -> Iterator[processes.Process]:
     """The configuration's server, ready (a 200 on /resource_providers); stopped afterwards."""
-    name = config.name.split(" ")[0]
-    server = processes.Process(config.command_for(port), {**env, **config.env},
-                               settings.workdir / f"{name}-{port}.log").start()
+    name = config.name.split(" ")[0].rstrip(":")
+    log_path = settings.workdir / f"{name}-{port}.log"
+    server = (ContainerServer(config.image, {**env, **config.env}, log_path) if config.image
+              else processes.Process(config.command_for(port), {**env, **config.env}, log_path)
+              ).start()
     try:
         processes.wait_for_200(f"http://127.0.0.1:{port}/resource_providers", server.started_at,
                                server, token="admin")
@@ -100,7 +107,25 @@ def timed(run: Callable[[], wrk.LoadResult], ours: Callable[[], list[int]]
     with processes.CpuWindow(ours) as window:
         result = run()
     result.cpu_busy, result.others = window.busy, window.others
+    result.stolen, result.load = window.stolen, window.load
     return result
+
+
+def counted_window_cpu(pids: Callable[[], list[int]], settings: Settings
+                       ) -> Callable[[float], float]:
+    """For wrk.run: the CPU seconds of these process trees over the window wrk counts, which
+    opens `warmup_s` after wrk starts and lasts `measure_s`."""
+    def measure(started: float) -> float:
+        _sleep_until(started + settings.warmup_s)
+        before = processes.tree_jiffies(pids())
+        _sleep_until(started + settings.warmup_s + settings.measure_s)
+        return (processes.tree_jiffies(pids()) - before) / processes.clock_ticks()
+
+    return measure
+
+
+def _sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.monotonic()))
 
 
 def measure_reads(config: Config, server: processes.Process, port: int,
@@ -110,12 +135,12 @@ def measure_reads(config: Config, server: processes.Process, port: int,
     time.sleep(0.5)
     measured.idle_pss = processes.pss_bytes(server.pid)
     script = wrk.headers_script(settings.workdir)
-    with PeakPss(lambda: [server.pid]) as peak:
-        for label, path in endpoints.items():
+    for label, path in endpoints.items():
+        with PeakPss(lambda: [server.pid]) as peak:
             measured.results[label] = _wrk(f"http://127.0.0.1:{port}{path}", script, server,
                                            settings)
-            measured.pss_after[label] = max(peak.peak, processes.pss_bytes(server.pid))
-    measured.load_pss = max(peak.peak, *measured.pss_after.values())
+        measured.pss_during[label] = max(peak.peak, processes.pss_bytes(server.pid))
+    measured.load_pss = max(measured.pss_during.values())
     return measured
 
 
@@ -128,7 +153,8 @@ def measure_writes(server: processes.Process, port: int, providers: list[str],
 def _wrk(url: str, script: Path, server: processes.Process, settings: Settings
          ) -> wrk.LoadResult:
     return timed(lambda: wrk.run(url, settings.warmup_s, settings.measure_s,
-                                 settings.connections, script),
+                                 settings.connections, script,
+                                 counted_window_cpu(lambda: [server.pid], settings)),
                  lambda: [server.pid, settings.database_pid])
 
 
@@ -148,13 +174,13 @@ def measure_limit_reads(config: Config, workers: Workers, endpoints: dict[str, s
     """The in-process limit: every endpoint, through the workers, no HTTP."""
     measured = Measured(config)
     measured.idle_pss = sum(processes.pss_bytes(pid) for pid in workers.pids)
-    with PeakPss(lambda: workers.pids) as peak:
-        for label, path in endpoints.items():
+    for label, path in endpoints.items():
+        with PeakPss(lambda: workers.pids) as peak:
             measured.results[label] = _point(
                 lambda seconds, path=path: _combine(workers.get(path, seconds)), workers,
                 settings)
-            measured.pss_after[label] = max(peak.peak, sum(map(processes.pss_bytes, workers.pids)))
-    measured.load_pss = max(peak.peak, *measured.pss_after.values())
+        measured.pss_during[label] = max(peak.peak, sum(map(processes.pss_bytes, workers.pids)))
+    measured.load_pss = max(measured.pss_during.values())
     return measured
 
 
@@ -165,9 +191,17 @@ def measure_limit_writes(workers: Workers, providers: list[str],
 
 def _point(run: Callable[[float], wrk.LoadResult], workers: Workers, settings: Settings
            ) -> wrk.LoadResult:
-    """In-process: a warm-up order, then the measured one."""
+    """In-process: a warm-up order, then the measured one, with the CPU the leader and its
+    workers spent on it (the leader only relays: nearly all of it is the workers')."""
     run(settings.warmup_s)
-    return timed(lambda: run(settings.measure_s), lambda: [*workers.pids, settings.database_pid])
+
+    def measured() -> wrk.LoadResult:
+        before = processes.tree_jiffies(workers.pids)
+        result = run(settings.measure_s)
+        result.server_cpu_s = (processes.tree_jiffies(workers.pids) - before) / processes.clock_ticks()
+        return result
+
+    return timed(measured, lambda: [*workers.pids, settings.database_pid])
 
 
 def _combine(answers: list[Answer]) -> wrk.LoadResult:

@@ -11,9 +11,12 @@ are wrk's own, over the whole run.
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +115,15 @@ class LoadResult:
     errors: int = 0  # non-2xx responses in the window, refused connections, timeouts
     cpu_busy: float = 0.0  # share of the machine's cores busy during the run
     others: float = 0.0  # share of the machine's CPU taken by other programs (or stolen)
+    stolen: float = 0.0  # share of the machine's CPU the hypervisor stole
+    load: float = 0.0  # the 1-minute load average at the end of the run
+    server_cpu_s: float = 0.0  # the server's user + system time over the counted window
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """The server's CPU time per request completed in the counted window: what a request
+        costs, whatever else the machine was doing (throughput moves with that, this barely)."""
+        return self.server_cpu_s * 1e3 / self.requests if self.requests else 0.0
 
 
 def headers_script(folder: Path) -> Path:
@@ -129,15 +141,25 @@ def writes_script(folder: Path, providers: list[str]) -> Path:
     return path
 
 
-def run(url: str, warmup_s: int, measure_s: int, connections: int, script: Path) -> LoadResult:
-    """One wrk thread (the client's CPU stays small) for warm-up + window + 1 s."""
+def run(url: str, warmup_s: float, measure_s: float, connections: int, script: Path,
+        during_window: Callable[[float], float] | None = None) -> LoadResult:
+    """One wrk thread (the client's CPU stays small) for warm-up + window + 1 s.
+
+    `during_window`, given the monotonic time wrk was started at, is called while wrk runs: it
+    measures the server over the counted window and returns its CPU seconds (server_cpu_s)."""
     command = ["wrk", "--latency", "-t", "1", "-c", str(connections),
-               "-d", f"{warmup_s + measure_s + 1}s", "--timeout", "60s", "-s", str(script), url,
-               "--", str(warmup_s), str(measure_s)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"wrk failed ({result.returncode}):\n{result.stdout}{result.stderr}")
-    return parse(result.stdout, measure_s)
+               "-d", f"{math.ceil(warmup_s + measure_s + 1)}s", "--timeout", "60s",
+               "-s", str(script), url, "--", str(warmup_s), str(measure_s)]
+    started = time.monotonic()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as process:
+        cpu_s = during_window(started) if during_window is not None else 0.0
+        stdout, stderr = process.communicate(timeout=300)
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{stdout}{stderr}")
+    result = parse(stdout, measure_s)
+    result.server_cpu_s = cpu_s
+    return result
 
 
 def parse(output: str, measure_s: float) -> LoadResult:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.containers import IMAGE, Containers
 from tests.support.databases import PG_BIN, MariaDBServer, PostgreSQLServer
+from tests.support.docker_engine import DEFAULT_BASE as BASE_IMAGE
 from tests.support.docker_engine import (
     DockerEngine,
     build_image,
@@ -23,8 +24,6 @@ from tests.support.docker_engine import (
 )
 from tests.support.server import REPO
 from tests.support.skips import require
-
-BASE_IMAGE = "debian:bookworm-slim"
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +78,8 @@ def docker_engine() -> Iterator[DockerEngine]:
 
 @pytest.fixture(scope="session")
 def base_image(docker_engine: DockerEngine) -> str:
-    """debian:bookworm-slim: the real one if present, else the locally made CI stand-in."""
+    """The Dockerfile's base (debian:trixie-slim): the real one if present, else the locally
+    made CI stand-in."""
     ensure_base_image(BASE_IMAGE)
     return BASE_IMAGE
 

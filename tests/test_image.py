@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.support.containers import NOAUTH, Containers, inspect, logs, wait_http
-from tests.support.docker_engine import docker
+from tests.support.docker_engine import build_image, docker, ensure_base_image
 from tests.support.load import Load, WriterLoad
 from tests.support.network import free_port
 from tests.support.server import REPO, get
@@ -21,6 +21,8 @@ from tests.test_databases import post_json
 from tests.test_startup import gabbi
 
 UID = 42424
+OLDSTABLE = "debian:bookworm-slim"  # still a supported BASE_IMAGE (README, "The image")
+OLDSTABLE_IMAGE = "placedock-ci:bookworm"
 QUICK_START_RUN = 'docker run -t -p 127.0.0.1:8081:80 -e "DB_SYNC=True" -e "OS_API__AUTH_STRATEGY=noauth2" placedock'  # noqa: E501 (the README's command, verbatim)
 
 
@@ -53,6 +55,28 @@ def test_gabbi_on_the_embedded_sqlite(image: str, containers: Containers) -> Non
     for url in (f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/placement"):
         result = gabbi(url)
         assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_image_runs_debian_13_and_python_3_13(image: str) -> None:
+    result = docker("run", "--rm", "--network", "none", "--entrypoint", "sh", image, "-c",
+                    ". /etc/os-release && echo $VERSION_CODENAME && python3 --version")
+    assert result.returncode == 0, result.stderr
+    codename, python = result.stdout.split("\n", 1)
+    assert codename == "trixie" and python.startswith("Python 3.13."), result.stdout
+
+
+def test_the_bookworm_base_still_builds_and_passes_gabbi(image: str,
+                                                         containers: Containers) -> None:
+    ensure_base_image(OLDSTABLE)
+    build_image(REPO, OLDSTABLE_IMAGE, {"BASE_IMAGE": OLDSTABLE})
+    port = free_port()
+    container = containers.run("-p", f"127.0.0.1:{port}:80", *NOAUTH, OLDSTABLE_IMAGE)
+    wait_http(f"http://127.0.0.1:{port}/", container=container)
+    result = gabbi(f"http://127.0.0.1:{port}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    python = docker("run", "--rm", "--network", "none", "--entrypoint", "python3",
+                    OLDSTABLE_IMAGE, "--version")
+    assert python.stdout.startswith("Python 3.11."), python.stdout
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "mariadb"])

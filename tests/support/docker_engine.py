@@ -1,14 +1,15 @@
-"""A Docker engine for tests, and a registry-free stand-in for debian:bookworm-slim.
+"""A Docker engine for tests, and registry-free stand-ins for debian:<suite>-slim.
 
     engine = ensure_engine()          # an engine already running, or a dockerd we start; or None
-    ensure_base_image()               # debian:bookworm-slim: kept if present, else made locally
+    ensure_base_image()               # debian:trixie-slim: kept if present, else made locally
+    ensure_base_image("debian:bookworm-slim")  # any Debian suite the same way
     build_image(context, "tag", {})   # `docker build --network host ...`, log tail on failure
     engine.stop()                     # stops dockerd only if we started it, by its PID
 
 No image can be pulled here, so the base image is made with debootstrap from the Debian mirror
 this machine's apt already uses, with the host's CA bundle baked in (outbound TLS is intercepted
-here; pip inside builds needs it). It is labelled and also tagged CI_BASE_TAG so it can be told
-apart from the real image.
+here; pip inside builds needs it). It is labelled and also tagged placedock-ci/base:<suite> so
+it can be told apart from the real image.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from tests.support import processes
 
 DOCKER = "docker"
 BUILD_ARGS_FOR_THIS_MACHINE = ["--network", "host"]  # builds reach package registries only so
-CI_BASE_TAG = "placedock-ci/base:bookworm"
+CI_BASE_REPOSITORY = "placedock-ci/base"  # tagged :<suite>
+DEFAULT_BASE = "debian:trixie-slim"  # the Dockerfile's BASE_IMAGE
+OS_RELEASE = Path("/etc/os-release")
 CI_LABEL = "org.placedock.ci-stand-in"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CA_IN_IMAGE = "/usr/local/share/placedock-ci/ca.crt"  # no Debian package rewrites this path
@@ -125,15 +128,21 @@ def is_ci_stand_in(name: str) -> bool:
     return result.returncode == 0 and result.stdout.strip() == "true"
 
 
-def ensure_base_image(name: str = "debian:bookworm-slim") -> None:
-    """Keep `name` if present; else debootstrap bookworm from the host's mirror and import it."""
+def suite_of(name: str) -> str:
+    """The Debian suite a debian:<suite>-slim image name stands for."""
+    return name.rsplit(":", 1)[-1].removesuffix("-slim")
+
+
+def ensure_base_image(name: str = DEFAULT_BASE) -> None:
+    """Keep `name` if present; else debootstrap its suite from the host's mirror and import it."""
     if image_exists(name):
         return
-    mirror = debian_mirror("bookworm")
+    suite = suite_of(name)
+    mirror = debian_mirror(suite)
     scratch = Path(tempfile.mkdtemp(prefix="placedock-rootfs-"))
     rootfs = scratch / "rootfs"
     try:
-        _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), mirror], "debootstrap",
+        _run(["debootstrap", "--variant=minbase", suite, str(rootfs), mirror], "debootstrap",
              timeout=900)
         _slim(rootfs)
         ca_copy = rootfs / CA_IN_IMAGE.lstrip("/")
@@ -143,7 +152,7 @@ def ensure_base_image(name: str = "debian:bookworm-slim") -> None:
         _import(rootfs, name)
     finally:
         _remove_rootfs(scratch)
-    tagged = docker("tag", name, CI_BASE_TAG)
+    tagged = docker("tag", name, f"{CI_BASE_REPOSITORY}:{suite}")
     if tagged.returncode != 0:
         raise RuntimeError(f"docker tag failed: {tagged.stderr}")
 
@@ -161,7 +170,24 @@ def build_image(context_dir: Path, tag: str, build_args: dict[str, str] | None =
 
 
 def debian_mirror(suite: str) -> str:
-    """The first `deb` URI this machine's apt uses for `suite` (one-line and deb822 formats)."""
+    """The first `deb` URI this machine's apt uses for `suite` (one-line and deb822 formats);
+    for a suite it does not list (trixie on a bookworm host), the one serving the host's own
+    release: a Debian archive serves every suite."""
+    for wanted in dict.fromkeys([suite, _host_suite()]):
+        uri = _mirror_listed_for(wanted)
+        if uri:
+            return uri
+    raise RuntimeError(f"no 'deb' source for {suite} in {', '.join(map(str, APT_SOURCES))}")
+
+
+def _host_suite() -> str:
+    for line in OS_RELEASE.read_text().splitlines() if OS_RELEASE.exists() else []:
+        if line.startswith("VERSION_CODENAME="):
+            return line.split("=", 1)[1].strip().strip('"')
+    return ""
+
+
+def _mirror_listed_for(suite: str) -> str:
     files: list[Path] = []
     for source in APT_SOURCES:
         if source.is_dir():
@@ -171,9 +197,9 @@ def debian_mirror(suite: str) -> str:
     for path in files:
         entries = _deb822(path.read_text()) if path.suffix == ".sources" else _one_line(path.read_text())
         for types, uris, suites in entries:
-            if "deb" in types and suite in suites and uris:
+            if suite and "deb" in types and suite in suites and uris:
                 return uris[0]
-    raise RuntimeError(f"no 'deb' source for {suite} in {', '.join(map(str, APT_SOURCES))}")
+    return ""
 
 
 def _one_line(text: str) -> list[tuple[list[str], list[str], list[str]]]:
@@ -236,7 +262,7 @@ def _import(rootfs: Path, name: str) -> None:
     ]
     tar = subprocess.Popen(["tar", "--numeric-owner", "--one-file-system", "-C", str(rootfs), "-c", "."],
                            stdout=subprocess.PIPE)
-    command = [DOCKER, "import", "--message", "placedock CI stand-in for debian:bookworm-slim"]
+    command = [DOCKER, "import", "--message", f"placedock CI stand-in for {name}"]
     for change in changes:
         command += ["--change", change]
     imported = subprocess.run([*command, "-", name], stdin=tar.stdout, capture_output=True,
