@@ -174,8 +174,8 @@ def goals(results: Results) -> list[str]:
         added = image.added / MB
         lines.append(_goal(added <= GOAL_IMAGE_ADDED_MB, f"image: {added:.0f} MB added over "
                            f"{image.base_name} (goal: at most {GOAL_IMAGE_ADDED_MB} MB)"))
-    lines.append(_metrics_cost(placedock, results.row(f"placedock {default_workers()}, metrics off"),
-                               [root, candidates]))
+    metrics_off = results.row(f"placedock {default_workers()}, metrics off")
+    lines.append(_metrics_cost(placedock, metrics_off, [root, candidates]))
     return lines
 
 

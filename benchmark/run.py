@@ -2,9 +2,9 @@
 
 Prints the results as Markdown and writes them to benchmark/results.md, with a bar chart in
 benchmark/chart.png (or into --output). `--quick` (CI) produces every row and goal line from short
-windows, fewer providers and fewer repeats. It starts a Docker engine only if none answers (and then stops it), a
-PostgreSQL server of its own, and every server it measures, each stopped by its PID; nothing
-is installed. See the README's "Benchmark" section for the method.
+windows, fewer providers and fewer repeats. It starts a Docker engine only if none answers (and
+then stops it), a PostgreSQL server of its own, and every server it measures, each stopped by its
+PID; nothing is installed. See the README's "Benchmark" section for the method.
 """
 
 from __future__ import annotations

@@ -198,7 +198,8 @@ def _point(run: Callable[[float], wrk.LoadResult], workers: Workers, settings: S
     def measured() -> wrk.LoadResult:
         before = processes.tree_jiffies(workers.pids)
         result = run(settings.measure_s)
-        result.server_cpu_s = (processes.tree_jiffies(workers.pids) - before) / processes.clock_ticks()
+        jiffies = processes.tree_jiffies(workers.pids) - before
+        result.server_cpu_s = jiffies / processes.clock_ticks()
         return result
 
     return timed(measured, lambda: [*workers.pids, settings.database_pid])
