@@ -31,11 +31,9 @@
 set -eu
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-KUBECTL=${KUBECTL:-kubectl}
-MANAGED_BY=placedock-bootstrap
-LABEL=app.kubernetes.io/managed-by=$MANAGED_BY
+# shellcheck source=kubernetes/lib.sh
+. "$HERE/kubernetes/lib.sh"
 
-NAMESPACE=placedock
 IMAGE=placedock
 BUILD=yes
 LOAD=auto
@@ -48,77 +46,49 @@ EXPOSE=auto
 NODE_PORT=""
 NODE_ADDRESS=""
 LOCAL_PORT=8081
-STATE=""
 TIMEOUT=300s
 GABBI=yes
 
-log() { printf 'bootstrap: %s\n' "$*"; }
-die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '/^#   \.\/bootstrap/,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
-kube() { "$KUBECTL" "$@"; }
-kns() { "$KUBECTL" --namespace "$NAMESPACE" "$@"; }
+# take_option OPTION NEXT_ARG: see parse_options (kubernetes/lib.sh). A switch returns 1: it
+# takes no value.
+take_option() {
+	case $1 in
+		--image) IMAGE=$2 ;;
+		--no-build) BUILD=no && return 1 ;;
+		--load) LOAD=$2 ;;
+		--push) PUSH=$2 ;;
+		--build-flag) BUILD_FLAGS+=("$2") ;;
+		--database-url) DATABASE_URL=$2 ;;
+		--replicas) REPLICAS=$2 ;;
+		--hpa-api) HPA_API=$2 ;;
+		--expose) EXPOSE=$2 ;;
+		--node-port) NODE_PORT=$2 ;;
+		--node-address) NODE_ADDRESS=$2 ;;
+		--local-port) LOCAL_PORT=$2 ;;
+		--timeout) TIMEOUT=$2 ;;
+		--no-gabbi) GABBI=no && return 1 ;;
+		*) die "unknown option $1 (see --help)" ;;
+	esac
+}
 
-parse_args() {
-	local flags
-	read -r -a flags <<<"${DOCKER_BUILD_FLAGS:-}"
-	BUILD_FLAGS=("${flags[@]}")
-	while [ "$#" -gt 0 ]; do
-		case $1 in
-			--namespace) NAMESPACE=$2; shift ;;
-			--image) IMAGE=$2; shift ;;
-			--no-build) BUILD=no ;;
-			--load) LOAD=$2; shift ;;
-			--push) PUSH=$2; shift ;;
-			--build-flag) BUILD_FLAGS+=("$2"); shift ;;
-			--database-url) DATABASE_URL=$2; shift ;;
-			--replicas) REPLICAS=$2; shift ;;
-			--hpa-api) HPA_API=$2; shift ;;
-			--expose) EXPOSE=$2; shift ;;
-			--node-port) NODE_PORT=$2; shift ;;
-			--node-address) NODE_ADDRESS=$2; shift ;;
-			--local-port) LOCAL_PORT=$2; shift ;;
-			--state) STATE=$2; shift ;;
-			--timeout) TIMEOUT=$2; shift ;;
-			--no-gabbi) GABBI=no ;;
-			-h | --help) usage ;;
-			*) die "unknown option $1 (see --help)" ;;
-		esac
-		shift
-	done
+check_options() {
 	case $LOAD in auto | minikube | kind | none) ;; *) die "--load: minikube, kind or none" ;; esac
 	case $EXPOSE in auto | loadbalancer | nodeport | port-forward) ;; *) die "--expose: loadbalancer, nodeport or port-forward" ;; esac
 	case $HPA_API in auto | autoscaling/v2 | autoscaling/v2beta2) ;; *) die "--hpa-api: autoscaling/v2 or autoscaling/v2beta2" ;; esac
 	case $REPLICAS in '' | *[!0-9]*) die "--replicas: a number" ;; esac
-}
-
-# --- state: one key=value a line, read back by cleanup.sh -------------------------------------
-
-state_get() { [ -f "$STATE" ] && sed -n "s/^$1=//p" "$STATE" | tail -n 1; }
-state_add() {
-	grep -qxF "$1=$2" "$STATE" 2>/dev/null || printf '%s=%s\n' "$1" "$2" >>"$STATE"
-}
-state_set() {
-	local tmp
-	tmp=$(mktemp)
-	{ grep -v "^$1=" "$STATE" 2>/dev/null || true; printf '%s=%s\n' "$1" "$2"; } >"$tmp"
-	cat "$tmp" >"$STATE"
-	rm -f "$tmp"
+	case $NODE_PORT in *[!0-9]*) die "--node-port: a number" ;; esac
 }
 
 init_state() {
-	local context
-	context=$(kube config current-context) || die "no current kubectl context (is the cluster up?)"
-	kube version >/dev/null || die "the cluster of context $context does not answer"
-	if [ -z "$STATE" ]; then
-		STATE=${XDG_STATE_HOME:-$HOME/.local/state}/placedock/bootstrap-$context-$NAMESPACE.state
-	fi
+	use_current_context
+	kube version >/dev/null || die "the cluster of context $CONTEXT does not answer"
 	mkdir -p "$(dirname "$STATE")"
 	touch "$STATE"
-	state_set context "$context"
+	state_set context "$CONTEXT"
 	state_set namespace "$NAMESPACE"
-	log "context $context, namespace $NAMESPACE, state in $STATE"
+	log "context $CONTEXT, namespace $NAMESPACE, state in $STATE"
 	if [ "$LOAD" = auto ]; then
-		case $context in
+		case $CONTEXT in
 			minikube) LOAD=minikube ;;
 			kind-*) LOAD=kind ;;
 			*) LOAD=none ;;
@@ -174,16 +144,15 @@ build_image() {
 		docker push "$PUSH/$DEPLOY_IMAGE" >/dev/null
 		DEPLOY_IMAGE=$PUSH/$DEPLOY_IMAGE
 	elif [ "$LOAD" = kind ]; then
-		local cluster
-		cluster=$(kube config current-context)
-		log "loading $DEPLOY_IMAGE into kind cluster ${cluster#kind-}"
-		kind load docker-image "$DEPLOY_IMAGE" --name "${cluster#kind-}" >/dev/null
+		log "loading $DEPLOY_IMAGE into kind cluster ${CONTEXT#kind-}"
+		kind load docker-image "$DEPLOY_IMAGE" --name "${CONTEXT#kind-}" >/dev/null
 	fi
 }
 
 # --- objects ----------------------------------------------------------------------------------
 
-# apply: kubectl apply stdin (rendered manifests: labelled as ours) into the namespace.
+# apply: kubectl apply stdin (rendered manifests: labelled as ours) into the namespace. Callers
+# render into a variable first: bootstrap.sh stops on a render that fails, before applying.
 apply() { kns apply -f - | sed 's/^/bootstrap:   /'; }
 
 # apply_one: the same for a single object made by kubectl create --dry-run, labelled here.
@@ -202,23 +171,92 @@ ensure_namespace() {
 	log "namespace $NAMESPACE created"
 }
 
-# render FILE: a copy of a manifest, with the image, the HPA and PDB API versions, the replicas,
-# the Service type and this script's managed-by label.
-render() {
-	local service_type=ClusterIP node_port=()
-	case $EXPOSE in
-		loadbalancer) service_type=LoadBalancer ;;
-		nodeport) service_type=NodePort ;;
-	esac
-	[ "$EXPOSE" != nodeport ] || [ -z "$NODE_PORT" ] ||
-		node_port=(-e "/targetPort: http\$/a\\      nodePort: $NODE_PORT")
-	sed -e "s|app.kubernetes.io/managed-by: kubectl|app.kubernetes.io/managed-by: $MANAGED_BY|" \
-		-e "s|^apiVersion: autoscaling/v2\$|apiVersion: $HPA_API|" \
-		-e "s|^apiVersion: policy/v1\$|apiVersion: $PDB_API|" \
-		-e "/^  name: placedock\$/,/^---/{s|^  replicas: 1\$|  replicas: $REPLICAS|;s|^  type: ClusterIP\$|  type: $service_type|}" \
-		-e "s|image: placedock:latest\$|image: $DEPLOY_IMAGE|" \
-		"${node_port[@]}" "$HERE/$1"
+# --- rendering: bootstrap.sh's copy of a manifest --------------------------------------------
+# With kubectl's own JSON Patch (kubectl patch --local: no server), by field, not by line: a
+# re-indented or reordered manifest renders the same. Each change first tests that the field
+# holds what the manifest ships; a manifest edited so that a change no longer applies stops
+# bootstrap.sh with one line, instead of being applied unchanged.
+
+MANAGED_BY_PATH=/metadata/labels/app.kubernetes.io~1managed-by
+
+# json_string TEXT: TEXT as a JSON string (names, versions and references: never a quote).
+json_string() {
+	case $1 in *'"'* | *'\'*) die "not usable in a manifest: $1" ;; esac
+	printf '"%s"' "$1"
 }
+
+# swap PATH OLD NEW: the JSON Patch operations (OLD and NEW are JSON) that test that PATH holds
+# OLD and then replace it with NEW, each followed by a comma.
+swap() {
+	printf '{"op":"test","path":"%s","value":%s},' "$1" "$2"
+	printf '{"op":"replace","path":"%s","value":%s},' "$1" "$3"
+}
+
+service_type() {
+	case $EXPOSE in
+		loadbalancer) echo LoadBalancer ;;
+		nodeport) echo NodePort ;;
+		*) echo ClusterIP ;;
+	esac
+}
+
+# object_patch KIND NAME: the JSON Patch that makes bootstrap.sh's copy of one object: its
+# managed-by label (and its pods'), the HPA and PDB API versions the cluster serves, placedock's
+# replicas and image, its Service's type and node port.
+object_patch() {
+	local ours operations
+	ours=$(json_string "$MANAGED_BY")
+	operations=$(swap "$MANAGED_BY_PATH" '"kubectl"' "$ours")
+	case $1 in
+		Deployment) operations+=$(swap "/spec/template$MANAGED_BY_PATH" '"kubectl"' "$ours") ;;
+		HorizontalPodAutoscaler) operations+=$(swap /apiVersion '"autoscaling/v2"' "$(json_string "$HPA_API")") ;;
+		PodDisruptionBudget) operations+=$(swap /apiVersion '"policy/v1"' "$(json_string "$PDB_API")") ;;
+	esac
+	case $1/$2 in
+		Deployment/placedock)
+			operations+=$(swap /spec/replicas 1 "$REPLICAS")
+			operations+=$(swap /spec/template/spec/containers/0/image '"placedock:latest"' \
+				"$(json_string "$DEPLOY_IMAGE")")
+			;;
+		Service/placedock)
+			operations+=$(swap /spec/type '"ClusterIP"' "$(json_string "$(service_type)")")
+			if [ "$EXPOSE" = nodeport ] && [ -n "$NODE_PORT" ]; then
+				operations+=$(swap /spec/ports/0/name '"http"' '"http"')
+				operations+='{"op":"add","path":"/spec/ports/0/nodePort","value":'$NODE_PORT'},'
+			fi
+			;;
+	esac
+	printf '[%s]\n' "${operations%,}"
+}
+
+# split_objects FILE DIR: each object of a manifest (YAML documents, between lines "---") into
+# a file of its own in DIR, in order: kubectl patch would apply one patch to every object of FILE.
+split_objects() {
+	awk -v dir="$2" '/^---$/ { n++; next } { print > sprintf("%s/%03d.yaml", dir, n) }' "$1"
+}
+
+# render FILE: bootstrap.sh's copy of a manifest (see above), on stdout. In a subshell, so that
+# its temporary folder goes however it ends.
+render() (
+	local objects object kind name error
+	objects=$(mktemp -d)
+	trap 'rm -rf "$objects"' EXIT
+	split_objects "$HERE/$1" "$objects"
+	for object in "$objects"/*.yaml; do
+		read -r kind name < <(kube patch --local -f "$object" --type=merge -p '{}' \
+			-o 'jsonpath={.kind} {.metadata.name}{"\n"}' 2>/dev/null) ||
+			die "$1: object $(basename "$object" .yaml) has no kind and name"
+		if ! kube patch --local -f "$object" --type=json -p "$(object_patch "$kind" "$name")" \
+			-o yaml >"$object.rendered" 2>"$object.error"; then
+			error=$(grep -m 1 '^error: ' "$object.error" || tail -n 1 "$object.error")
+			die "$1: $kind/$name does not hold what bootstrap.sh changes: ${error#error: }"
+		fi
+		printf -- '---\n' >>"$objects/all"
+		cat "$object.rendered" >>"$objects/all"
+	done
+	# Printed only once every object rendered: a render that fails prints nothing.
+	cat "$objects/all"
+)
 
 random_password() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
 
@@ -242,12 +280,13 @@ rollout_failed() {
 }
 
 deploy_postgresql() {
-	local password ip
+	local password ip manifest
 	password=$(secret_value placedock-postgresql password)
 	[ -n "$password" ] || password=$(random_password)
 	make_secret placedock-postgresql password "$password"
 	log "applying postgresql.yaml (an in-cluster PostgreSQL, data in an emptyDir)"
-	render postgresql.yaml | apply
+	manifest=$(render postgresql.yaml)
+	printf '%s\n' "$manifest" | apply
 	log "waiting for PostgreSQL"
 	kns rollout status deployment/placedock-postgresql --timeout="$TIMEOUT" >/dev/null ||
 		rollout_failed placedock-postgresql
@@ -258,7 +297,7 @@ deploy_postgresql() {
 }
 
 deploy_placedock() {
-	local old restart=no
+	local old restart=no manifest
 	old=$(secret_value placedock-database connection)
 	make_secret placedock-database connection "$DATABASE_URL"
 	if [ -n "$old" ] && [ "$old" != "$DATABASE_URL" ] &&
@@ -266,13 +305,15 @@ deploy_placedock() {
 		restart=yes
 	fi
 	log "applying deployment.yaml (image $DEPLOY_IMAGE, $REPLICAS replicas, Service $EXPOSE)"
-	render deployment.yaml | apply
+	manifest=$(render deployment.yaml)
+	printf '%s\n' "$manifest" | apply
 	if [ "$restart" = yes ]; then
 		log "the database URL changed: restarting placedock"
 		kns rollout restart deployment/placedock >/dev/null
 	fi
 	log "applying autoscaler.yaml ($HPA_API)"
-	render autoscaler.yaml | apply
+	manifest=$(render autoscaler.yaml)
+	printf '%s\n' "$manifest" | apply
 	log "waiting for the rollout of placedock"
 	kns rollout status deployment/placedock --timeout="$TIMEOUT" >/dev/null || rollout_failed placedock
 	kns wait --for=condition=Available deployment/placedock --timeout="$TIMEOUT" >/dev/null
@@ -315,19 +356,10 @@ lb_address() {
 		-o 'jsonpath={.status.loadBalancer.ingress[0].ip}{.status.loadBalancer.ingress[0].hostname}'
 }
 
-stop_port_forward() {
-	local pid
-	pid=$(state_get port_forward_pid)
-	[ -n "$pid" ] || return 0
-	if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q port-forward; then
-		kill "$pid" 2>/dev/null || true
-	fi
-	state_set port_forward_pid ""
-}
-
 port_forward() {
 	stop_port_forward
-	local logfile=${STATE%.state}.port-forward.log
+	local logfile
+	logfile=$(port_forward_log)
 	nohup "$KUBECTL" --namespace "$NAMESPACE" port-forward --address 127.0.0.1 \
 		service/placedock "$LOCAL_PORT:80" >"$logfile" 2>&1 &
 	state_set port_forward_pid "$!"
@@ -384,7 +416,12 @@ check_service() {
 }
 
 main() {
-	parse_args "$@"
+	local flags
+	# DOCKER_BUILD_FLAGS first: --build-flag adds to them.
+	read -r -a flags <<<"${DOCKER_BUILD_FLAGS:-}"
+	BUILD_FLAGS=("${flags[@]}")
+	parse_options "$@"
+	check_options
 	init_state
 	build_image
 	ensure_namespace
@@ -400,4 +437,7 @@ main() {
 	log "done: watch it with  kubectl -n $NAMESPACE get hpa,pods -w ; remove it with ./cleanup.sh"
 }
 
-main "$@"
+# Sourced (the tests do, to render), it only defines its functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	main "$@"
+fi

@@ -7,54 +7,26 @@
 #     (the same --namespace / --state as given to bootstrap.sh)
 set -eu
 
-KUBECTL=${KUBECTL:-kubectl}
-LABEL=app.kubernetes.io/managed-by=placedock-bootstrap
-KINDS=horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,deployments.apps,replicasets.apps,pods,services,secrets
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=kubernetes/lib.sh
+. "$HERE/kubernetes/lib.sh"
 
-NAMESPACE=placedock
-STATE=""
+KINDS=horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,deployments.apps,replicasets.apps,pods,services,secrets
 KEEP_IMAGES=no
 TIMEOUT=120s
 
-log() { printf 'cleanup: %s\n' "$*"; }
-die() { printf 'cleanup: error: %s\n' "$*" >&2; exit 1; }
-kns() { "$KUBECTL" --namespace "$NAMESPACE" "$@"; }
-
-parse_args() {
-	while [ "$#" -gt 0 ]; do
-		case $1 in
-			--namespace) NAMESPACE=$2; shift ;;
-			--state) STATE=$2; shift ;;
-			--keep-images) KEEP_IMAGES=yes ;;
-			--timeout) TIMEOUT=$2; shift ;;
-			-h | --help) sed -n '2,8s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
-			*) die "unknown option $1" ;;
-		esac
-		shift
-	done
-	if [ -z "$STATE" ]; then
-		local context
-		context=$("$KUBECTL" config current-context) || die "no current kubectl context"
-		STATE=${XDG_STATE_HOME:-$HOME/.local/state}/placedock/bootstrap-$context-$NAMESPACE.state
-	fi
-	[ -f "$STATE" ] || die "no state file $STATE: nothing bootstrap.sh made is known here"
-}
-
-state_get() { sed -n "s/^$1=//p" "$STATE" | tail -n 1; }
-state_all() { sed -n "s/^$1=//p" "$STATE"; }
-
-stop_port_forward() {
-	local pid
-	pid=$(state_get port_forward_pid)
-	[ -n "$pid" ] || return 0
-	if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q port-forward; then
-		kill "$pid" 2>/dev/null || true
-		log "stopped kubectl port-forward (PID $pid)"
-	fi
+# take_option OPTION NEXT_ARG: see parse_options (kubernetes/lib.sh). A switch returns 1: it
+# takes no value.
+take_option() {
+	case $1 in
+		--keep-images) KEEP_IMAGES=yes && return 1 ;;
+		--timeout) TIMEOUT=$2 ;;
+		*) die "unknown option $1 (see --help)" ;;
+	esac
 }
 
 delete_objects() {
-	if ! "$KUBECTL" get namespace "$NAMESPACE" >/dev/null 2>&1; then
+	if ! kube get namespace "$NAMESPACE" >/dev/null 2>&1; then
 		log "namespace $NAMESPACE is gone already"
 		return 0
 	fi
@@ -67,11 +39,11 @@ delete_objects() {
 
 delete_namespace() {
 	[ "$(state_get namespace_created)" = yes ] || return 0
-	"$KUBECTL" get namespace "$NAMESPACE" >/dev/null 2>&1 || return 0
+	kube get namespace "$NAMESPACE" >/dev/null 2>&1 || return 0
 	local owner
-	owner=$("$KUBECTL" get namespace "$NAMESPACE" \
+	owner=$(kube get namespace "$NAMESPACE" \
 		-o 'jsonpath={.metadata.labels.app\.kubernetes\.io/managed-by}')
-	if [ "$owner" != placedock-bootstrap ]; then
+	if [ "$owner" != "$MANAGED_BY" ]; then
 		log "namespace $NAMESPACE is not labelled as bootstrap.sh's: kept"
 		return 0
 	fi
@@ -80,7 +52,7 @@ delete_namespace() {
 		return 0
 	fi
 	log "deleting namespace $NAMESPACE (bootstrap.sh made it)"
-	"$KUBECTL" delete namespace "$NAMESPACE" --wait=true --timeout="$TIMEOUT" >/dev/null
+	kube delete namespace "$NAMESPACE" --wait=true --timeout="$TIMEOUT" >/dev/null
 }
 
 remove_images() {
@@ -104,13 +76,16 @@ remove_images() {
 }
 
 main() {
-	parse_args "$@"
+	parse_options "$@"
+	# The context only names the default state file: with --state, none is needed.
+	[ -n "$STATE" ] || use_current_context
+	[ -f "$STATE" ] || die "no state file $STATE: nothing bootstrap.sh made is known here"
 	log "state $STATE, namespace $NAMESPACE"
 	stop_port_forward
 	delete_objects
 	delete_namespace
 	remove_images
-	rm -f "$STATE" "${STATE%.state}.port-forward.log"
+	rm -f "$STATE" "$(port_forward_log)"
 	log "done"
 }
 

@@ -19,8 +19,8 @@ log() { printf 'run-tests: %s\n' "$*" >&2; }
 install_system_packages() {
 	local missing=() package
 	for package in "${SYSTEM_PACKAGES[@]}"; do
-		dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' \
-			|| missing+=("$package")
+		dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' ||
+			missing+=("$package")
 	done
 	[ "${#missing[@]}" -eq 0 ] && return
 	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then

@@ -1,1 +1,2 @@
-"""placedock's benchmark: start time, throughput, memory, image size, writes (python -m benchmark.run)."""
+"""placedock's benchmark: start time, throughput, memory, image size, writes
+(python -m benchmark.run)."""

@@ -1,4 +1,5 @@
-"""Processes the benchmark starts (stopped by their own PID), their memory, and the machine's CPU."""
+"""Processes the benchmark starts (stopped by their own PID), their memory, and the machine's
+CPU."""
 
 from __future__ import annotations
 

@@ -45,8 +45,10 @@ function request()
   counter = counter + 1
   local consumer = string.format("%%s-0000-4000-a000-%%012x", prefix, counter)
   local provider = providers[math.random(1, #providers)]
-  local body = '{"allocations": {"' .. provider .. '": {"resources": {"VCPU": 1, "MEMORY_MB": 128}}}, '
-    .. '"project_id": "' .. project .. '", "user_id": "' .. user .. '", "consumer_generation": null, '
+  local body = '{"allocations": {"' .. provider
+    .. '": {"resources": {"VCPU": 1, "MEMORY_MB": 128}}}, '
+    .. '"project_id": "' .. project .. '", "user_id": "' .. user
+    .. '", "consumer_generation": null, '
     .. '"consumer_type": "INSTANCE"}'
   return wrk.format(nil, "/allocations/" .. consumer, nil, body)
 end
@@ -163,7 +165,8 @@ def run(url: str, warmup_s: float, measure_s: float, connections: int, script: P
 
 
 def parse(output: str, measure_s: float) -> LoadResult:
-    percentiles = {match[0]: float(match[1]) * _UNITS[match[2]] for match in _LATENCY.findall(output)}
+    percentiles = {match[0]: float(match[1]) * _UNITS[match[2]]
+                   for match in _LATENCY.findall(output)}
     window = _WINDOW.search(output)
     if window is None or set(percentiles) != {"50", "99"}:
         raise RuntimeError(f"unexpected wrk output:\n{output}")

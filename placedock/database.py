@@ -229,10 +229,15 @@ class OutageWatch:
     SQLAlchemy or oslo.db marks as a disconnect (a connection cut under a query or a ping).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, on_error: Callable[[str], None] | None = None) -> None:
+        """``on_error`` is told each error's kind: ``connect`` (no connection could be made),
+        ``disconnect`` (one was lost), else the exception's class name (placedock.metrics)."""
         self._local = threading.local()
+        self._on_error = on_error or (lambda kind: None)
         event.listen(engine, "do_connect", self._connect)
-        event.listen(engine, "handle_error", self._error)
+        # First in line: oslo.db's own handler raises its translated exception, and a handler
+        # that raises ends the chain before the ones after it.
+        event.listen(engine, "handle_error", self._error, insert=True)
 
     def _connect(self, dialect: Dialect, record: object, cargs: tuple[Any, ...],
                  cparams: dict[str, Any]) -> Any:
@@ -240,11 +245,17 @@ class OutageWatch:
             return dialect.connect(*cargs, **cparams)
         except Exception:
             self._local.unreachable = True
+            self._on_error("connect")
             raise
 
     def _error(self, context: ExceptionContext) -> None:
+        if context.connection is None:
+            return  # a connection attempt: _connect has seen it
         if context.is_disconnect:
             self._local.unreachable = True
+            self._on_error("disconnect")
+        else:
+            self._on_error(type(context.original_exception).__name__)
 
     def begin_request(self) -> None:
         self._local.unreachable = False

@@ -53,7 +53,8 @@ HTTP_SOCKET = "PLACEDOCK_HTTP_SOCKET"
 LOG_FORMATS = ("text", "json")
 USE_JSON = "OS_DEFAULT__USE_JSON"
 # uwsgi's ini reads these, so they must exist even when left to their defaults.
-UWSGI_VARIABLES = ("PLACEDOCK_ADDRESS", "PLACEDOCK_PORT", "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS")
+UWSGI_VARIABLES = ("PLACEDOCK_ADDRESS", "PLACEDOCK_PORT", "PLACEDOCK_PROCESSES",
+                   "PLACEDOCK_THREADS")
 DATABASE_URLS = (CONNECTION, SLAVE_CONNECTION)
 EMPTY_REMEDY = "unset it for the default, or give a value"
 EMPTY_REMEDIES = {AUTH_STRATEGY: "set it to keystone or noauth2"}  # no default to fall back on
@@ -244,7 +245,8 @@ def _resolve_files(environ: Mapping[str, str]) -> dict[str, str]:
         # As the shell's $(< file) does: a trailing newline is the file's, not the secret's.
         values[target] = content.rstrip("\r\n")
         # Plugin options (password) are not in the plain catalogue: for them empty is a slip.
-        if not values[target] and policy.empty_is_a_slip(plain[target].opt if target in plain else None):
+        if not values[target] and policy.empty_is_a_slip(
+                plain[target].opt if target in plain else None):
             raise ConfigurationError(name, f"{path!r} is empty")
         del values[name]
     return values

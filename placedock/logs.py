@@ -2,10 +2,9 @@
 
 In JSON every line on stdout and stderr is one JSON object: placement's own lines through
 oslo.log's JSON formatter (``OS_DEFAULT__USE_JSON``, which placedock.environment sets),
-placedock's start-up steps and one line per request from here, and everything else the server
-writes (uwsgi's own lines, from its first) through ``python3 -m placedock.logs``, which wraps
-each line that is not JSON already. Field names follow oslo.log's: ``message``, ``levelname``,
-``name``, ``created``, and the request's figures under ``extra``.
+placedock's start-up steps and one line per request from here, and uwsgi's own lines through its
+log master's json encoder (start_json_output). Field names follow oslo.log's: ``message``,
+``levelname``, ``name``, ``created``, and the request's figures under ``extra``.
 """
 
 from __future__ import annotations
@@ -26,7 +25,8 @@ REQUEST_LOGGER = "placedock.request"
 PLACEMENT_REQUEST_LOGGER = "placement.requestlog"
 _LEVELS = {"error: ": "ERROR", "warning: ": "WARNING"}
 # uwsgi's log encoder: ${msg} is escaped for JSON by uwsgi, ${unix} is the time in seconds.
-UWSGI_ENCODER = 'json {"name": "uwsgi", "levelname": "INFO", "created": ${unix}, "message": "${msg}"}'
+UWSGI_ENCODER = ('json {"name": "uwsgi", "levelname": "INFO", "created": ${unix}, '
+                 '"message": "${msg}"}')
 _original_stdout: int | None = None  # kept by start_json_output
 
 
@@ -35,7 +35,8 @@ def is_json(environ: Mapping[str, str] = os.environ) -> bool:
 
 
 def placedock_line(message: str, environ: Mapping[str, str] = os.environ) -> str:
-    """One line of placedock's own (start-up steps, the stop); ``message`` starts with ``error: `` or ``warning: `` for those."""
+    """One line of placedock's own (start-up steps, the stop); ``message`` starts with
+    ``error: `` or ``warning: `` for those."""
     if not is_json(environ):
         return f"placedock: {message}"
     level = "INFO"
@@ -105,6 +106,3 @@ def python_lines_to_original_stdout() -> None:
     if _original_stdout is not None:
         sys.stdout = os.fdopen(_original_stdout, "w", buffering=1)
 
-
-if __name__ == "__main__":
-    wrap_lines(sys.stdin.buffer, sys.stdout.buffer)

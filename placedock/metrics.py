@@ -79,7 +79,8 @@ class RequestMetrics:
 
 
 class DatabaseMetrics:
-    """Pool connections in use and errors by kind, from hooks on placement's engine."""
+    """Pool connections in use, from hooks on placement's engine, and errors by kind, as
+    placedock.database.OutageWatch (which sees every failure) tells them."""
 
     def __init__(self) -> None:
         from prometheus_client import Counter, Gauge
@@ -96,15 +97,8 @@ class DatabaseMetrics:
 
         event.listen(engine, "checkout", lambda *_: self.in_use.inc())
         event.listen(engine, "checkin", lambda *_: self.in_use.dec())
-        event.listen(engine, "handle_error", self._error)
 
-    def _error(self, context: Any) -> None:
-        if context.connection is None:  # raised while connecting: no connection was made
-            kind = "connect"
-        elif context.is_disconnect:
-            kind = "disconnect"
-        else:
-            kind = type(context.original_exception).__name__
+    def error(self, kind: str) -> None:
         self.errors.labels(kind).inc()
 
 
@@ -192,7 +186,8 @@ def serve() -> None:
             return super().collect()
 
     Processes(registry, path)
-    engine = db_api.get_placement_engine()
+    # An engine of its own: the scrape's check is no request, and never waits for the pool.
+    engine = database.engine_for(db_api.get_placement_engine().url)
     registry.register(ServerState(
         stats=lambda: health.uwsgi_stats(os.environ),
         schema=lambda: database.schema_state(engine, wsgi.HEAD),

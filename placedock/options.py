@@ -141,7 +141,8 @@ _HELP_ENVIRONMENT = re.compile(r"env\[(OS_[A-Z0-9_]+)\]")
 
 
 def _flag_variables(parser: argparse.ArgumentParser) -> set[str]:
-    """keystoneauth's convention: flag --os-foo-bar reads OS_FOO_BAR (some help texts name theirs)."""
+    """keystoneauth's convention: flag --os-foo-bar reads OS_FOO_BAR (some help texts name
+    theirs)."""
     names: set[str] = set()
     for action in parser._actions:  # argparse has no public walk over a parser's options
         names.update(_HELP_ENVIRONMENT.findall(action.help or ""))

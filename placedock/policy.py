@@ -26,7 +26,8 @@ BACKENDS = {"sqlite", "postgresql", "mysql"}
 # placement's NO_AUTO_VALUE_ON_ZERO that keeps resource class 0, VCPU) only on a dialect named
 # mysql. That dialect serves MariaDB as well (devstack's mysql+pymysql:// on MariaDB).
 MYSQL_FAMILY = {"mysql", "mariadb"}
-DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql"}  # the ones placement-requirements.txt installs
+# The ones placement-requirements.txt installs.
+DRIVERS = {"postgresql": "psycopg2", "mysql": "pymysql"}
 FOUR_BYTE_CHARSET = "utf8mb4"
 THREE_BYTE_CHARSETS = {"utf8", "utf8mb3"}
 

@@ -7,8 +7,11 @@ handler (placedock.drain) is registered here too, so that every worker inherits 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from placement import db_api
 from placement.wsgi import init_application
+from sqlalchemy.engine import Engine
 
 from placedock import database, drain, logs, metrics, middleware, routes
 
@@ -17,16 +20,23 @@ def _readiness() -> str | None:
     return database.readiness(db_api.get_placement_engine(), HEAD)
 
 
-def _recorders(engine: object) -> list[middleware.Recorder]:
+def _recorders() -> list[middleware.Recorder]:
     """Metrics (PLACEDOCK_METRICS_PORT not 0) and JSON request lines: each only when asked for,
     so that neither costs anything otherwise."""
     recorders: list[middleware.Recorder] = []
     if metrics.port():
         recorders.append(metrics.RequestMetrics())
-        metrics.DatabaseMetrics().watch(engine)
     if logs.is_json():
         recorders.append(logs.RequestLines())
     return recorders
+
+
+def _database_metrics(engine: Engine) -> Callable[[str], None] | None:
+    if not metrics.port():
+        return None
+    database_metrics = metrics.DatabaseMetrics()
+    database_metrics.watch(engine)
+    return database_metrics.error
 
 
 def load() -> middleware.App:
@@ -38,9 +48,9 @@ def load() -> middleware.App:
     database.serialise_sqlite_transactions(engine)
     # Loading ran queries (trait and resource class sync): close them before the fork.
     engine.dispose()
-    recorders = _recorders(engine)
-    return middleware.wrap(app, _readiness, database.OutageWatch(engine),
-                           routes.placement_routes().name, recorders)
+    outages = database.OutageWatch(engine, on_error=_database_metrics(engine))
+    return middleware.wrap(app, _readiness, outages, routes.placement_routes().name,
+                           _recorders())
 
 
 HEAD = database.head()

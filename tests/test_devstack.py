@@ -47,7 +47,7 @@ SAMPLE = REPO / "tests" / "placedock" / "data" / "devstack-placement.conf"
 N = 3
 # The README's commands, verbatim.
 CONF_TO_ENV = "docker run --rm -i placedock conf-to-env < placement.conf > dockerenv"
-RUN_CONTAINERS = 'for port in $(seq "$FIRST_PORT" $((FIRST_PORT + N - 1))); do docker run -d --name "placement-$port" --network host --env-file dockerenv -e DB_SYNC=True -e PLACEDOCK_ADDRESS=127.0.0.1 -e "PLACEDOCK_PORT=$port" placedock; done'
+RUN_CONTAINERS = 'for port in $(seq "$FIRST_PORT" $((FIRST_PORT + N - 1))); do docker run -d --name "placement-$port" --network host --env-file dockerenv -e DB_SYNC=True -e PLACEDOCK_ADDRESS=127.0.0.1 -e "PLACEDOCK_PORT=$port" -e "PLACEDOCK_METRICS_PORT=$((port + 1000))" placedock; done'  # noqa: E501 (the README's command, verbatim)
 BALANCER = 'devstack/balancer.sh "$N" "$FIRST_PORT" > placement-api.conf'
 SCALE_DOWN = 'devstack/balancer.sh $((N - 1)) "$FIRST_PORT" > placement-api.conf'
 STOP_LAST = 'docker stop "placement-$((FIRST_PORT + N - 1))"'
@@ -56,17 +56,18 @@ OSC_VENV = ["python3 -m venv osc-venv",
             ". osc-venv/bin/activate"]
 OSC_KEYSTONE = [
     "rp=$(openstack resource provider create compute-1 -f value -c uuid)",
-    'openstack resource provider inventory set "$rp" --resource VCPU=8 --resource MEMORY_MB=16384 --resource DISK_GB=100',
+    'openstack resource provider inventory set "$rp" --resource VCPU=8 --resource MEMORY_MB=16384 --resource DISK_GB=100',  # noqa: E501 (verbatim)
     "openstack resource provider list",
     "openstack allocation candidate list --resource VCPU=2 --resource MEMORY_MB=2048",
 ]
 OSC_NOAUTH = [
-    "openstack --os-endpoint http://127.0.0.1:8081 --os-token admin resource provider create cat-tree",
+    "openstack --os-endpoint http://127.0.0.1:8081 --os-token admin resource provider create cat-tree",  # noqa: E501 (verbatim)
     "openstack --os-endpoint http://127.0.0.1:8081 --os-token admin resource provider list",
 ]
 # What the seed README listed by hand for [keystone_authtoken].
-SEED_AUTHTOKEN = ["WWW_AUTHENTICATE_URI", "MEMCACHED_SERVERS", "PROJECT_DOMAIN_NAME", "PROJECT_NAME",
-                  "USER_DOMAIN_NAME", "PASSWORD", "USERNAME", "AUTH_URL", "AUTH_TYPE"]
+SEED_AUTHTOKEN = ["WWW_AUTHENTICATE_URI", "MEMCACHED_SERVERS", "PROJECT_DOMAIN_NAME",
+                  "PROJECT_NAME", "USER_DOMAIN_NAME", "PASSWORD", "USERNAME", "AUTH_URL",
+                  "AUTH_TYPE"]
 @dataclass
 class Devstack:
     keystone: KeystoneServer
@@ -90,7 +91,8 @@ def bash(script: str, cwd: Path, env: dict[str, str] | None = None,
          timeout: float = 900) -> subprocess.CompletedProcess[str]:
     """Run README commands in bash; no OS_* variable of ours leaks in."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    environment["PATH"] = f"{Path(sys.executable).parent}:{environment.get('PATH', '/usr/bin:/bin')}"
+    environment["PATH"] = (f"{Path(sys.executable).parent}:"
+                           f"{environment.get('PATH', '/usr/bin:/bin')}")
     result = subprocess.run(["bash", "-ec", script], cwd=cwd, env={**environment, **(env or {})},
                             capture_output=True, text=True, timeout=timeout, check=False)
     assert result.returncode == 0, f"{script}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
@@ -163,6 +165,8 @@ def devstack(image: str, mariadb_server: MariaDBServer,
         bash(BALANCER, host, stack.env)
         for port, container in zip(stack.ports, stack.containers.ids, strict=True):
             wait_http(f"http://127.0.0.1:{port}/health/ready", timeout=120, container=container)
+            # Each on the host's network, each with metrics of its own, 1000 ports above.
+            wait_http(f"http://127.0.0.1:{port + 1000}/metrics", container=container)
         apache.start(host / "placement-api.conf")
         yield stack
     finally:

@@ -23,7 +23,7 @@ from tests.test_startup import gabbi
 UID = 42424
 OLDSTABLE = "debian:bookworm-slim"  # still a supported BASE_IMAGE (README, "The image")
 OLDSTABLE_IMAGE = "placedock-ci:bookworm"
-QUICK_START_RUN = 'docker run -t -p 127.0.0.1:8081:80 -e "DB_SYNC=True" -e "OS_API__AUTH_STRATEGY=noauth2" placedock'
+QUICK_START_RUN = 'docker run -t -p 127.0.0.1:8081:80 -e "DB_SYNC=True" -e "OS_API__AUTH_STRATEGY=noauth2" placedock'  # noqa: E501 (the README's command, verbatim)
 
 
 def test_the_seeds_quick_start_verbatim(image: str) -> None:
@@ -127,7 +127,7 @@ def test_environment_errors_fail_docker_run(image: str, env: list[str], message:
 
 
 def test_a_command_instead_of_the_server(image: str) -> None:
-    command = "docker run --rm -e OS_API__AUTH_STRATEGY=noauth2 placedock placement-manage db version"
+    command = "docker run --rm -e OS_API__AUTH_STRATEGY=noauth2 placedock placement-manage db version"  # noqa: E501 (verbatim)
     result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120,
                             check=False)
     assert result.returncode == 0, result.stderr
@@ -202,7 +202,8 @@ def test_healthcheck_follows_the_database(image: str, containers: Containers,
     def wait_health(wanted: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while (state := inspect(container, "{{.State.Health.Status}}")) != wanted:
-            assert time.monotonic() < deadline, f"health {state}, wanted {wanted}: {logs(container)}"
+            assert time.monotonic() < deadline, (
+                f"health {state}, wanted {wanted}: {logs(container)}")
             time.sleep(0.5)
 
     wait_health("healthy")
@@ -226,7 +227,8 @@ def test_restart_on_a_volume_keeps_the_sqlite_data(image: str, containers: Conta
                                        "-p", f"127.0.0.1:{port}:80", *NOAUTH, image)
             wait_http(f"http://127.0.0.1:{port}/health/ready", container=container)
             if attempt == 0:
-                assert post_json(f"http://127.0.0.1:{port}/resource_providers", {"name": name})[0] == 200
+                assert post_json(f"http://127.0.0.1:{port}/resource_providers",
+                                 {"name": name})[0] == 200
             else:
                 status, body = get(f"http://127.0.0.1:{port}/resource_providers?name={name}")
                 assert status == 200 and len(json.loads(body)["resource_providers"]) == 1

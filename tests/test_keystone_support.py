@@ -33,7 +33,9 @@ def _refused(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MemcachedServer, KeystoneServer]]:
+def servers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[MemcachedServer, KeystoneServer]]:
     require(shutil.which(MemcachedServer.binary) is not None, "Debian's memcached")
     workdir = tmp_path_factory.mktemp("keystone-support")
     memcached = MemcachedServer(workdir / "memcached")
@@ -82,7 +84,9 @@ def test_admin_token_validates(servers: tuple[MemcachedServer, KeystoneServer]) 
     assert "admin" in {role["name"] for role in validated["roles"]}
 
 
-def test_identity_endpoint_is_the_loopback_url(servers: tuple[MemcachedServer, KeystoneServer]) -> None:
+def test_identity_endpoint_is_the_loopback_url(
+    servers: tuple[MemcachedServer, KeystoneServer],
+) -> None:
     _, keystone = servers
     token = keystone.issue_token("admin", keystone.admin_password, "admin")
     _, body, _ = keystone.request("GET", "/v3/endpoints", token)

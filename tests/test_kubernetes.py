@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.docker_engine import (
     DockerEngine,
@@ -71,8 +73,10 @@ def test_manifests_validate_strictly(version: str) -> None:
 
 def test_strict_validation_catches_a_misspelt_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text((REPO / "deployment.yaml").read_text().replace("readinessProbe:", "readynessProbe:"))
-    result = subprocess.run([kubernetes_validate(), "--strict", "-k", SCHEMA_VERSIONS[-1], str(bad)],
+    bad.write_text((REPO / "deployment.yaml").read_text()
+                   .replace("readinessProbe:", "readynessProbe:"))
+    result = subprocess.run([kubernetes_validate(), "--strict", "-k", SCHEMA_VERSIONS[-1],
+                             str(bad)],
                             capture_output=True, text=True, check=False)
     assert result.returncode != 0 and "readynessProbe" in result.stdout + result.stderr
 
@@ -81,10 +85,84 @@ def test_scripts_are_shellcheck_clean() -> None:
     shellcheck = shutil.which("shellcheck")
     require(shellcheck is not None, "shellcheck (Debian package shellcheck)")
     assert shellcheck is not None
-    scripts = ["bootstrap.sh", "cleanup.sh", "tests/kubernetes/postgres/entrypoint.sh"]
+    scripts = ["bootstrap.sh", "cleanup.sh", "kubernetes/lib.sh",
+               "tests/kubernetes/postgres/entrypoint.sh"]
     result = subprocess.run([shellcheck, "-S", "warning", *scripts], cwd=REPO, capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+# bootstrap.sh's rendering, by kubectl patch --local (no server): sourced, bootstrap.sh only
+# defines its functions.
+RENDERED = {"EXPOSE": "nodeport", "NODE_PORT": "30123", "REPLICAS": "3",
+            "DEPLOY_IMAGE": "placedock:0123456789ab", "HPA_API": "autoscaling/v2beta2",
+            "PDB_API": "policy/v1beta1"}
+
+
+def render(manifest: str, here: Path = REPO) -> subprocess.CompletedProcess[str]:
+    kubectl = K8S_BIN / "kubectl"
+    require(kubectl.exists(), f"kubectl {K8S_VERSION} (tests/kubernetes/cluster.sh install)")
+    settings = " ".join(f"{name}={shlex.quote(value)}" for name, value in RENDERED.items())
+    script = f". ./bootstrap.sh && HERE={shlex.quote(str(here))} {settings} && render {manifest}"
+    return subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{K8S_BIN}:{os.environ['PATH']}"},
+                          timeout=60, check=False)
+
+
+def rendered_objects(manifest: str, here: Path = REPO) -> dict[str, dict]:
+    result = render(manifest, here)
+    assert result.returncode == 0, result.stderr
+    return {f"{o['kind']}/{o['metadata']['name']}": o
+            for o in yaml.safe_load_all(result.stdout) if o}
+
+
+def test_render_makes_bootstraps_copy_of_each_object() -> None:
+    objects = {**rendered_objects("deployment.yaml"), **rendered_objects("autoscaler.yaml"),
+               **rendered_objects("postgresql.yaml")}
+    assert sorted(objects) == ["Deployment/placedock", "Deployment/placedock-postgresql",
+                               "HorizontalPodAutoscaler/placedock", "PodDisruptionBudget/placedock",
+                               "Service/placedock", "Service/placedock-postgresql"]
+    for name, obj in objects.items():
+        assert (obj["metadata"]["labels"]["app.kubernetes.io/managed-by"]
+                == "placedock-bootstrap"), name
+    for deployment in ("Deployment/placedock", "Deployment/placedock-postgresql"):
+        labels = objects[deployment]["spec"]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/managed-by"] == "placedock-bootstrap"
+    placedock = objects["Deployment/placedock"]["spec"]
+    assert placedock["replicas"] == 3
+    assert placedock["template"]["spec"]["containers"][0]["image"] == "placedock:0123456789ab"
+    # The metrics port and its annotations pass through untouched.
+    assert placedock["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9180"
+    postgresql = objects["Deployment/placedock-postgresql"]["spec"]
+    assert postgresql["replicas"] == 1
+    assert postgresql["template"]["spec"]["containers"][0]["image"] == POSTGRES_IMAGE
+    service = objects["Service/placedock"]["spec"]
+    assert service["type"] == "NodePort" and service["ports"][0]["nodePort"] == 30123
+    assert objects["Service/placedock-postgresql"]["spec"]["type"] == "ClusterIP"
+    assert objects["HorizontalPodAutoscaler/placedock"]["apiVersion"] == "autoscaling/v2beta2"
+    assert objects["PodDisruptionBudget/placedock"]["apiVersion"] == "policy/v1beta1"
+
+
+def test_render_reads_yaml_not_lines(tmp_path: Path) -> None:
+    """Re-indented, keys reordered, comments gone: the same objects come out."""
+    for manifest in MANIFESTS:
+        objects = list(yaml.safe_load_all((REPO / manifest).read_text()))
+        (tmp_path / manifest).write_text(yaml.safe_dump_all(objects, indent=4, sort_keys=True))
+        assert rendered_objects(manifest, tmp_path) == rendered_objects(manifest), manifest
+
+
+@pytest.mark.parametrize("edit", [("  replicas: 1\n", "  replicas: 2\n"),
+                                  ("image: placedock:latest", "image: placedock:edge"),
+                                  ("  type: ClusterIP\n", "  type: NodePort\n")])
+def test_render_stops_in_one_line_when_a_change_does_not_apply(tmp_path: Path,
+                                                               edit: tuple[str, str]) -> None:
+    text = (REPO / "deployment.yaml").read_text()
+    assert edit[0] in text
+    (tmp_path / "deployment.yaml").write_text(text.replace(edit[0], edit[1], 1))
+    result = render("deployment.yaml", tmp_path)
+    assert result.returncode != 0 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "does not hold what bootstrap.sh changes" in lines[0], lines
 
 
 # --- live -------------------------------------------------------------------------------------
@@ -104,10 +182,12 @@ class Cluster:
 
     def sh(self, command: str, timeout: float = 600, check: bool = True,
            extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(["bash", "-c", command], cwd=REPO, env={**self.env, **(extra or {})},
+        result = subprocess.run(["bash", "-c", command], cwd=REPO,
+                                env={**self.env, **(extra or {})},
                                 capture_output=True, text=True, timeout=timeout, check=False)
         if check:
-            assert result.returncode == 0, f"{command}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+            assert result.returncode == 0, (f"{command}:\n{result.stdout[-4000:]}\n"
+                                            f"{result.stderr[-4000:]}")
         return result
 
     def kubectl(self, *args: str, timeout: float = 120) -> str:
@@ -202,8 +282,8 @@ def test_pods_run_restricted(deployed: Cluster) -> None:
     assert context["readOnlyRootFilesystem"] and not context["allowPrivilegeEscalation"]
     out = deployed.kubectl("exec", pod["metadata"]["name"], "--", "id", "-u")
     assert out.strip() == "42424"
-    out = deployed.kubectl("exec", pod["metadata"]["name"], "--", "python3", "-m", "placedock.health",
-                           "live")
+    out = deployed.kubectl("exec", pod["metadata"]["name"], "--", "python3", "-m",
+                           "placedock.health", "live")
     assert "live: ok" in out
 
 
@@ -300,9 +380,13 @@ def test_autoscaler_scales_up_under_load_and_back_down(deployed: Cluster) -> Non
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              start_new_session=True)
     try:
+        # An earlier test's load may have left more replicas: from 1, a scale-up is a scale-up.
+        settled = poll("the HPA is at 1 replica before the load",
+                       lambda: deployed.replicas() == (1, 1), 300, 5)
         start_replicas = deployed.replicas()[0]
         started = time.monotonic()
-        ab = subprocess.Popen(["bash", "-c", AB], cwd=REPO, env={**deployed.env, "URL": deployed.url},
+        ab = subprocess.Popen(["bash", "-c", AB], cwd=REPO,
+                              env={**deployed.env, "URL": deployed.url},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             up = poll("the HPA scales to 3 or more ready replicas",
@@ -312,10 +396,14 @@ def test_autoscaler_scales_up_under_load_and_back_down(deployed: Cluster) -> Non
             ab.wait()
         peak = deployed.replicas()[0]
         stopped = time.monotonic()
-        down = poll("the HPA scales back to 1 replica", lambda: deployed.replicas() == (1, 1), 300, 5)
-        say(f"HPA: {start_replicas} -> {peak} replicas in {up:.0f} s under ab; "
+        down = poll("the HPA scales back to 1 replica",
+                    lambda: deployed.replicas() == (1, 1), 300, 5)
+        assert peak > start_replicas == 1
+        say(f"HPA: settled at 1 in {settled:.0f} s; {start_replicas} -> {peak} replicas in "
+            f"{up:.0f} s under ab; "
             f"back to 1 {down:.0f} s after ab stopped ({stopped - started:.0f} s of load)")
-        deployed.figures["hpa"] = f"up {start_replicas}->{peak} in {up:.0f} s; down to 1 in {down:.0f} s"
+        deployed.figures["hpa"] = (f"up {start_replicas}->{peak} in {up:.0f} s; "
+                                   f"down to 1 in {down:.0f} s")
     finally:
         os.killpg(watch.pid, 15)
         watched = watch.communicate(timeout=30)[0]

@@ -1,4 +1,5 @@
-"""Static checks: ruff on the Python, shellcheck on the shell, hadolint on the Dockerfile."""
+"""Static checks: ruff on the Python, shellcheck and shfmt on the shell, hadolint on the
+Dockerfile."""
 
 from __future__ import annotations
 
@@ -33,6 +34,22 @@ def test_shellcheck() -> None:
     scripts = tracked("*.sh", ".ci/run")
     assert "startup.sh" in scripts
     check(["shellcheck", "-S", "warning", *scripts])
+
+
+def test_shell_scripts_share_one_style() -> None:
+    """shfmt's own style with .editorconfig's settings (tabs, indented cases): what it would
+    change, it prints as a diff."""
+    scripts = tracked("*.sh", ".ci/run")
+    assert "kubernetes/lib.sh" in scripts
+    check([str(BIN / "shfmt"), "-d", *scripts])
+
+
+def test_every_module_has_its_unit_tests() -> None:
+    """The README says tests/placedock/ unit-tests each module: a new module brings its file."""
+    modules = {path.stem for path in (REPO / "placedock").glob("*.py")} - {"__init__"}
+    tested = {path.stem.removeprefix("test_")
+              for path in (REPO / "tests" / "placedock").glob("test_*.py")}
+    assert modules and sorted(modules - tested) == []
 
 
 def test_hadolint() -> None:

@@ -25,7 +25,7 @@ from tests.support.prometheus import PrometheusServer
 from tests.support.server import REPO, get
 from tests.support.skips import require
 
-ADMIN = {"x-auth-token": "admin"}
+ADMIN = {"x-auth-token": "admin", "OpenStack-API-Version": "placement latest"}
 # The load, by (route, status): how many requests of each, all with 4 clients at once.
 LOAD = {
     ("/", "200"): ("GET", "/", 60),
@@ -38,8 +38,7 @@ LOAD = {
 
 README = (REPO / "README.md").read_text()
 README_QUERIES = re.search(r"^```promql\n(.*?)^```", README, re.DOTALL | re.MULTILINE)
-README_RUN = ("docker run -d --name placedock-metrics -p 127.0.0.1:8083:80 -p 127.0.0.1:9180:9180"
-              " -e DB_SYNC=True -e OS_API__AUTH_STRATEGY=noauth2 placedock")
+README_RUN = "docker run -d --name placedock-metrics -p 127.0.0.1:8083:80 -p 127.0.0.1:9180:9180 -e DB_SYNC=True -e OS_API__AUTH_STRATEGY=noauth2 placedock"  # noqa: E501 (verbatim)
 README_SCRAPE = "curl -s http://localhost:9180/metrics | grep '^placedock_ready'"
 README_REMOVE = "docker rm -f placedock-metrics"
 
@@ -72,7 +71,8 @@ def load(port: int) -> list[str]:
 
 
 def test_prometheus_counts_every_request_by_route_and_status(
-        image: str, containers: Containers, prometheus: PrometheusServer, metrics_port: int) -> None:
+        image: str, containers: Containers, prometheus: PrometheusServer,
+        metrics_port: int) -> None:
     port = free_port()
     # As Kubernetes runs it: read-only root, a tmpfs for the sockets and the metrics' files.
     container = containers.run(
@@ -117,7 +117,9 @@ def test_prometheus_counts_every_request_by_route_and_status(
         (("state", "busy"),), (("state", "idle"),)}
     assert prometheus.query("placedock_uwsgi_listen_queue") == {(): 0.0}
     assert prometheus.query("placedock_ready") == {(): 1.0}
-    assert prometheus.query("placedock_database_connections_in_use") == {(): 0.0}
+    # Every connection a request took has gone back (a leak would stay counted).
+    assert prometheus.wait_for("placedock_database_connections_in_use", {(): 0.0},
+                               timeout=10) == {(): 0.0}
     [info] = prometheus.query("placedock_info")
     assert dict(info)["placement_version"] == "16.0.0"
     assert dict(info)["schema_revision"] == database.head()
@@ -130,6 +132,10 @@ def test_prometheus_counts_every_request_by_route_and_status(
     # Every line of the log is one JSON object; one per request, from both worker processes.
     lines = [json.loads(line) for line in logs(container).splitlines()]
     requests = [line for line in lines if line["name"] == "placedock.request"]
+    probes = [r for r in requests if r["extra"]["route"] == "(unmatched)"]  # GET /metrics above
+    assert [(r["extra"]["status"], r["message"].split()[1]) for r in probes] == [
+        (404, "(unmatched)")]
+    requests = [r for r in requests if r not in probes]
     assert len(requests) == sum(found.values())
     assert {key for key in requests[0]["extra"]} == {
         "method", "route", "status", "duration_ms", "request_id"}
@@ -162,6 +168,8 @@ def test_the_readmes_metrics_commands_verbatim(image: str) -> None:
     try:
         assert started.returncode == 0, started.stderr
         wait_http("http://127.0.0.1:8083/health/ready", container="placedock-metrics")
+        # The mule starts listening just after the workers: as a user would, wait for it.
+        wait_http("http://127.0.0.1:9180/metrics", container="placedock-metrics")
         scraped = run(README_SCRAPE)
         assert scraped.stdout.strip() == "placedock_ready 1.0", scraped.stdout + scraped.stderr
     finally:

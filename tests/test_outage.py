@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 import time
 import urllib.parse
 import uuid
@@ -41,8 +42,11 @@ def test_database_outage_under_load(kind: str, trial: int, request: pytest.Fixtu
     database: PostgreSQLServer | MariaDBServer = request.getfixturevalue(f"{kind}_server")
     url: str = request.getfixturevalue(f"{kind}_url")
     name = urllib.parse.urlsplit(url).path.lstrip("/")
+    # The last trial logs JSON: its lines must parse and hold no secret, failures included.
+    log_format = "json" if trial == 2 else "text"
     server = Server(tmp_path, free_port(), {"OS_API__AUTH_STRATEGY": "noauth2", "DB_SYNC": "True",
-                                            "OS_PLACEMENT_DATABASE__CONNECTION": url})
+                                            "OS_PLACEMENT_DATABASE__CONNECTION": url,
+                                            "PLACEDOCK_LOG_FORMAT": log_format})
     server.start().wait_ready()
     try:
         kept = create_provider(server.url)
@@ -75,6 +79,24 @@ def test_database_outage_under_load(kind: str, trial: int, request: pytest.Fixtu
         assert status == 200 and len(json.loads(body)["resource_providers"]) == 1
         assert [server.process.pid, *server.worker_pids()] == pids, "a process was restarted"
         assert "500 for" not in server.log()
+        # The outage shows in the metrics: connections that could not be made, or were lost,
+        # and every 503 by route.
+        metrics = get(f"http://127.0.0.1:{server.env['PLACEDOCK_METRICS_PORT']}/metrics",
+                      token=None)[1].decode()
+        errors = {kind: float(count) for kind, count in re.findall(
+            r'^placedock_database_errors_total\{kind="(\w+)"\} (\S+)$', metrics, re.MULTILINE)}
+        assert errors.get("connect", 0) + errors.get("disconnect", 0) > 0, errors
+        served_503 = re.search(r'^placedock_http_requests_total\{method="GET",'
+                               r'route="/resource_providers",status="503"\} (\S+)$',
+                               metrics, re.MULTILINE)
+        assert served_503 and float(served_503.group(1)) >= during["503"], metrics[-2000:]
+        print(f"{kind} outage in the metrics: database errors {errors}")
+        password = urllib.parse.urlsplit(url).password
+        assert password and password not in server.log()
+        if log_format == "json":
+            lines = [json.loads(line) for line in server.log().splitlines()]
+            warnings = [line for line in lines if "database is unreachable" in line["message"]]
+            assert warnings and all(line["levelname"] == "WARNING" for line in warnings)
     finally:
         server.stop()
         database.restore(name)

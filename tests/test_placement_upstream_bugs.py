@@ -83,5 +83,6 @@ def test_usages_by_consumer_type_is_a_500(server: Server) -> None:
     status, body = call(server, "GET", "/usages?project_id=any")
     assert_500_without_sql(server, status, body, "GroupingError")
     # The workarounds in gabbi.yaml, consumer_type=all and microversion 1.37, still work.
-    assert call(server, "GET", "/usages?project_id=any&consumer_type=all") == (200, '{"usages": {}}')
+    assert (call(server, "GET", "/usages?project_id=any&consumer_type=all")
+            == (200, '{"usages": {}}'))
     assert call(server, "GET", "/usages?project_id=any", version="1.37") == (200, '{"usages": {}}')

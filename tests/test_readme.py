@@ -75,7 +75,7 @@ def test_running_without_a_container() -> None:
     for command in commands:
         subprocess.run(["bash", "-c", command], cwd=REPO, check=True, capture_output=True,
                        timeout=600)
-    line = 'PATH="$PWD/.venv/bin:$PATH" OS_API__AUTH_STRATEGY=noauth2 DB_SYNC=True PLACEDOCK_ADDRESS=127.0.0.1 PLACEDOCK_PORT=8082 PLACEDOCK_DATA_DIR="$PWD/data" ./startup.sh'
+    line = 'PATH="$PWD/.venv/bin:$PATH" OS_API__AUTH_STRATEGY=noauth2 DB_SYNC=True PLACEDOCK_ADDRESS=127.0.0.1 PLACEDOCK_PORT=8082 PLACEDOCK_DATA_DIR="$PWD/data" ./startup.sh'  # noqa: E501 (the README's command, verbatim)
     assert line in README
     data = REPO / "data"
     assert not data.exists(), "a data/ folder is in the way"

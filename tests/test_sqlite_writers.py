@@ -21,7 +21,8 @@ MIN_CYCLES = 10
 
 @pytest.mark.parametrize("trial", range(3))
 def test_eight_writers_for_ten_seconds_get_no_error(tmp_path: Path, trial: int) -> None:
-    running = Server(tmp_path, free_port(), {**NOAUTH, "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
+    running = Server(tmp_path, free_port(), {**NOAUTH,
+                                             "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
     try:
         running.start().wait_ready()
         load = WriterLoad(running.url, clients=CLIENTS, max_seconds=SECONDS).run()

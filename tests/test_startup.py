@@ -22,7 +22,8 @@ NOAUTH = {"OS_API__AUTH_STRATEGY": "noauth2", "DB_SYNC": "True"}
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path, free_port(), {**NOAUTH, "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
+    running = Server(tmp_path, free_port(), {**NOAUTH,
+                                             "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
     running.start().wait_ready()
     yield running
     running.stop()
@@ -61,6 +62,8 @@ def test_uwsgi_is_the_process_started_and_workers_are_forked(server: Server) -> 
     cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().split(b"\0")
     assert b"placedock.serve" in cmdline  # bash exec'd python, which became uwsgi: same PID
     assert len(server.worker_pids()) == int(server.env.get("PLACEDOCK_PROCESSES", "2"))
+    # and the metrics' own process, the mule
+    assert len(set(server.children()) - set(server.worker_pids())) == 1
 
 
 def test_health_probes_against_the_real_server(server: Server) -> None:
@@ -79,7 +82,8 @@ def test_liveness_stays_ok_while_every_worker_is_busy(tmp_path: Path) -> None:
     running.start().wait_ready()
     env = {**base_environment(), "PYTHONPATH": str(REPO), "PLACEDOCK_PORT": str(running.port)}
     try:
-        with Load(running.url + "/allocation_candidates?resources=VCPU:1", clients=6, max_seconds=20):
+        with Load(running.url + "/allocation_candidates?resources=VCPU:1", clients=6,
+                  max_seconds=20):
             time.sleep(1)
             live = subprocess.run([sys.executable, "-m", "placedock.health", "live"], env=env,
                                   capture_output=True, text=True, timeout=20, check=False)

@@ -1,4 +1,5 @@
-"""Bad input to startup.sh: one line naming the variable, a non-zero exit, no traceback, no secret."""
+"""Bad input to startup.sh: one line naming the variable, a non-zero exit, no traceback, no
+secret."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ CASES = [
     ("auth-missing", {}, "OS_API__AUTH_STRATEGY", "not set"),
     ("auth-empty", {"OS_API__AUTH_STRATEGY": ""}, "OS_API__AUTH_STRATEGY",
      "set but empty; set it to keystone or noauth2"),
-    ("auth-unknown", {"OS_API__AUTH_STRATEGY": "noauth"}, "OS_API__AUTH_STRATEGY", "keystone, noauth2"),
+    ("auth-unknown", {"OS_API__AUTH_STRATEGY": "noauth"}, "OS_API__AUTH_STRATEGY",
+     "keystone, noauth2"),
     ("auth-misspelt-name", {**NOAUTH, "OS_API__AUTH_STRATEGI": "noauth2"}, "OS_API__AUTH_STRATEGI",
      "did you mean OS_API__AUTH_STRATEGY"),
     ("single-underscore", {**NOAUTH, "OS_API_AUTH_STRATEGY": "noauth2"}, "OS_API_AUTH_STRATEGY",
@@ -58,7 +60,8 @@ CASES = [
     ("db-sync-misspelt", {**NOAUTH, "DB_SYNCH": "True"}, "DB_SYNCH", "did you mean DB_SYNC"),
     ("wait-invalid", {**NOAUTH, "DB_WAIT_TIMEOUT": "soon"}, "DB_WAIT_TIMEOUT", "seconds"),
     ("wait-negative", {**NOAUTH, "DB_WAIT_TIMEOUT": "-1"}, "DB_WAIT_TIMEOUT", "out of range"),
-    ("processes-zero", {**NOAUTH, "PLACEDOCK_PROCESSES": "0"}, "PLACEDOCK_PROCESSES", "out of range"),
+    ("processes-zero", {**NOAUTH, "PLACEDOCK_PROCESSES": "0"}, "PLACEDOCK_PROCESSES",
+     "out of range"),
     ("threads-word", {**NOAUTH, "PLACEDOCK_THREADS": "many"}, "PLACEDOCK_THREADS", "whole number"),
     ("address-name", {**NOAUTH, "PLACEDOCK_ADDRESS": "localhost"}, "PLACEDOCK_ADDRESS",
      "not an IP address"),
@@ -238,4 +241,5 @@ def test_database_never_up_gives_up_within_timeout(tmp_path: Path) -> None:
     # the machine's load): it gave up before the timeout ran out, not long after.
     waited = float(re.search(r"not reachable after ([0-9.]+) s", result.stderr).group(1))
     assert 2 <= waited <= 4, result.stderr
-    print(f"database never up, DB_WAIT_TIMEOUT=4: gave up after {waited} s ({elapsed:.1f} s in all)")
+    print(f"database never up, DB_WAIT_TIMEOUT=4: gave up after {waited} s "
+          f"({elapsed:.1f} s in all)")

@@ -24,7 +24,7 @@ PREVIOUS = {"PLACEMENT_REQUIREMENTS": "placement-requirements-previous.txt",
             "PLACEMENT_VERSION": "15.0.0"}
 PREVIOUS_IMAGE = "placedock:previous"
 # The README's command, verbatim.
-BUILD_PREVIOUS = "docker build --build-arg PLACEMENT_REQUIREMENTS=placement-requirements-previous.txt --build-arg PLACEMENT_VERSION=15.0.0 -t placedock:previous ."
+BUILD_PREVIOUS = "docker build --build-arg PLACEMENT_REQUIREMENTS=placement-requirements-previous.txt --build-arg PLACEMENT_VERSION=15.0.0 -t placedock:previous ."  # noqa: E501 (the README's command, verbatim)
 
 
 @pytest.fixture(scope="module")

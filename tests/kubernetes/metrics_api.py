@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import datetime
 import http.client
 import http.server
@@ -78,7 +79,8 @@ class Docker:
 
     def pod_containers(self) -> list[dict]:
         """Running app containers (not sandboxes) that the kubelet made, with labels."""
-        filters = json.dumps({"label": ["io.kubernetes.docker.type=container"], "status": ["running"]})
+        filters = json.dumps({"label": ["io.kubernetes.docker.type=container"],
+                              "status": ["running"]})
         return self.get("/containers/json?filters=" + urllib.parse.quote(filters))  # type: ignore[return-value]
 
     def inspect(self, cid: str) -> dict:
@@ -98,7 +100,8 @@ class Container:
         paths = self._proc_cgroups(detail.get("State", {}).get("Pid", 0))
         parent = (detail.get("HostConfig") or {}).get("CgroupParent") or "/docker"
         fallback = f"{parent.rstrip('/')}/{self.id}"
-        self.cpuacct = os.path.join(cgroup_root, "cpuacct", paths.get("cpuacct", fallback).lstrip("/"))
+        self.cpuacct = os.path.join(cgroup_root, "cpuacct",
+                                    paths.get("cpuacct", fallback).lstrip("/"))
         self.memory = os.path.join(cgroup_root, "memory", paths.get("memory", fallback).lstrip("/"))
         self.samples: collections.deque[tuple[float, int]] = collections.deque()
 
@@ -177,10 +180,8 @@ class Collector:
                     except OSError:
                         continue
                     self.containers[cid] = c
-                try:
+                with contextlib.suppress(OSError, ValueError):
                     c.sample(now)
-                except (OSError, ValueError):
-                    pass
             for cid in set(self.containers) - seen:
                 del self.containers[cid]
             self.node_samples.append((now, self.node_cpu_ns()))
@@ -212,13 +213,15 @@ class Collector:
                     u = None
                 if u is None:
                     return None  # like metrics-server: no partial pods
-                out.append({"name": c.name, "usage": {"cpu": f"{round(u[0])}m", "memory": f"{u[1] // 1024}Ki"}})
+                out.append({"name": c.name,
+                            "usage": {"cpu": f"{round(u[0])}m", "memory": f"{u[1] // 1024}Ki"}})
                 window = max(window, u[2])
             return out, window
 
     def node_usage(self, now: float) -> tuple[dict, float] | None:
         with self.lock:
-            base = next((s for s in self.node_samples if MIN_WINDOW <= now - s[0] <= MAX_WINDOW), None)
+            base = next((s for s in self.node_samples
+                         if MIN_WINDOW <= now - s[0] <= MAX_WINDOW), None)
             if base is None:
                 return None
             window = now - base[0]
@@ -300,7 +303,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_json(200, {"swagger": "2.0", "info": info, "paths": {}})
             return
         if path.rstrip("/") == "/apis":
-            self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [api_group()]})
+            self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1",
+                                 "groups": [api_group()]})
             return
         if path.rstrip("/") == f"/apis/{GROUP}":
             self.send_json(200, api_group())
@@ -320,7 +324,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif len(rest) == 3 and rest[0] == "namespaces" and rest[2] == "pods":
             self.send_json(200, self.list_body("PodMetricsList", self.pods(rest[1], query)))
         elif len(rest) == 4 and rest[0] == "namespaces" and rest[2] == "pods":
-            self.get_one("pods", self.pods(rest[1], {"fieldSelector": f"metadata.name={rest[3]}"}), rest[3])
+            self.get_one("pods", self.pods(rest[1], {"fieldSelector": f"metadata.name={rest[3]}"}),
+                         rest[3])
         else:
             self.send_json(404, status(404, "NotFound", f"the server could not find {path}"))
 
@@ -331,7 +336,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_json(404, status(404, "NotFound", f'{resource}.{GROUP} "{name}" not found'))
 
     def list_body(self, kind: str, items: list[dict]) -> dict:
-        return {"kind": kind, "apiVersion": GROUP_VERSION, "metadata": {"selfLink": self.path}, "items": items}
+        return {"kind": kind, "apiVersion": GROUP_VERSION, "metadata": {"selfLink": self.path},
+                "items": items}
 
     def pods(self, namespace: str | None, query: dict[str, str]) -> list[dict]:
         now = time.time()
@@ -346,7 +352,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "kind": "PodMetrics", "apiVersion": GROUP_VERSION,
                 "metadata": {"name": meta["name"], "namespace": meta["namespace"],
                              "labels": meta.get("labels", {}), "creationTimestamp": rfc3339(now),
-                             "selfLink": f"{PREFIX}/namespaces/{meta['namespace']}/pods/{meta['name']}"},
+                             "selfLink": (f"{PREFIX}/namespaces/{meta['namespace']}"
+                                          f"/pods/{meta['name']}")},
                 "timestamp": rfc3339(now), "window": f"{window:.0f}s", "containers": containers,
             })
         return items
@@ -369,7 +376,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def api_group() -> dict:
     gv = {"groupVersion": GROUP_VERSION, "version": VERSION}
-    return {"kind": "APIGroup", "apiVersion": "v1", "name": GROUP, "versions": [gv], "preferredVersion": gv}
+    return {"kind": "APIGroup", "apiVersion": "v1", "name": GROUP, "versions": [gv],
+            "preferredVersion": gv}
 
 
 def resource_list() -> dict:
@@ -404,7 +412,8 @@ def manifests(port: int, host: str) -> dict:
 
 def self_signed_cert(directory: str, host: str) -> tuple[str, str]:
     os.makedirs(directory, exist_ok=True)
-    cert, key = os.path.join(directory, "metrics-api.crt"), os.path.join(directory, "metrics-api.key")
+    cert, key = (os.path.join(directory, "metrics-api.crt"),
+                 os.path.join(directory, "metrics-api.key"))
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
          "-subj", "/CN=placedock-metrics", "-addext", f"subjectAltName=DNS:localhost,IP:{host}",
@@ -417,7 +426,8 @@ def self_signed_cert(directory: str, host: str) -> tuple[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--manifests", action="store_true", help="print the registration manifests and exit")
+    p.add_argument("--manifests", action="store_true",
+                   help="print the registration manifests and exit")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     p.add_argument("--port", type=int, default=4443)
     p.add_argument("--state-dir", default=".", help="where the self-signed certificate goes")
@@ -447,12 +457,11 @@ def main(argv: list[str] | None = None) -> int:
     context.load_cert_chain(cert, key)
     httpd = http.server.ThreadingHTTPServer((args.host, args.port), Handler)
     httpd.daemon_threads = True
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True,
+                                       do_handshake_on_connect=False)
     print(f"metrics-api: serving {GROUP_VERSION} on https://{args.host}:{args.port}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

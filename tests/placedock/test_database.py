@@ -4,6 +4,7 @@ to end in tests/test_databases.py and tests/test_outage.py."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy.engine import URL, make_url
 
 from placedock import database
 from placedock.database import OutageWatch
+from tests.support.network import free_port
 
 
 def oslo_engine(path: Path) -> sa.Engine:
@@ -49,7 +51,8 @@ def test_applying_it_twice_adds_nothing(tmp_path: Path) -> None:
     database.serialise_sqlite_transactions(engine)
     listeners = (len(engine.pool.dispatch.connect), len(engine.dispatch.before_cursor_execute))
     assert database.serialise_sqlite_transactions(engine) is True
-    assert (len(engine.pool.dispatch.connect), len(engine.dispatch.before_cursor_execute)) == listeners
+    assert (len(engine.pool.dispatch.connect),
+            len(engine.dispatch.before_cursor_execute)) == listeners
 
 
 @pytest.mark.parametrize("url", ["postgresql+psycopg2://placement@db/placement",
@@ -103,10 +106,8 @@ def test_outage_watch_marks_only_the_thread_that_saw_it() -> None:
     watch.begin_request()
     seen_elsewhere: list[bool] = []
     thread = threading.Thread(target=lambda: seen_elsewhere.append(watch.unreachable))
-    try:
+    with contextlib.suppress(sa.exc.OperationalError):
         engine.connect()
-    except sa.exc.OperationalError:
-        pass
     thread.start()
     thread.join()
     assert watch.unreachable and seen_elsewhere == [False]
@@ -146,3 +147,56 @@ def test_a_missing_or_older_schema_refuses_to_start_and_is_not_ready(
     if revision:
         problem = database.readiness(sa.create_engine(url), database.head())
         assert problem == f"database schema at {revision}, placement needs {database.head()}"
+
+
+def test_wait_makes_the_sqlite_folder_and_returns_at_once(tmp_path: Path) -> None:
+    url = make_url(f"sqlite:///{tmp_path}/not/yet/placement.sqlite")
+    lines: list[str] = []
+    database.wait(url, 60, lines.append)
+    assert (tmp_path / "not" / "yet").is_dir() and lines == []
+
+
+def test_wait_gives_up_on_sqlite_at_once(tmp_path: Path) -> None:
+    (tmp_path / "placement.sqlite").mkdir()  # a folder where the file should be
+    url = make_url(f"sqlite:///{tmp_path}/placement.sqlite")
+    started = time.monotonic()
+    with pytest.raises(database.DatabaseError, match="not reachable after"):
+        database.wait(url, 60, lambda line: None)
+    assert time.monotonic() - started < 5
+
+
+def test_wait_retries_a_server_until_its_timeout_and_never_shows_the_password() -> None:
+    port = free_port()  # nothing listens there: each attempt is refused at once
+    url = make_url(f"postgresql+psycopg2://placement:s3cret-word@127.0.0.1:{port}/placement")
+    lines: list[str] = []
+    started = time.monotonic()
+    with pytest.raises(database.DatabaseError) as raised:
+        database.wait(url, 2, lines.append)
+    took = time.monotonic() - started
+    message = str(raised.value)
+    assert "not reachable after" in message and "DB_WAIT_TIMEOUT=2" in message
+    assert len(lines) >= 2 and all("waiting for database" in line for line in lines)
+    assert 0.5 < took < 4
+    assert "s3cret-word" not in message + "".join(lines) and "***" in message
+    assert "\n" not in message
+
+
+def test_readiness_says_what_is_wrong_with_an_unreachable_database() -> None:
+    url = make_url(f"postgresql+psycopg2://placement:s3cret-word@127.0.0.1:{free_port()}/placement")
+    problem = database.readiness(database.engine_for(url), database.head())
+    assert problem is not None and problem.startswith("database check failed: ")
+    assert "s3cret-word" not in problem
+
+
+def test_migrate_brings_an_empty_database_to_head_once(tmp_path: Path) -> None:
+    url = make_url(f"sqlite:///{tmp_path}/placement.sqlite")
+    head = database.head()
+    assert database.migrate(url, lambda line: None) == f"migrated from empty to {head}"
+    assert database.check_at_head(url) == head
+    assert database.readiness(sa.create_engine(url), head) is None
+    with sa.create_engine(url).connect() as connection:
+        # Seeded under the lock: the standard traits and resource classes.
+        traits = connection.execute(sa.text("SELECT count(*) FROM traits")).scalar()
+        classes = connection.execute(sa.text("SELECT count(*) FROM resource_classes")).scalar()
+    assert traits and traits > 100 and classes and classes > 10
+    assert database.migrate(url, lambda line: None) == f"already at {head}"

@@ -51,7 +51,8 @@ def test_file_form_replaces_the_variable(tmp_path: Path) -> None:
 
 
 def test_real_option_ending_in_file_is_a_value_not_a_file_form() -> None:
-    checked = environment.read({**NOAUTH, "OS_OSLO_POLICY__POLICY_FILE": "/etc/placement/policy.yaml"})
+    checked = environment.read({**NOAUTH,
+                                "OS_OSLO_POLICY__POLICY_FILE": "/etc/placement/policy.yaml"})
     assert "OS_OSLO_POLICY" not in checked.changes
 
 

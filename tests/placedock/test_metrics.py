@@ -74,8 +74,10 @@ def test_a_worker_that_died_mid_request_is_forgotten(tmp_path: Path) -> None:
         before = generate_latest(registry).decode()
         metrics.forget_dead_processes(folder)
         after = generate_latest(registry).decode()
-        print("before", [l for l in before.splitlines() if l.startswith("placedock_http_requests_in")])
-        print("after", [l for l in after.splitlines() if l.startswith("placedock_http_requests_in")])
+        print("before", [l for l in before.splitlines()
+                         if l.startswith("placedock_http_requests_in")])
+        print("after", [l for l in after.splitlines()
+                        if l.startswith("placedock_http_requests_in")])
     """, tmp_path)
     assert "before ['placedock_http_requests_in_flight 1.0']" in out
     assert "after ['placedock_http_requests_in_flight 0.0']" in out or "after []" in out
@@ -85,12 +87,13 @@ def test_database_errors_by_kind_and_connections_in_use(tmp_path: Path) -> None:
     out = run_python(f"""
         import sqlalchemy as sa
         from prometheus_client import REGISTRY, generate_latest
-        from placedock import metrics
+        from placedock import database, metrics
         broken = sa.create_engine("sqlite:///{tmp_path}/no/such/folder/db.sqlite")
         engine = sa.create_engine("sqlite:///{tmp_path}/db.sqlite")
         watch = metrics.DatabaseMetrics()
-        watch.watch(broken)
-        watch.watch(engine)
+        for each in (broken, engine):
+            watch.watch(each)
+            database.OutageWatch(each, on_error=watch.error)
         try:
             broken.connect()
         except sa.exc.OperationalError:

@@ -32,14 +32,16 @@ class Outages:
 
 def recording_app(status: str = "200 OK", body: bytes = b"ok") -> middleware.App:
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response(status, [("x-openstack-request-id", "req-1"), ("Content-Type", "text/plain")])
+        start_response(status, [("x-openstack-request-id", "req-1"),
+                                ("Content-Type", "text/plain")])
         return [body]
 
     return app
 
 
 def test_prefix_moves_to_script_name() -> None:
-    _, _, _, environ = call(middleware.ServePrefix(recording_app()), "/placement/resource_providers")
+    _, _, _, environ = call(middleware.ServePrefix(recording_app()),
+                            "/placement/resource_providers")
     assert (environ["SCRIPT_NAME"], environ["PATH_INFO"]) == ("/placement", "/resource_providers")
 
 

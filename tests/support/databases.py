@@ -155,7 +155,8 @@ class PostgreSQLServer(_Server):
         _let_postgres_reach(self.workdir, account.pw_uid)
         os.chown(self.workdir, account.pw_uid, account.pw_gid)
         self._run([str(PG_BIN / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "-E", "UTF8",
-                   "--locale=C.UTF-8", "--auth-local=peer", "--auth-host=scram-sha-256", "--no-sync"],
+                   "--locale=C.UTF-8", "--auth-local=peer", "--auth-host=scram-sha-256",
+                   "--no-sync"],
                   "initdb")
 
     def _server_command(self) -> list[str]:
@@ -164,12 +165,14 @@ class PostgreSQLServer(_Server):
                 "-c", "max_connections=300"]
 
     def _accepts_connections(self) -> bool:
-        command = [str(PG_BIN / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port), "-t", "2"]
+        command = [str(PG_BIN / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port),
+                   "-t", "2"]
         return subprocess.run(command, check=False).returncode == 0
 
     def _admin_sql(self, sql: str) -> None:
-        self._run([str(PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(self.workdir),
-                   "-p", str(self.port), "-U", "postgres", "-d", "postgres"], "psql", stdin=sql)
+        self._run([str(PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                   "-h", str(self.workdir), "-p", str(self.port),
+                   "-U", "postgres", "-d", "postgres"], "psql", stdin=sql)
 
     def _ensure_user_sql(self) -> str:
         return (f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{self.user}') "
@@ -210,8 +213,8 @@ class MariaDBServer(_Server):
         return (self.data_dir / "mysql").is_dir()
 
     def _initialize(self) -> None:
-        self._run(["mariadb-install-db", "--no-defaults", f"--datadir={self.data_dir}", "--user=root",
-                   "--auth-root-authentication-method=socket", "--skip-test-db"],
+        self._run(["mariadb-install-db", "--no-defaults", f"--datadir={self.data_dir}",
+                   "--user=root", "--auth-root-authentication-method=socket", "--skip-test-db"],
                   "mariadb-install-db")
 
     def _server_command(self) -> list[str]:
@@ -226,7 +229,8 @@ class MariaDBServer(_Server):
         return subprocess.run(command, capture_output=True, check=False).returncode == 0
 
     def _admin_sql(self, sql: str) -> None:
-        self._run(["mariadb", "--no-defaults", f"--socket={self.socket_path}", "-u", "root", "--batch"],
+        self._run(["mariadb", "--no-defaults", f"--socket={self.socket_path}", "-u", "root",
+                   "--batch"],
                   "mariadb", stdin=sql)
 
     def _ensure_user_sql(self) -> str:
@@ -260,5 +264,6 @@ def _let_postgres_reach(workdir: Path, uid: int) -> None:
         if info.st_uid == uid or info.st_mode & stat.S_IXOTH:
             continue
         if parent != temp_root and temp_root not in parent.parents:
-            raise RuntimeError(f"the postgres user cannot reach {workdir}: {parent} is closed to it")
+            raise RuntimeError(f"the postgres user cannot reach {workdir}: "
+                               f"{parent} is closed to it")
         parent.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXOTH)

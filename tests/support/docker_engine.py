@@ -52,7 +52,7 @@ APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/a
 Dir::Cache::pkgcache "";
 Dir::Cache::srcpkgcache "";
 Acquire::Languages "none";
-"""
+"""  # noqa: E501 (apt configuration lines, kept whole)
 
 
 def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -166,11 +166,7 @@ def build_image(context_dir: Path, tag: str, build_args: dict[str, str] | None =
     if dockerfile is not None:
         command += ["-f", str(dockerfile)]
     command.append(str(context_dir))
-    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            timeout=timeout, check=False)
-    if result.returncode != 0:
-        tail = "\n".join(result.stdout.splitlines()[-60:])
-        raise RuntimeError(f"docker build of {tag} failed ({result.returncode}):\n{tail}")
+    _run(command, f"docker build of {tag}", timeout, tail_lines=60)
 
 
 def debian_mirror(suite: str) -> str:
@@ -199,7 +195,8 @@ def _mirror_listed_for(suite: str) -> str:
         elif source.is_file():
             files.append(source)
     for path in files:
-        entries = _deb822(path.read_text()) if path.suffix == ".sources" else _one_line(path.read_text())
+        text = path.read_text()
+        entries = _deb822(text) if path.suffix == ".sources" else _one_line(text)
         for types, uris, suites in entries:
             if suite and "deb" in types and suite in suites and uris:
                 return uris[0]
@@ -240,7 +237,8 @@ def _deb822(text: str) -> list[tuple[list[str], list[str], list[str]]]:
 
 
 def _slim(rootfs: Path) -> None:
-    """Trim docs, man pages, locales and apt lists, and keep later installs slim like debian:*-slim."""
+    """Trim docs, man pages, locales and apt lists, and keep later installs slim like
+    debian:*-slim."""
     doc = rootfs / "usr/share/doc"
     for item in list(doc.glob("*/*")):
         if item.name != "copyright":
@@ -257,15 +255,17 @@ def _slim(rootfs: Path) -> None:
 
 
 def _import(rootfs: Path, name: str) -> None:
-    env = " ".join(f"{var}={CA_IN_IMAGE}" for var in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"))
+    env = " ".join(f"{var}={CA_IN_IMAGE}"
+                   for var in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"))
     changes = [
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         f"ENV {env}",
         f"LABEL {CI_LABEL}=true",
         'CMD ["bash"]',
     ]
-    tar = subprocess.Popen(["tar", "--numeric-owner", "--one-file-system", "-C", str(rootfs), "-c", "."],
-                           stdout=subprocess.PIPE)
+    tar = subprocess.Popen(
+        ["tar", "--numeric-owner", "--one-file-system", "-C", str(rootfs), "-c", "."],
+        stdout=subprocess.PIPE)
     command = [DOCKER, "import", "--message", f"placedock CI stand-in for {name}"]
     for change in changes:
         command += ["--change", change]
@@ -278,11 +278,12 @@ def _import(rootfs: Path, name: str) -> None:
                            f"{imported.returncode}): {imported.stderr}")
 
 
-def _run(command: list[str], what: str, timeout: float) -> None:
+def _run(command: list[str], what: str, timeout: float, tail_lines: int = 40) -> None:
+    """Run a command; on failure, raise with the last lines of its output."""
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             timeout=timeout, check=False)
     if result.returncode != 0:
-        tail = "\n".join(result.stdout.splitlines()[-40:])
+        tail = "\n".join(result.stdout.splitlines()[-tail_lines:])
         raise RuntimeError(f"{what} failed ({result.returncode}):\n{tail}")
 
 

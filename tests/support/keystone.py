@@ -402,7 +402,8 @@ class KeystoneServer(SpawnedServer):
         }
         status, body, headers = self.call("POST", "/v3/auth/tokens", body={"auth": auth})
         if status != 201:
-            error = (body or {}).get("error", {}).get("message", "") if isinstance(body, dict) else ""
+            error = ((body or {}).get("error", {}).get("message", "") if isinstance(body, dict)
+                     else "")
             raise KeystoneError(f"token for {username!r} on {project_name!r}: {status} {error}")
         return headers["X-Subject-Token"]
 

@@ -230,7 +230,8 @@ class WriterLoad:
             "resource_provider_generation": provider["generation"],
             "inventories": {"VCPU": {"total": 64}, "MEMORY_MB": {"total": 65536}},
         }
-        reply = self._step("inventory", "PUT", f"/resource_providers/{provider['uuid']}/inventories",
+        reply = self._step("inventory", "PUT",
+                           f"/resource_providers/{provider['uuid']}/inventories",
                            inventories, 200)
         if reply.status != 200:
             return False

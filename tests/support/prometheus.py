@@ -60,14 +60,15 @@ class PrometheusServer(processes.ServerProcess):
             return False
 
     def query(self, expression: str) -> dict[tuple[tuple[str, str], ...], float]:
-        """An instant query: each series' labels (sorted, without job and instance) -> value."""
+        """An instant query: each series' labels (sorted; without the name, job and instance) ->
+        value."""
         status, body = get(f"{self.url}/api/v1/query?"
                            + urllib.parse.urlencode({"query": expression}), timeout=10)
         answer = json.loads(body)
         assert status == 200 and answer["status"] == "success", answer
         return {
             tuple(sorted((k, v) for k, v in sample["metric"].items()
-                         if k not in {"job", "instance"})): float(sample["value"][1])
+                         if k not in {"__name__", "job", "instance"})): float(sample["value"][1])
             for sample in answer["data"]["result"]
         }
 

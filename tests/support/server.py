@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from placedock import health
 from tests.support.network import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +28,8 @@ def base_environment() -> dict[str, str]:
     }
 
 
-def run_startup(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_startup(args: list[str], env: dict[str, str],
+                timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """startup.sh run to completion: for commands and for starts that must fail."""
     return subprocess.run(
         [str(STARTUP), *args], env={**base_environment(), **env}, capture_output=True,
@@ -93,6 +95,14 @@ class Server:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def worker_pids(self) -> list[int]:
+        """The uwsgi workers, as the master lists them on its stats socket (the metrics mule is
+        a child of the master too, but no worker)."""
+        stats = health.uwsgi_stats(self.env)
+        assert isinstance(stats, dict), stats
+        return [worker["pid"] for worker in stats["workers"] if worker["pid"] > 0]
+
+    def children(self) -> list[int]:
+        """Every child of the master: the workers and the metrics mule."""
         assert self.process is not None
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()]
