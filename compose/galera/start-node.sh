@@ -46,16 +46,24 @@ SQL
 }
 
 initialise_data_dir() {
-	[ -d "$DATA_DIR/mysql" ] && return 1
 	log "initialising a new data directory"
 	chown mysql:mysql "$DATA_DIR"
-	mariadb-install-db --user=mysql --datadir="$DATA_DIR" --skip-test-db \
-		--auth-root-authentication-method=socket >/dev/null
+	# Without the Galera settings: the system tables are made by a server that must not join.
+	if ! mariadb-install-db --no-defaults --user=mysql --datadir="$DATA_DIR" --skip-test-db \
+		--auth-root-authentication-method=socket >/tmp/install-db.log 2>&1; then
+		cat /tmp/install-db.log >&2
+		# A half-made directory would pass for an initialised one at the next start.
+		find "$DATA_DIR" -mindepth 1 -delete
+		exit 1
+	fi
 }
 
 main() {
 	local fresh=false args=()
-	initialise_data_dir && fresh=true
+	if [ ! -d "$DATA_DIR/mysql" ]; then
+		initialise_data_dir
+		fresh=true
+	fi
 	chown -R mysql:mysql "$DATA_DIR" /run/mysqld
 	args=(--user=mysql --wsrep-node-name="$GALERA_NODE_NAME"
 		--wsrep-node-address="$(hostname -i | cut -d' ' -f1)"
