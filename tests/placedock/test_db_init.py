@@ -115,3 +115,34 @@ def test_mariadb_database_and_user_created_once(mariadb_server: MariaDBServer) -
 
 def test_postgresql_database_and_user_created_once(postgresql_server: PostgreSQLServer) -> None:
     _creates_a_usable_database_idempotently(postgresql_server)
+
+
+def test_startup_db_init_creates_the_database(mariadb_server: MariaDBServer,
+                                              tmp_path: Path) -> None:
+    """`startup.sh db-init` end to end, the admin URL from a file as the Compose secret gives it;
+    then placedock migrates the new database with placement's URL."""
+    from tests.support.server import run_startup
+
+    mariadb_server.start()
+    name = f"p_{uuid.uuid4().hex[:12]}"
+    admin_file = tmp_path / "admin-url"
+    admin_file.write_text(_admin_url(mariadb_server) + "\n")
+    placement = {db_init.PLACEMENT: _placement_url(mariadb_server, name, "pw")}
+    result = run_startup(["db-init"], {**placement,
+                                       db_init.ADMIN + "_FILE": str(admin_file)})
+    assert result.returncode == 0, result.stderr
+    assert f"db-init done: database {name} created" in result.stderr
+    assert ADMIN_PASSWORD not in result.stderr
+    migrated = run_startup(["placement-manage", "db", "sync"],
+                           {**placement, "OS_API__AUTH_STRATEGY": "noauth2"}, timeout=120)
+    assert migrated.returncode == 0, migrated.stderr
+
+
+def test_startup_db_init_without_its_variables_is_one_line() -> None:
+    from tests.support.server import run_startup
+
+    result = run_startup(["db-init"], {})
+    assert result.returncode == 1
+    expected = ("placedock: error: OS_PLACEMENT_DATABASE__CONNECTION: not set "
+                "(nor OS_PLACEMENT_DATABASE__CONNECTION_FILE); db-init needs it")
+    assert result.stderr.strip().splitlines() == [expected]
