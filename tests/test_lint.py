@@ -1,4 +1,4 @@
-"""Static checks: ruff on the Python, shellcheck on the shell, hadolint on the Dockerfile."""
+"""Static checks: ruff on the Python, shellcheck on the shell, hadolint on the Dockerfiles."""
 
 from __future__ import annotations
 
@@ -36,4 +36,4 @@ def test_shellcheck() -> None:
 
 
 def test_hadolint() -> None:
-    check([str(BIN / "hadolint"), "Dockerfile"])
+    check([str(BIN / "hadolint"), "Dockerfile", *tracked("compose/*/Dockerfile")])
