@@ -5,6 +5,7 @@
 #   startup.sh COMMAND [ARG...]   run COMMAND with the same environment handling instead
 #   startup.sh conf-to-env [...]  turn a placement.conf (stdin) into an env-file (stdout)
 #   startup.sh db-init            create placement's database and user (PLACEDOCK_DB_ADMIN_CONNECTION)
+#   startup.sh ks-register        register placement in keystone (an admin's OS_AUTH_URL, OS_USERNAME...)
 set -eu
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,6 +38,10 @@ main() {
 	if [ "$1" = db-init ]; then
 		# Its own variables (an administrator's URL), which the server must never be given.
 		exec python3 -m placedock.db_init
+	fi
+	if [ "$1" = ks-register ]; then
+		# An administrator's OpenStack client variables, which the server would refuse.
+		exec python3 -m placedock.ks_register
 	fi
 	prepare_command_environment
 	exec "$@"
