@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,7 @@ SERVICE_TYPE = "placement"
 INTERFACES = {"public": "PLACEDOCK_ENDPOINT_URL", "internal": "PLACEDOCK_INTERNAL_ENDPOINT_URL",
               "admin": "PLACEDOCK_ADMIN_ENDPOINT_URL"}
 ROLE = "admin"
+DEFAULT_WAIT_S = 120.0  # KS_WAIT_TIMEOUT: a keystone started alongside may still be initialising
 
 
 class RegisterError(PlacedockError):
@@ -126,6 +128,27 @@ def endpoint_urls(environ: Mapping[str, str]) -> dict[str, str]:
     return {interface: setting(environ, name, public) for interface, name in INTERFACES.items()}
 
 
+def wait_for_keystone(keystone: Any, timeout_s: float) -> None:
+    """Return once keystone answers an authenticated request; unreachable or 5xx is waited out,
+    anything else (bad credentials) raised at once."""
+    from keystoneauth1 import exceptions
+
+    started = time.monotonic()
+    while True:
+        try:
+            keystone.domains.list()
+            return
+        except (exceptions.ConnectFailure, exceptions.DiscoveryFailure, exceptions.ConnectTimeout,
+                exceptions.ServiceUnavailable, exceptions.BadGateway) as error:
+            waited = time.monotonic() - started
+            if waited + 2 > timeout_s:
+                raise RegisterError(f"OS_AUTH_URL: keystone not answering after {waited:.0f} s "
+                                    f"(KS_WAIT_TIMEOUT={timeout_s:g}): {type(error).__name__}"
+                                    ) from None
+            log(f"waiting for keystone: {type(error).__name__} ({waited:.0f} s of {timeout_s:g} s)")
+            time.sleep(2)
+
+
 def register(environ: Mapping[str, str], keystone: Any | None = None) -> list[str]:
     """Do it all; return what was done, one phrase per step."""
     urls = endpoint_urls(environ)
@@ -136,6 +159,8 @@ def register(environ: Mapping[str, str], keystone: Any | None = None) -> list[st
     project_domain = setting(environ, AUTHTOKEN + "PROJECT_DOMAIN_NAME", "Default")
     region = setting(environ, "OS_REGION_NAME", "RegionOne")
     keystone = keystone or admin_client(environ)
+    with step("keystone answers"):
+        wait_for_keystone(keystone, float(environ.get("KS_WAIT_TIMEOUT", DEFAULT_WAIT_S)))
     domains = {name: one(keystone.domains.list(name=name), f"domains named {name!r}")
                for name in {user_domain, project_domain}}
     for name, domain in domains.items():
