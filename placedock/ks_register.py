@@ -14,7 +14,8 @@ is set to the one given at every run (a rotated secret takes effect). It ensures
 
 The administrator's credentials are the OpenStack client's variables, as an openrc sets them:
 ``OS_AUTH_URL``, ``OS_USERNAME``, ``OS_PASSWORD`` (or ``OS_PASSWORD_FILE``), ``OS_PROJECT_NAME``,
-``OS_USER_DOMAIN_NAME`` and ``OS_PROJECT_DOMAIN_NAME`` (both default ``Default``).
+``OS_USER_DOMAIN_NAME`` and ``OS_PROJECT_DOMAIN_NAME`` (both default ``Default``), and
+``OS_INTERFACE`` (default ``public``): which of keystone's catalog endpoints to use after login.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def admin_client(environ: Mapping[str, str]) -> Any:
         user_domain_name=setting(environ, "OS_USER_DOMAIN_NAME", "Default"),
         project_domain_name=setting(environ, "OS_PROJECT_DOMAIN_NAME", "Default"),
     )
-    return client.Client(session=session.Session(auth=auth, timeout=30))
+    # The catalog's keystone endpoint of this interface is the one used after login.
+    return client.Client(session=session.Session(auth=auth, timeout=30),
+                         interface=setting(environ, "OS_INTERFACE", "public"))
 
 
 def one(found: list[Any], what: str) -> Any | None:

@@ -2,7 +2,8 @@
 # keystone for the Compose keystone profile: on the first start, the schema, the key
 # repositories and the admin user (keystone-manage bootstrap, idempotent); then uwsgi on 5000.
 #   KEYSTONE_ADMIN_PASSWORD_FILE  the admin's password (a Compose secret)
-#   KEYSTONE_PUBLIC_URL           keystone's own endpoint, as clients reach it
+#   KEYSTONE_PUBLIC_URL           keystone's own endpoint, as clients outside reach it
+#   KEYSTONE_INTERNAL_URL         the same from inside the Compose network (services use it)
 set -eu
 
 STATE=/var/lib/keystone
@@ -16,7 +17,7 @@ initialise() {
 		keystone-manage bootstrap --bootstrap-username admin --bootstrap-project-name admin \
 		--bootstrap-role-name admin --bootstrap-service-name keystone \
 		--bootstrap-region-id RegionOne --bootstrap-admin-url "$KEYSTONE_PUBLIC_URL" \
-		--bootstrap-internal-url "$KEYSTONE_PUBLIC_URL" --bootstrap-public-url "$KEYSTONE_PUBLIC_URL"
+		--bootstrap-internal-url "$KEYSTONE_INTERNAL_URL" --bootstrap-public-url "$KEYSTONE_PUBLIC_URL"
 }
 
 initialise
