@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 VENV=${TESTS_VENV:-.venv}
 SYSTEM_PACKAGES=(
 	postgresql mariadb-server docker.io debootstrap shellcheck memcached apache2 curl
-	iptables wrk apache2-utils prometheus libjemalloc2
+	iptables wrk apache2-utils prometheus libjemalloc2 docker-compose
 )
 
 log() { printf 'run-tests: %s\n' "$*" >&2; }

@@ -4,6 +4,8 @@
 #   startup.sh --some-uwsgi-flag  serve, with extra uwsgi options
 #   startup.sh COMMAND [ARG...]   run COMMAND with the same environment handling instead
 #   startup.sh conf-to-env [...]  turn a placement.conf (stdin) into an env-file (stdout)
+#   startup.sh db-init            create placement's database and user (PLACEDOCK_DB_ADMIN_CONNECTION)
+#   startup.sh ks-register        register placement in keystone (an admin's OS_AUTH_URL, OS_USERNAME...)
 set -eu
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +34,14 @@ main() {
 		# It reads a placement.conf, not this environment: nothing here needs to be valid yet.
 		shift
 		exec python3 -m placedock.conf_to_env "$@"
+	fi
+	if [ "$1" = db-init ]; then
+		# Its own variables (an administrator's URL), which the server must never be given.
+		exec python3 -m placedock.db_init
+	fi
+	if [ "$1" = ks-register ]; then
+		# An administrator's OpenStack client variables, which the server would refuse.
+		exec python3 -m placedock.ks_register
 	fi
 	prepare_command_environment
 	exec "$@"

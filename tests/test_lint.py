@@ -1,5 +1,5 @@
 """Static checks: ruff on the Python, shellcheck and shfmt on the shell, hadolint on the
-Dockerfile."""
+Dockerfiles."""
 
 from __future__ import annotations
 
@@ -53,4 +53,4 @@ def test_every_module_has_its_unit_tests() -> None:
 
 
 def test_hadolint() -> None:
-    check([str(BIN / "hadolint"), "Dockerfile"])
+    check([str(BIN / "hadolint"), "Dockerfile", *tracked("compose/*/Dockerfile")])

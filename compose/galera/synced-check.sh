@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One HTTP answer for HAProxy (run by socat per connection): 200 when this node's
+# wsrep_local_state is 4 (Synced), else 503. A donor or joiner must not take queries.
+set -u
+read -r -t 2 _request_line || true
+state=$(mariadb --connect-timeout=2 -N -B -e "SHOW GLOBAL STATUS LIKE 'wsrep_local_state'" \
+	2>/dev/null | cut -f2)
+if [ "$state" = 4 ]; then
+	body="synced"
+	status="200 OK"
+else
+	body="not synced: wsrep_local_state=${state:-unknown}"
+	status="503 Service Unavailable"
+fi
+printf 'HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s\n' \
+	"$status" "$(( ${#body} + 1 ))" "$body"

@@ -1,0 +1,164 @@
+"""``startup.sh db-init``: create placement's database and the user it connects as.
+
+Given an administrator's URL (``PLACEDOCK_DB_ADMIN_CONNECTION``, or ``..._FILE`` naming a file
+that holds it) and placement's own (``OS_PLACEMENT_DATABASE__CONNECTION`` or its ``_FILE``),
+make sure the database named in placement's URL exists (utf8mb4 on MySQL and MariaDB), that its
+user exists with the URL's password, and that the user may do anything in that database and
+nothing elsewhere. Every step is idempotent: run it at every deployment, as a one-shot job,
+before the first placedock starts. MySQL, MariaDB and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL, Connection
+
+from placedock import PlacedockError, policy
+from placedock.prepare import log, step
+
+ADMIN = "PLACEDOCK_DB_ADMIN_CONNECTION"
+PLACEMENT = "OS_PLACEMENT_DATABASE__CONNECTION"
+FILE_SUFFIX = "_FILE"
+# The user's host part on MySQL: placedock containers connect from addresses nobody knows ahead.
+MYSQL_USER_HOST = "%"
+DEFAULT_WAIT_S = 60.0
+# Names go into statements as identifiers (they cannot be bound): only these are accepted.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_]{1,63}$")
+
+
+class DbInitError(PlacedockError):
+    """What stops db-init: one line, naming the variable at fault, never a password."""
+
+
+def variable(environ: Mapping[str, str], name: str) -> str:
+    """``name``'s value, or the content of the file ``name_FILE`` names (without the final
+    newline, as the shell's $(< file) reads it)."""
+    file_name = name + FILE_SUFFIX
+    if name in environ and file_name in environ:
+        raise DbInitError(f"{name}: both {name} and {file_name} are set; set only one")
+    if file_name in environ:
+        try:
+            value = Path(environ[file_name]).read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "not UTF-8 text"
+            raise DbInitError(f"{file_name}: cannot read {environ[file_name]!r}: {reason}") from None
+    else:
+        value = environ.get(name, "")
+    if not value:
+        raise DbInitError(f"{name}: not set (nor {file_name}); db-init needs it")
+    return value
+
+
+def database_url(environ: Mapping[str, str], name: str) -> URL:
+    try:
+        url = policy.database_url(variable(environ, name)).url
+    except policy.Problem as problem:
+        raise DbInitError(f"{name}: {problem}") from None
+    if url.get_backend_name() == "sqlite":
+        raise DbInitError(f"{name}: sqlite needs no database server; db-init is for MySQL, "
+                          "MariaDB and PostgreSQL")
+    return url
+
+
+def safe_name(what: str, value: str | None) -> str:
+    if not value or not SAFE_NAME.match(value):
+        raise DbInitError(f"{PLACEMENT}: the {what} {value!r} must be 1 to 63 letters, digits "
+                          "or _ (db-init writes it into SQL statements)")
+    return value
+
+
+def target(placement: URL) -> tuple[str, str, str]:
+    """The database, user and password placement's URL names."""
+    database = safe_name("database name", placement.database)
+    user = safe_name("user name", placement.username)
+    if not placement.password:
+        raise DbInitError(f"{PLACEMENT}: no password in the URL; db-init gives the user one")
+    return database, user, str(placement.password)
+
+
+def admin_url_for(admin: URL, placement: URL) -> URL:
+    if admin.get_backend_name() != placement.get_backend_name():
+        raise DbInitError(f"{ADMIN}: a {admin.get_backend_name()} server, but placement's URL "
+                          f"names {placement.get_backend_name()}")
+    if admin.get_backend_name() == "postgresql" and not admin.database:
+        return admin.set(database="postgres")  # PostgreSQL always connects to some database
+    return admin
+
+
+def init_mysql(connection: Connection, database: str, user: str, password: str) -> list[str]:
+    # The account's parts and the password are bound: PyMySQL quotes each into the statement.
+    account = {"user": user, "host": MYSQL_USER_HOST}
+    existed = connection.execute(
+        text("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = :name"),
+        {"name": database}).scalar()
+    connection.exec_driver_sql(
+        f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 "
+        "COLLATE utf8mb4_general_ci")
+    user_existed = connection.execute(
+        text("SELECT COUNT(*) FROM mysql.user WHERE user = :user AND host = :host"),
+        account).scalar()
+    # CREATE then ALTER: a rerun sets the URL's password again, so a changed secret takes effect.
+    connection.execute(text("CREATE USER IF NOT EXISTS :user@:host IDENTIFIED BY :password"),
+                       {**account, "password": password})
+    connection.execute(text("ALTER USER :user@:host IDENTIFIED BY :password"),
+                       {**account, "password": password})
+    connection.execute(text(f"GRANT ALL PRIVILEGES ON `{database}`.* TO :user@:host"), account)
+    return [f"database {database} {'already there' if existed else 'created'}",
+            f"user {user}@{MYSQL_USER_HOST} {'password set' if user_existed else 'created'}",
+            f"all privileges on {database} granted"]
+
+
+def init_postgresql(connection: Connection, database: str, user: str, password: str) -> list[str]:
+    role_existed = connection.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :user"),
+                                      {"user": user}).first() is not None
+    verb = "ALTER" if role_existed else "CREATE"
+    # psycopg2 quotes the bound password into the statement.
+    connection.execute(text(f'{verb} ROLE "{user}" LOGIN PASSWORD :password'),
+                       {"password": password})
+    existed = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                 {"name": database}).first() is not None
+    if not existed:
+        # The owner may create tables in its public schema (PostgreSQL 15 grants that to the
+        # database's owner only).
+        connection.exec_driver_sql(
+            f"CREATE DATABASE \"{database}\" OWNER \"{user}\" ENCODING 'UTF8' TEMPLATE template0")
+    connection.exec_driver_sql(f'GRANT ALL PRIVILEGES ON DATABASE "{database}" TO "{user}"')
+    return [f"database {database} {'already there' if existed else 'created'}",
+            f"user {user} {'password set' if role_existed else 'created'}",
+            f"all privileges on {database} granted"]
+
+
+def initialise(environ: Mapping[str, str]) -> list[str]:
+    """Do it all; return what was done, one phrase per step."""
+    from placedock import database as placedock_database  # half a second to import: only here
+
+    placement = database_url(environ, PLACEMENT)
+    admin = admin_url_for(database_url(environ, ADMIN), placement)
+    name, user, password = target(placement)
+    wait_s = float(environ.get("DB_WAIT_TIMEOUT", DEFAULT_WAIT_S))
+    with step(f"database server {placedock_database.masked(admin)} reachable"):
+        placedock_database.wait(admin, wait_s, log)
+    engine = placedock_database.engine_for(admin).execution_options(isolation_level="AUTOCOMMIT")
+    init = init_mysql if admin.get_backend_name() == "mysql" else init_postgresql
+    with engine.connect() as connection:
+        return init(connection, name, user, password)
+
+
+def main() -> int:
+    try:
+        with step("db-init done") as detail:
+            detail += initialise(os.environ)
+    except PlacedockError as error:
+        log(f"error: {error}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

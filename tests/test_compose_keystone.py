@@ -1,0 +1,66 @@
+"""compose.yaml's keystone profile for real: keystone from PyPI, placement registered in it by
+`startup.sh ks-register`, placedock-keystone replicas behind HAProxy; the openstack CLI (the
+README's virtualenv) creates and lists providers with a keystone token. `down -v` after."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.docker_engine import DockerEngine, build_image
+from tests.support.network import free_port
+from tests.support.server import REPO, get
+from tests.test_compose import PLACEDOCK_IMAGE, Stack, build_images, wait_for
+from tests.test_devstack import OSC_KEYSTONE, OSC_VENV, bash, ensure_osc_venv
+
+UP_WITH_KEYSTONE = "docker compose --profile keystone up -d"
+DOWN_WITH_KEYSTONE = "docker compose --profile keystone down -v"
+ADMIN_PASSWORD = (REPO / "compose/secrets/keystone-admin-password").read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def keystone_stack(docker_engine: DockerEngine, base_image: str) -> Iterator[tuple[Stack, int]]:
+    build_images(base_image)
+    build_image(REPO / "compose/keystone", "placedock-keystone")
+    api_port, keystone_port = free_port(), free_port()
+    environment = {**os.environ, "PLACEDOCK_IMAGE": PLACEDOCK_IMAGE,
+                   "PLACEDOCK_COMPOSE_PORT": str(free_port()),
+                   "PLACEDOCK_COMPOSE_KEYSTONE_PORT": str(api_port),
+                   "PLACEDOCK_KEYSTONE_PORT": str(keystone_port)}
+    stack = Stack(f"placedock-test-{uuid.uuid4().hex[:8]}", f"http://127.0.0.1:{api_port}",
+                  environment)
+    try:
+        stack.run(UP_WITH_KEYSTONE)
+        took = wait_for(lambda: answers(stack.url + "/resource_providers", None) == 401, 300,
+                        "placedock-keystone through HAProxy")
+        print(f"compose --profile keystone: 401 without a token through HAProxy {took:.0f} s "
+              "after up returned")
+        yield stack, keystone_port
+    finally:
+        stack.run(DOWN_WITH_KEYSTONE, timeout=300)
+        assert stack.left_behind() == {}
+
+
+def answers(url: str, token: str | None) -> int | None:
+    try:
+        return get(url, token=token, timeout=5)[0]
+    except OSError:
+        return None
+
+
+def test_openstack_cli_with_a_keystone_token(keystone_stack: tuple[Stack, int]) -> None:
+    stack, keystone_port = keystone_stack
+    openrc = {"OS_AUTH_URL": f"http://127.0.0.1:{keystone_port}", "OS_USERNAME": "admin",
+              "OS_PASSWORD": ADMIN_PASSWORD, "OS_PROJECT_NAME": "admin",
+              "OS_USER_DOMAIN_ID": "default", "OS_PROJECT_DOMAIN_ID": "default",
+              "OS_IDENTITY_API_VERSION": "3", "OS_REGION_NAME": "RegionOne"}
+    output = bash("\n".join([OSC_VENV[-1], *OSC_KEYSTONE, 'echo "uuid=$rp"']), ensure_osc_venv(),
+                  openrc).stdout
+    provider = output.rsplit("uuid=", 1)[1].strip()
+    assert re.search(rf"\| {provider} \| compute-1 \|", output), output
+    assert re.search(rf"\| 1 \| VCPU=2,MEMORY_MB=2048 \| {provider} \|", output), output
+    assert answers(stack.url + "/resource_providers", "not-a-token") == 401
