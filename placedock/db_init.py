@@ -47,7 +47,8 @@ def variable(environ: Mapping[str, str], name: str) -> str:
             value = Path(environ[file_name]).read_text(encoding="utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as error:
             reason = getattr(error, "strerror", None) or "not UTF-8 text"
-            raise DbInitError(f"{file_name}: cannot read {environ[file_name]!r}: {reason}") from None
+            raise DbInitError(
+                f"{file_name}: cannot read {environ[file_name]!r}: {reason}") from None
     else:
         value = environ.get(name, "")
     if not value:

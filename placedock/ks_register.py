@@ -72,7 +72,8 @@ def admin_client(environ: Mapping[str, str]) -> Any:
 
 def one(found: list[Any], what: str) -> Any | None:
     if len(found) > 1:
-        raise RegisterError(f"{len(found)} {what}: cannot tell which is placement's; remove the extra")
+        raise RegisterError(
+            f"{len(found)} {what}: cannot tell which is placement's; remove the extra")
     return found[0] if found else None
 
 
