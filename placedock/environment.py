@@ -48,6 +48,16 @@ OWN_DEFAULTS = {
     "PLACEDOCK_REVISION": "unknown",  # the image build sets it; only reported, in the info metric
 }
 OWN_PREFIXES = ("PLACEDOCK_", "DB_")
+# The inputs of two one-shot commands (startup.sh db-init, ks-register), which read them
+# themselves: an administrator's database URL and placement's endpoints. The server and every
+# other command refuse them, so an administrator's credentials never reach a running placement.
+COMMAND_VARIABLES = {
+    "PLACEDOCK_DB_ADMIN_CONNECTION": "db-init",
+    "PLACEDOCK_DB_ADMIN_CONNECTION_FILE": "db-init",
+    "PLACEDOCK_ENDPOINT_URL": "ks-register",
+    "PLACEDOCK_INTERNAL_ENDPOINT_URL": "ks-register",
+    "PLACEDOCK_ADMIN_ENDPOINT_URL": "ks-register",
+}
 # Made from PLACEDOCK_ADDRESS and PLACEDOCK_PORT for uwsgi's ini, which cannot bracket IPv6.
 HTTP_SOCKET = "PLACEDOCK_HTTP_SOCKET"
 LOG_FORMATS = ("text", "json")
@@ -278,6 +288,10 @@ def _refuse_empty(name: str) -> NoReturn:
 
 
 def _check_own_variable(name: str, value: str) -> None:
+    if name in COMMAND_VARIABLES:
+        raise ConfigurationError(
+            name, f"only startup.sh {COMMAND_VARIABLES[name]} reads it; unset it for the server "
+            "and every other command")
     if name not in OWN_DEFAULTS and name != HTTP_SOCKET:
         _unknown(name, OWN_DEFAULTS)
     if not value:

@@ -32,7 +32,7 @@ DOWN = "docker compose down -v"
 # The images compose.yaml builds, each from its folder; placedock's own gets a tag of this test's.
 SERVICE_IMAGES = {"placedock-galera": "compose/galera", "placedock-haproxy": "compose/haproxy",
                   "placedock-memcached": "compose/memcached"}
-PLACEDOCK_IMAGE = "placedock-compose-test:latest"
+STACK_IMAGE = "placedock-compose-test:latest"
 # HAProxy takes a node out after 2 failed checks (compose/haproxy/haproxy.cfg: about 3.5 s at
 # worst); then placedock's pool reconnects. No request may fail later than this after a kill.
 GALERA_FAILOVER_S = 5.0
@@ -82,7 +82,7 @@ class Stack:
 def build_images(base_image: str) -> None:
     for tag, folder in SERVICE_IMAGES.items():
         build_image(REPO / folder, tag)
-    build_image(REPO, PLACEDOCK_IMAGE)
+    build_image(REPO, STACK_IMAGE)
 
 
 def wait_until_served(url: str, timeout: float) -> float:
@@ -101,8 +101,8 @@ def wait_until_served(url: str, timeout: float) -> float:
 def stack(docker_engine: DockerEngine, base_image: str) -> Iterator[Stack]:
     build_images(base_image)
     port = free_port()
-    environment = {**os.environ, "PLACEDOCK_IMAGE": PLACEDOCK_IMAGE,
-                   "PLACEDOCK_COMPOSE_PORT": str(port)}
+    environment = {**os.environ, "STACK_IMAGE": STACK_IMAGE,
+                   "STACK_PLACEMENT_PORT": str(port)}
     started = Stack(f"placedock-test-{uuid.uuid4().hex[:8]}", f"http://127.0.0.1:{port}",
                     environment)
     try:

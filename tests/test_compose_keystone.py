@@ -14,7 +14,7 @@ import pytest
 from tests.support.docker_engine import DockerEngine, build_image
 from tests.support.network import free_port
 from tests.support.server import REPO, get
-from tests.test_compose import PLACEDOCK_IMAGE, Stack, build_images, wait_for
+from tests.test_compose import STACK_IMAGE, Stack, build_images, wait_for
 from tests.test_devstack import OSC_KEYSTONE, OSC_VENV, bash, ensure_osc_venv
 
 UP_WITH_KEYSTONE = "docker compose --profile keystone up -d"
@@ -27,10 +27,10 @@ def keystone_stack(docker_engine: DockerEngine, base_image: str) -> Iterator[tup
     build_images(base_image)
     build_image(REPO / "compose/keystone", "placedock-keystone")
     api_port, keystone_port = free_port(), free_port()
-    environment = {**os.environ, "PLACEDOCK_IMAGE": PLACEDOCK_IMAGE,
-                   "PLACEDOCK_COMPOSE_PORT": str(free_port()),
-                   "PLACEDOCK_COMPOSE_KEYSTONE_PORT": str(api_port),
-                   "PLACEDOCK_KEYSTONE_PORT": str(keystone_port)}
+    environment = {**os.environ, "STACK_IMAGE": STACK_IMAGE,
+                   "STACK_PLACEMENT_PORT": str(free_port()),
+                   "STACK_PLACEMENT_KEYSTONE_PORT": str(api_port),
+                   "STACK_KEYSTONE_PORT": str(keystone_port)}
     stack = Stack(f"placedock-test-{uuid.uuid4().hex[:8]}", f"http://127.0.0.1:{api_port}",
                   environment)
     try:

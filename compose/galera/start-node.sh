@@ -80,7 +80,10 @@ main() {
 			fi
 			break
 		fi
-		[ "$waited" -ge "$PEER_WAIT_S" ] && { log "no peer answered in ${PEER_WAIT_S} s"; exit 1; }
+		[ "$waited" -ge "$PEER_WAIT_S" ] && {
+			log "no peer answered in ${PEER_WAIT_S} s"
+			exit 1
+		}
 		sleep 1
 		waited=$((waited + 1))
 	done

@@ -13,4 +13,4 @@ else
 	status="503 Service Unavailable"
 fi
 printf 'HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s\n' \
-	"$status" "$(( ${#body} + 1 ))" "$body"
+	"$status" "$((${#body} + 1))" "$body"

@@ -368,7 +368,7 @@ def test_the_projects_own_scripts_use_no_name_the_entrypoint_refuses() -> None:
     files = subprocess.run(["git", "ls-files", "*.sh", "*.yaml", "*.py", "*.md", "Dockerfile",
                             ".ci/run"], cwd=repo, capture_output=True, text=True,
                            check=True).stdout.split()
-    known = {*environment.OWN_DEFAULTS, environment.HTTP_SOCKET}
+    known = {*environment.OWN_DEFAULTS, environment.HTTP_SOCKET, *environment.COMMAND_VARIABLES}
     used = {}
     for name in files:
         if name.startswith("tests/") and name.endswith(".py"):
@@ -420,3 +420,11 @@ def test_json_logs_turn_on_oslo_logs_json_formatter() -> None:
     with pytest.raises(environment.ConfigurationError,
                        match="^PLACEDOCK_LOG_FORMAT: 'yaml' is not one of text, json$"):
         environment.read({**NOAUTH, "PLACEDOCK_LOG_FORMAT": "yaml"})
+
+
+@pytest.mark.parametrize("name", sorted(environment.COMMAND_VARIABLES))
+def test_a_one_shot_commands_input_is_refused_elsewhere(name: str) -> None:
+    command = environment.COMMAND_VARIABLES[name]
+    with pytest.raises(environment.ConfigurationError,
+                       match=f"^{name}: only startup.sh {command} reads it; unset it"):
+        environment.read({**NOAUTH, name: "mysql+pymysql://root:secret@db/mysql"})
