@@ -79,7 +79,7 @@ def test_prometheus_counts_every_request_by_route_and_status(
         "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/var/lib/placement:uid=42424,gid=42424",
         "--no-healthcheck", "-p", f"127.0.0.1:{port}:80",
         "-p", f"127.0.0.1:{metrics_port}:{defaults.METRICS_PORT}",
-        "-e", "PLACEDOCK_LOG_FORMAT=json", *NOAUTH, image)
+        "-e", "PLACEDOCK_LOG_FORMAT=json", *NOAUTH, f"{image}:revision")
     wait_http(f"http://127.0.0.1:{port}/", container=container)
     assert prometheus.wait_for('up{job="placedock"}', {(): 1.0}) == {(): 1.0}, \
         prometheus.log_tail()
@@ -123,7 +123,11 @@ def test_prometheus_counts_every_request_by_route_and_status(
     [info] = prometheus.query("placedock_info")
     assert dict(info)["placement_version"] == "16.0.0"
     assert dict(info)["schema_revision"] == database.head()
-    assert dict(info)["placedock_revision"] not in {"", "unknown"}
+    # The image fixture's build, tagged :revision (a README command rebuilds plain `placedock`
+    # without the build argument), reports the commit it was built from.
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert dict(info)["placedock_revision"] == head
 
     # Never on the API's port: there, /metrics is a path placement does not have.
     status, body = get(f"http://127.0.0.1:{port}/metrics")
