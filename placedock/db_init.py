@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 
 from placedock import PlacedockError, policy
-from placedock.prepare import log, step
+from placedock.prepare import log, one_line_errors, step
 
 ADMIN = "PLACEDOCK_DB_ADMIN_CONNECTION"
 PLACEMENT = "OS_PLACEMENT_DATABASE__CONNECTION"
@@ -152,13 +152,11 @@ def initialise(environ: Mapping[str, str]) -> list[str]:
 
 
 def main() -> int:
-    try:
+    def run() -> None:
         with step("db-init done") as detail:
             detail += initialise(os.environ)
-    except PlacedockError as error:
-        log(f"error: {error}")
-        return 1
-    return 0
+
+    return one_line_errors(run)
 
 
 if __name__ == "__main__":

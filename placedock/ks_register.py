@@ -28,7 +28,7 @@ from typing import Any
 
 from placedock import PlacedockError
 from placedock.db_init import DbInitError, variable
-from placedock.prepare import log, step
+from placedock.prepare import log, one_line_errors, step
 
 AUTHTOKEN = "OS_KEYSTONE_AUTHTOKEN__"
 SERVICE_TYPE = "placement"
@@ -180,16 +180,15 @@ def register(environ: Mapping[str, str], keystone: Any | None = None) -> list[st
 def main() -> int:
     from keystoneauth1 import exceptions
 
-    try:
-        with step("ks-register done") as detail:
-            detail += register(os.environ)
-    except PlacedockError as error:
-        log(f"error: {error}")
-        return 1
-    except exceptions.ClientException as error:
-        log(f"error: keystone: {type(error).__name__}: {str(error).splitlines()[0]}")
-        return 1
-    return 0
+    def run() -> None:
+        try:
+            with step("ks-register done") as detail:
+                detail += register(os.environ)
+        except exceptions.ClientException as error:
+            first_line = str(error).splitlines()[0]
+            raise RegisterError(f"keystone: {type(error).__name__}: {first_line}") from None
+
+    return one_line_errors(run)
 
 
 if __name__ == "__main__":

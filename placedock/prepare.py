@@ -14,7 +14,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from placedock import PlacedockError, environment, logs
@@ -77,13 +77,19 @@ def command_shell_lines() -> str:
     return shell_lines(environment.exports(checked_environment()))
 
 
-def main() -> int:
+def one_line_errors(action: Callable[[], object]) -> int:
+    """A command's exit status: 0 once ``action`` is done; for a PlacedockError, its one line on
+    stderr and 1 (no traceback)."""
     try:
-        print(command_shell_lines())
+        action()
     except PlacedockError as error:
         log(f"error: {error}")
         return 1
     return 0
+
+
+def main() -> int:
+    return one_line_errors(lambda: print(command_shell_lines()))
 
 
 if __name__ == "__main__":
