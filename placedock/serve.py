@@ -14,8 +14,9 @@ import sys
 from placedock import PlacedockError, logs, metrics, prepare
 
 
-def uwsgi_options() -> list[str]:
-    """What the ini cannot say, because it depends on the environment just checked."""
+def ready_uwsgi_features() -> list[str]:
+    """Ready what the checked environment asks for beyond the ini (the metrics' empty folder,
+    JSON output from uwsgi's first line), and return uwsgi's options for it."""
     options = []
     if metrics.port():
         metrics.prepare_directory(os.environ["PLACEDOCK_STATS_SOCKET"])
@@ -34,7 +35,7 @@ def main(argv: list[str]) -> int:
         return 1
     import pyuwsgi
 
-    arguments = [*argv[1:], *uwsgi_options()]
+    arguments = [*argv[1:], *ready_uwsgi_features()]
     sys.argv = ["uwsgi", *arguments]  # what uwsgi shows and re-execs with
     pyuwsgi.run(*arguments)  # never returns: uwsgi exits the process
     return 0

@@ -25,7 +25,7 @@ def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 def test_nothing_asked_for_adds_nothing(environ: pytest.MonkeyPatch) -> None:
-    assert serve.uwsgi_options() == []
+    assert serve.ready_uwsgi_features() == []
 
 
 def test_metrics_add_the_mule_and_an_empty_folder_for_the_counts(
@@ -36,7 +36,7 @@ def test_metrics_add_the_mule_and_an_empty_folder_for_the_counts(
     (left_over / "counter_123.db").write_bytes(b"an earlier run's counts")
     environ.setenv(metrics.PORT_VARIABLE, "9180")
     environ.setenv("PLACEDOCK_STATS_SOCKET", str(stats))
-    assert serve.uwsgi_options() == ["--mule=placedock.metrics:serve"]
+    assert serve.ready_uwsgi_features() == ["--mule=placedock.metrics:serve"]
     assert left_over.is_dir() and list(left_over.iterdir()) == []
     assert os.environ[metrics.DIRECTORY_VARIABLE] == str(left_over)
 
@@ -46,7 +46,7 @@ def test_json_logs_add_uwsgis_log_master_and_encoders(environ: pytest.MonkeyPatc
     # The real one redirects this process's stderr: what it does is tests/placedock/test_logs.py's.
     environ.setattr(logs, "start_json_output", lambda: started.append(True))
     environ.setenv(logs.FORMAT_VARIABLE, "json")
-    assert serve.uwsgi_options() == ["--log-master", f"--log-encoder={logs.UWSGI_ENCODER}",
+    assert serve.ready_uwsgi_features() == ["--log-master", f"--log-encoder={logs.UWSGI_ENCODER}",
                                      "--log-encoder=nl"]
     assert started == [True]
 
