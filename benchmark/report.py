@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark import starts
+from benchmark import balancer, starts
 from benchmark.configs import LIMIT, PLACEDOCK, default_workers
 from benchmark.repeats import Row, Spread
 from benchmark.starts import StartTime
@@ -43,6 +43,8 @@ class Results:
     images: list[Image] = field(default_factory=list)  # the default base's first
     rows: list[Row] = field(default_factory=list)
     endpoints: list[str] = field(default_factory=list)  # the reads; WRITES comes last
+    behind_apache: list[balancer.Outcome] = field(default_factory=list)
+    behind_apache_method: str = ""
 
     def row(self, name: str) -> Row:
         return next(row for row in self.rows if row.config.name == name)
@@ -255,6 +257,9 @@ def markdown(results: Results) -> str:
     parts += ["## Spread across the repeats", "",
               ("(max - min) / median of each configuration's runs; the median and the worst "
                "configuration:"), "", *spread_table(results), ""]
+    if results.behind_apache:
+        parts += ["## Keep-alive behind Apache's balancer", "", results.behind_apache_method, "",
+                  *balancer.table(results.behind_apache), ""]
     if results.images:
         parts += ["## Image", "", *image_table(results.images), ""]
     parts += ["## Goals", "", *goals(results), ""]

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from benchmark import configs, processes, report, seed, starts, throughput, wrk
+from benchmark import balancer, configs, processes, report, seed, starts, throughput, wrk
 from benchmark.configs import Config
 from benchmark.repeats import Row
 from tests.support.databases import PG_BIN, PostgreSQLServer
@@ -57,11 +57,14 @@ class Mode:
     measure_s: float
     providers: int
     start_repeats: int
+    balancer_rounds: int  # of the keep-alive experiment behind Apache
 
 
-FULL = Mode(repeats=3, warmup_s=2, measure_s=5, providers=1000, start_repeats=3)
+FULL = Mode(repeats=3, warmup_s=2, measure_s=5, providers=1000, start_repeats=3,
+            balancer_rounds=12)
 # CI's: every row and goal line in about 5 minutes; one run per point, so no spread.
-QUICK = Mode(repeats=1, warmup_s=1, measure_s=1, providers=200, start_repeats=1)
+QUICK = Mode(repeats=1, warmup_s=1, measure_s=1, providers=200, start_repeats=1,
+             balancer_rounds=2)
 
 
 def log(message: str) -> None:
@@ -76,6 +79,7 @@ def check_prerequisites() -> None:
         ("root (PostgreSQL runs as its own user, dockerd may be started)", os.geteuid() == 0),
         ("uwsgi in this virtualenv", Path(configs.uwsgi()).exists()),
         ("jemalloc (Debian package libjemalloc2)", bool(configs.jemalloc_library())),
+        ("Apache (Debian package apache2)", Path(balancer.APACHE).exists()),
     ) if not present]
     if missing:
         raise SystemExit(f"benchmark: missing: {', '.join(missing)}")
@@ -114,13 +118,18 @@ def seeded(settings: throughput.Settings, base: dict[str, str], count: int) -> l
         return workers.seed(count)
 
 
+def keep_alive(workdir: Path) -> Config:
+    """placedock on the shipped ini changed to keep connections alive (written into workdir)."""
+    ini = workdir / "keep-alive.ini"
+    ini.write_text(configs.keep_alive_ini(configs.SHIPPED_INI.read_text()))
+    return configs.keep_alive(ini)
+
+
 def configurations(cores: int, workdir: Path) -> list[Config]:
     """Every configuration, in table order: placedock's defaults first."""
     default = configs.default_workers()
     variants = [configs.placedock(p, t) for p, t in VARIANTS if f"{p}x{t}" != default]
-    keep_alive_ini = workdir / "keep-alive.ini"
-    keep_alive_ini.write_text(configs.keep_alive_ini(configs.SHIPPED_INI.read_text()))
-    return [configs.placedock(), configs.metrics_off(), configs.keep_alive(keep_alive_ini),
+    return [configs.placedock(), configs.metrics_off(), keep_alive(workdir),
             *variants,
             *configs.images(starts.IMAGE, OLDSTABLE_IMAGE), *configs.allocators(),
             configs.limit(cores), configs.original(), configs.upstream(), configs.openstack_helm()]
@@ -214,8 +223,12 @@ def run(workdir: Path, stack: ExitStack, mode: Mode) -> report.Results:
     providers = seeded(settings, base, mode.providers)
     log(f"seeded in {time.monotonic() - started:.0f} s")
     rows = measure_all(settings, base, providers, mode.repeats)
+    log("keep-alive behind Apache")
+    behind_apache = balancer.measure_all(settings, base, mode.balancer_rounds, keep_alive(workdir))
+    for outcome in behind_apache:
+        log(f"behind Apache, {outcome.variant.name}: {dict(outcome.counts)} {outcome.details}")
     return report.Results(context_lines(settings, load_before, mode), start_times, images, rows,
-                          list(ENDPOINTS))
+                          list(ENDPOINTS), behind_apache, balancer.method(mode.balancer_rounds))
 
 
 def main(argv: list[str]) -> int:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from benchmark import balancer
 from benchmark.configs import LIMIT, SHIPPED_INI, keep_alive_ini
 from benchmark.repeats import Spread
 from benchmark.run import VARIANTS
@@ -21,7 +22,8 @@ COMMAND = ".venv/bin/python -m benchmark.run"  # the README's full run
 QUICK = ".venv/bin/python -m benchmark.run --quick"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SECTIONS = ["## Start", "## Throughput, CPU per request, latency and memory", "## Writes",
-            "## Spread across the repeats", "## Image", "## Goals"]
+            "## Spread across the repeats", "## Keep-alive behind Apache's balancer", "## Image",
+            "## Goals"]
 START_ROWS = [
     "| docker run, empty sqlite, DB_SYNC=True |",
     "| docker run, sqlite at head, DB_SYNC=True |",
@@ -31,6 +33,8 @@ START_ROWS = [
     "| engine alone: docker run --rm of the base running `true` |",
 ]
 IMAGE_ROWS = ["| `placedock-benchmark` | ", "| `placedock-benchmark:bookworm` | "]
+# Each variant's row, with every request it sent counted in one column or another.
+BALANCER_ROWS = [f"| {variant.name} | " for variant in balancer.VARIANTS]
 SPREAD_ROWS = ["| GET / |", "| GET /resource_providers |", "| GET /allocation_candidates |",
                "| PUT /allocations |"]
 # Each configuration has a row in the throughput table and one in the writes table.
@@ -48,6 +52,7 @@ def test_the_quick_benchmark_reports_every_row_and_goal(docker_engine: DockerEng
     require(shutil.which("wrk") is not None, "wrk (Debian package wrk)")
     require((PG_BIN / "postgres").exists() and os.geteuid() == 0,
             "PostgreSQL 15 (Debian package postgresql; tests run as root)")
+    require(Path(balancer.APACHE).exists(), "Debian's apache2")
     assert QUICK.startswith(COMMAND)
     result = subprocess.run(["bash", "-c", f"{QUICK} --output {tmp_path}"], cwd=REPO,
                             capture_output=True, text=True, timeout=1200, check=False)
@@ -56,9 +61,13 @@ def test_the_quick_benchmark_reports_every_row_and_goal(docker_engine: DockerEng
     assert table.strip() in result.stdout
     lines = table.splitlines()
     assert [section for section in SECTIONS if section not in lines] == []
-    missing = [row for row in START_ROWS + IMAGE_ROWS + SPREAD_ROWS
+    missing = [row for row in START_ROWS + IMAGE_ROWS + SPREAD_ROWS + BALANCER_ROWS
                if not any(line.startswith(row) for line in lines)]
     assert missing == [], f"rows missing: {missing}"
+    for row in BALANCER_ROWS:
+        cells = next(line for line in lines if line.startswith(row)).split(" | ")[1:-1]
+        requests, counts = int(cells[0]), [int(cell) for cell in cells[1:]]
+        assert requests == sum(counts) >= balancer.CLIENTS, f"{row}: {cells}"
     default = table.split("**placedock defaults (", 1)[1].split(")", 1)[0]
     names = [f"**placedock defaults ({default})**", f"placedock {default}, metrics off",
              f"placedock {default}, http11-socket (keep-alive)",

@@ -1,0 +1,174 @@
+"""Keep-alive behind Apache's balancer: uwsgi's `http11-socket` against the shipped `http-socket`
+with `Connection: close`, each behind a real Apache (mod_proxy_balancer, devstack/balancer.sh's
+file), with every request's ending counted.
+
+uwsgi's `http11-socket` keeps a connection open after its response for up to its socket timeout
+(4 s) and closes it when that passes with no new request. A proxy that pools its connections to
+uwsgi, as Apache's balancer does unless told `disablereuse=On`, may send a request on a pooled
+connection at the moment uwsgi closes it: the request is lost (a 502 from Apache), the race that
+made placedock say `Connection: close`. The load here makes that moment likely: rounds of CLIENTS
+requests sent together, each on a new connection to Apache, separated by idle gaps swept across
+uwsgi's 4 s, so that Apache reuses connections that have been idle for about that long.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark import configs
+from benchmark.configs import Config
+from benchmark.throughput import Settings, server_env, serving
+from tests.support.apache import Apache
+from tests.support.load import FAILED, REFUSED, TIMEOUT, send
+from tests.support.network import free_port
+
+APACHE = "/usr/sbin/apache2"  # Debian's
+BALANCER_SH = configs.REPO / "devstack" / "balancer.sh"
+SHIPPED_MEMBER = "disablereuse=On"  # in balancer.sh's member options
+UWSGI_IDLE_S = 4.0  # uwsgi's socket-timeout: how long http11-socket keeps an idle connection
+PATH = "/placement/resource_providers"
+CLIENTS = 8  # more than the 2 x 2 threads: Apache's pool grows past them
+CLIENT_TIMEOUT_S = 30.0
+# The ways a request ends, in table order; a status not listed counts as "other".
+OUTCOMES = ["2xx", "502", "503", "reset", "refused", "timeout", "other"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One server configuration behind one form of Apache's member line."""
+
+    name: str
+    server: str  # "close": the shipped ini; "keep-alive": benchmark.configs.keep_alive_ini
+    member: str  # replaces SHIPPED_MEMBER in balancer.sh's file ("" drops it)
+
+
+VARIANTS = [
+    Variant("http-socket + Connection: close; Apache as shipped (disablereuse=On)", "close",
+            SHIPPED_MEMBER),
+    Variant("http11-socket (keep-alive); Apache pooling its connections", "keep-alive", ""),
+    Variant(f"http11-socket (keep-alive); Apache pooling, ttl=2 (below uwsgi's "
+            f"{UWSGI_IDLE_S:g} s)", "keep-alive", "ttl=2"),
+]
+
+
+@dataclass
+class Outcome:
+    """One variant's requests: how each ended, and how long each took."""
+
+    variant: Variant
+    counts: Counter[str] = field(default_factory=Counter)
+    seconds: list[float] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  # the first few failures, for the log
+
+    @property
+    def requests(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def lost(self) -> int:
+        return self.requests - self.counts["2xx"]
+
+    def quantile(self, share: float) -> float:
+        if len(self.seconds) < 2:
+            return self.seconds[0] if self.seconds else 0.0
+        return statistics.quantiles(self.seconds, n=100, method="inclusive")[round(share * 100) - 1]
+
+
+def classify(outcome: str, status: int | None) -> str:
+    """tests.support.load's outcome in this table's words: a connection made and then closed
+    or reset without a response is "reset"."""
+    if status is not None:
+        if 200 <= status < 300:
+            return "2xx"
+        return str(status) if str(status) in OUTCOMES else "other"
+    return {FAILED: "reset", REFUSED: "refused", TIMEOUT: "timeout"}.get(outcome, "other")
+
+
+def site(port: int, member: str, folder: Path) -> Path:
+    """devstack/balancer.sh's file for one member on `port`, its member options changed."""
+    text = subprocess.run(["bash", str(BALANCER_SH), "1", str(port)], capture_output=True,
+                          text=True, check=True).stdout
+    path = folder / f"balancer-{port}.conf"
+    path.write_text(text.replace(SHIPPED_MEMBER, member))
+    return path
+
+
+def rounds(url: str, count: int, outcome: Outcome) -> None:
+    """`count` rounds of CLIENTS requests sent at once; between rounds an idle gap, swept from
+    just under uwsgi's idle timeout to just over it."""
+    target = urllib.parse.urlsplit(url)
+    lock = threading.Lock()
+
+    def one() -> None:
+        started = time.monotonic()
+        reply = send(target, "GET", target.path, {"x-auth-token": "admin"},
+                     timeout=CLIENT_TIMEOUT_S)
+        took = time.monotonic() - started
+        with lock:
+            outcome.counts[classify(reply.outcome, reply.status)] += 1
+            outcome.seconds.append(took)
+            if (reply.status is None or reply.status >= 300) and len(outcome.details) < 5:
+                outcome.details.append(reply.detail or reply.first_line())
+
+    for index in range(count):
+        clients = [threading.Thread(target=one) for _ in range(CLIENTS)]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join()
+        sweep = index / max(1, count - 1)  # 0 .. 1
+        time.sleep(UWSGI_IDLE_S - 0.1 + 0.2 * sweep)
+
+
+def measure(variant: Variant, settings: Settings, base: dict[str, str], count: int,
+            keep_alive: Config) -> Outcome:
+    """The variant's server and an Apache of its own in front of it, under `count` rounds."""
+    config = configs.placedock() if variant.server == "close" else keep_alive
+    port = free_port()
+    env = server_env(base, settings, port)
+    outcome = Outcome(variant)
+    with serving(config, env, port, settings):
+        apache = Apache(settings.workdir / f"apache-{port}")
+        try:
+            apache.start(site(port, variant.member, settings.workdir))
+            rounds(f"{apache.url}{PATH}", count, outcome)
+        finally:
+            apache.stop()
+    return outcome
+
+
+def measure_all(settings: Settings, base: dict[str, str], count: int,
+                keep_alive: Config) -> list[Outcome]:
+    return [measure(variant, settings, base, count, keep_alive) for variant in VARIANTS]
+
+
+def table(outcomes: list[Outcome]) -> list[str]:
+    lines = [(f"| Server; Apache's member settings | Requests | {' | '.join(OUTCOMES)} | "
+              "p50 / p99 / max s |"),
+             "| --- | ---: | " + " | ".join("---:" for _ in OUTCOMES) + " | ---: |"]
+    for outcome in outcomes:
+        counts = " | ".join(str(outcome.counts[name]) for name in OUTCOMES)
+        timing = (f"{outcome.quantile(0.5):.2f} / {outcome.quantile(0.99):.2f} / "
+                  f"{max(outcome.seconds, default=0.0):.2f}")
+        lines.append(f"| {outcome.variant.name} | {outcome.requests} | {counts} | {timing} |")
+    return lines
+
+
+def method(count: int) -> str:
+    """The paragraph above the table."""
+    return (f"One placedock server (2 x 2, as the defaults) behind Debian's Apache 2.4 with "
+            f"devstack/balancer.sh's file for one member, its member options changed as each row "
+            f"says. {count} rounds of {CLIENTS} clients each sending `GET {PATH}` at once, every "
+            f"request on a new connection to Apache; between rounds the clients stay idle for "
+            f"{UWSGI_IDLE_S - 0.1:g} to {UWSGI_IDLE_S + 0.1:g} s (swept across the rounds), "
+            f"about uwsgi's {UWSGI_IDLE_S:g} s idle timeout for a kept connection, so that Apache "
+            f"reuses pooled connections uwsgi is about to close. Every request is counted by how "
+            f"it ended: 2xx, 502 and 503 from Apache, reset (a connection closed without a "
+            f"response), refused, timeout ({CLIENT_TIMEOUT_S:g} s).")
