@@ -19,6 +19,15 @@ SHIPPED_INI = REPO / "shared" / "placement-uwsgi.ini"
 APP = "placement.wsgi.api:application"
 PLACEDOCK = "placedock"
 LIMIT = "limit: in-process, no HTTP"
+IMAGE_ROW = "image: trixie, Python 3.13"  # the shipped image: what the CPU and req/s goals judge
+IMAGE_LIMIT = "limit: in-process in the trixie image"
+# What a row is, for the chart's colours and legend (in the legend's order).
+DEFAULTS = "placedock's defaults"
+VARIANT = "placedock: other settings, experiments"
+IMAGE = "placedock's image"
+LIMIT_KIND = "the in-process limit"
+PEER = "other uwsgi settings"
+KINDS = [DEFAULTS, VARIANT, IMAGE, LIMIT_KIND, PEER]
 
 
 @dataclass
@@ -30,10 +39,13 @@ class Config:
     command: list[str] = field(default_factory=list)  # "{port}" is replaced; empty: in-process
     env: dict[str, str] = field(default_factory=dict)
     image: str = ""  # run this image (on the host's network) instead of the command
+    kind: str = PEER  # one of KINDS
 
     @property
     def in_process(self) -> bool:
-        return not self.command and not self.image
+        """The limit: placement's app called in a loop (benchmark.inprocess), natively or in
+        `image`."""
+        return self.kind == LIMIT_KIND
 
     def command_for(self, port: int) -> list[str]:
         return [word.replace("{port}", str(port)) for word in self.command]
@@ -47,11 +59,12 @@ def placedock(processes: int | None = None, threads: int | None = None) -> Confi
     """startup.sh as shipped; with a worker count, that count through PLACEDOCK_* variables."""
     if processes is None or threads is None:
         return Config(PLACEDOCK, "startup.sh, PLACEDOCK_PROCESSES/THREADS unset",
-                      [str(STARTUP)])
+                      [str(STARTUP)], kind=DEFAULTS)
     return Config(f"placedock {processes}x{threads}",
                   f"startup.sh, PLACEDOCK_PROCESSES={processes} PLACEDOCK_THREADS={threads}",
                   [str(STARTUP)],
-                  {"PLACEDOCK_PROCESSES": str(processes), "PLACEDOCK_THREADS": str(threads)})
+                  {"PLACEDOCK_PROCESSES": str(processes), "PLACEDOCK_THREADS": str(threads)},
+                  kind=VARIANT)
 
 
 def default_workers() -> str:
@@ -63,7 +76,7 @@ def metrics_off() -> Config:
     """placedock's defaults with the metrics mule turned off: what metrics cost per request."""
     return Config(f"placedock {default_workers()}, metrics off",
                   "startup.sh as shipped, PLACEDOCK_METRICS_PORT=0",
-                  [str(STARTUP)], {"PLACEDOCK_METRICS_PORT": "0"})
+                  [str(STARTUP)], {"PLACEDOCK_METRICS_PORT": "0"}, kind=VARIANT)
 
 
 def jemalloc_library() -> str:
@@ -77,10 +90,10 @@ def allocators() -> list[Config]:
     return [
         Config(f"placedock {default_workers()}, MALLOC_ARENA_MAX=2",
                "startup.sh, glibc's malloc held to 2 arenas per process",
-               [str(STARTUP)], {"MALLOC_ARENA_MAX": "2"}),
+               [str(STARTUP)], {"MALLOC_ARENA_MAX": "2"}, kind=VARIANT),
         Config(f"placedock {default_workers()}, jemalloc",
                "startup.sh, Debian's libjemalloc2 preloaded",
-               [str(STARTUP)], {"LD_PRELOAD": jemalloc_library()}),
+               [str(STARTUP)], {"LD_PRELOAD": jemalloc_library()}, kind=VARIANT),
     ]
 
 
@@ -97,15 +110,15 @@ def keep_alive(ini: Path) -> Config:
     return Config(f"placedock {default_workers()}, http11-socket (keep-alive)",
                   "placedock.serve on the shipped ini with http11-socket, no Connection: close",
                   [str(Path(uwsgi()).parent / "python3"), "-m", "placedock.serve", "--ini",
-                   str(ini)], {"PYTHONPATH": str(REPO)})
+                   str(ini)], {"PYTHONPATH": str(REPO)}, kind=VARIANT)
 
 
 def images(trixie: str, bookworm: str) -> list[Config]:
     """The built image on each base, run on the host's network: Debian 13 against 12."""
-    return [Config("image: trixie, Python 3.13", "docker run --network host, the default base",
-                   image=trixie),
+    return [Config(IMAGE_ROW, "docker run --network host, the default base",
+                   image=trixie, kind=IMAGE),
             Config("image: bookworm, Python 3.11", "docker run --network host, "
-                   "BASE_IMAGE=debian:bookworm-slim", image=bookworm)]
+                   "BASE_IMAGE=debian:bookworm-slim", image=bookworm, kind=IMAGE)]
 
 
 def original() -> Config:
@@ -150,7 +163,15 @@ def openstack_helm() -> Config:
 
 
 def limit(cores: int) -> Config:
-    return Config(LIMIT, f"{cores} processes calling the WSGI app in a loop (webob), no server")
+    """The limit on this host's Python (the benchmark's own virtualenv), as the native rows."""
+    return Config(LIMIT, f"{cores} processes calling the WSGI app in a loop (webob), no server",
+                  kind=LIMIT_KIND)
+
+
+def image_limit(cores: int, trixie: str) -> Config:
+    """The same limit inside the image, on its Python: what the image's own row compares with."""
+    return Config(IMAGE_LIMIT, f"{cores} processes calling the WSGI app in a loop, in the image",
+                  image=trixie, kind=LIMIT_KIND)
 
 
 def floor() -> Config:

@@ -1,4 +1,5 @@
-"""placedock's image as a benchmarked server: the same measurements as a native server.
+"""placedock's image as a benchmarked server (and as the host of the in-process limit): the same
+measurements as natively.
 
 The container shares the host's network (it reaches the benchmark's PostgreSQL on 127.0.0.1 and
 serves on a port of the benchmark's choosing, with no userland proxy in between) and its
@@ -12,6 +13,7 @@ import secrets
 import signal
 from pathlib import Path
 
+from benchmark.inprocess import REPO, Workers
 from benchmark.processes import Process
 from tests.support.docker_engine import DOCKER, docker
 
@@ -19,11 +21,24 @@ from tests.support.docker_engine import DOCKER, docker
 # settings. Not PLACEDOCK_DATA_DIR: a host path; the image has its own data folder.
 PASSED_PREFIXES = ("OS_", "PLACEDOCK_", "DB_SYNC", "MALLOC_")
 NOT_PASSED = {"PLACEDOCK_DATA_DIR"}
+BENCHMARK_IN_IMAGE = "/opt/placedock-benchmark"  # where this package is mounted for the limit
 
 
 def passed(env: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in env.items()
             if key.startswith(PASSED_PREFIXES) and key not in NOT_PASSED}
+
+
+def host_pid(name: str) -> int:
+    """The host's PID of a running container's first process (0 when it is not running)."""
+    return int(docker("inspect", "--format", "{{.State.Pid}}", name).stdout.strip() or 0)
+
+
+def _docker_run(name: str, env: dict[str, str]) -> list[str]:
+    command = [DOCKER, "run", "--rm", "--name", name, "--network", "host"]
+    for key, value in passed(env).items():
+        command += ["-e", f"{key}={value}"]
+    return command
 
 
 class ContainerServer(Process):
@@ -32,20 +47,45 @@ class ContainerServer(Process):
 
     def __init__(self, image: str, env: dict[str, str], log_path: Path) -> None:
         self.name = f"placedock-benchmark-{secrets.token_hex(4)}"
-        command = [DOCKER, "run", "--rm", "--name", self.name, "--network", "host"]
-        for key, value in passed(env).items():
-            command += ["-e", f"{key}={value}"]
-        super().__init__([*command, image], env, log_path, stop_signal=signal.SIGTERM)
+        super().__init__([*_docker_run(self.name, env), image], env, log_path,
+                         stop_signal=signal.SIGTERM)
         self._server_pid = 0
 
     @property
     def pid(self) -> int:
         if not self._server_pid:
-            found = docker("inspect", "--format", "{{.State.Pid}}", self.name).stdout.strip()
-            self._server_pid = int(found or 0)
+            self._server_pid = host_pid(self.name)
         return self._server_pid
 
     def stop(self, timeout: float = 20) -> None:
         """The client passes SIGTERM on to the container; remove it if anything is left."""
         super().stop(timeout)
+        docker("rm", "-f", self.name)
+
+
+class ContainerWorkers(Workers):
+    """The in-process limit inside the image, on its Python: benchmark.inprocess from this
+    checkout, mounted read-only; `pids` is the leader's on the host (its workers are below)."""
+
+    def __init__(self, image: str, count: int, env: dict[str, str], log_path: Path) -> None:
+        super().__init__(count, env, log_path)
+        self.image = image
+        self.name = f"placedock-benchmark-limit-{secrets.token_hex(4)}"
+        self._leader = 0
+
+    def command(self) -> list[str]:
+        return [*_docker_run(self.name, self.env), "--interactive",
+                "--volume", f"{REPO / 'benchmark'}:{BENCHMARK_IN_IMAGE}/benchmark:ro",
+                "--env", f"PYTHONPATH={BENCHMARK_IN_IMAGE}:/opt/placedock",
+                "--entrypoint", "python3", self.image, "-m", "benchmark.inprocess",
+                str(self.count)]
+
+    @property
+    def pids(self) -> list[int]:
+        if not self._leader and self.process is not None:
+            self._leader = host_pid(self.name)
+        return [self._leader] if self._leader else []
+
+    def stop(self) -> None:
+        super().stop()
         docker("rm", "-f", self.name)

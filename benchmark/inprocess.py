@@ -159,10 +159,14 @@ class Workers:
         """The leader's PID (its workers are its children)."""
         return [self.process.pid] if self.process else []
 
+    def command(self) -> list[str]:
+        """What starts the leader: this module on this Python."""
+        return [sys.executable, "-m", "benchmark.inprocess", str(self.count)]
+
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "benchmark.inprocess", str(self.count)], env=self.env,
+                self.command(), env=self.env,
                 text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=REPO,
                 start_new_session=True)
         if _read_line(self.process.stdout) != "ready":

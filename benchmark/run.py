@@ -132,7 +132,8 @@ def configurations(cores: int, workdir: Path) -> list[Config]:
     return [configs.placedock(), configs.metrics_off(), keep_alive(workdir),
             *variants,
             *configs.images(starts.IMAGE, OLDSTABLE_IMAGE), *configs.allocators(),
-            configs.limit(cores), configs.original(), configs.upstream(), configs.openstack_helm()]
+            configs.limit(cores), configs.image_limit(cores, starts.IMAGE), configs.original(),
+            configs.upstream(), configs.openstack_helm()]
 
 
 def reads(config: Config, settings: throughput.Settings,

@@ -18,7 +18,7 @@ from typing import Self
 
 from benchmark import processes, wrk
 from benchmark.configs import Config
-from benchmark.containers import ContainerServer
+from benchmark.containers import ContainerServer, ContainerWorkers
 from benchmark.inprocess import Answer, Workers
 from tests.support.network import free_port
 
@@ -160,8 +160,11 @@ def _wrk(url: str, script: Path, server: processes.Process, settings: Settings
 
 @contextmanager
 def in_process(config: Config, env: dict[str, str], settings: Settings) -> Iterator[Workers]:
-    """`settings.cores` in-process workers, loaded; stopped afterwards."""
-    workers = Workers(settings.cores, {**env, **config.env}, settings.workdir / "inprocess.log")
+    """`settings.cores` in-process workers, loaded (in the configuration's image if it has
+    one); stopped afterwards."""
+    log_path = settings.workdir / "inprocess.log"
+    workers = (ContainerWorkers(config.image, settings.cores, {**env, **config.env}, log_path)
+               if config.image else Workers(settings.cores, {**env, **config.env}, log_path))
     try:
         workers.start()
         yield workers

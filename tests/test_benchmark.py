@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from benchmark import balancer
-from benchmark.configs import LIMIT, SHIPPED_INI, keep_alive_ini
+from benchmark.configs import IMAGE_LIMIT, IMAGE_ROW, LIMIT, SHIPPED_INI, keep_alive_ini
 from benchmark.repeats import Spread
 from benchmark.run import VARIANTS
 from benchmark.wrk import LoadResult
@@ -38,8 +38,8 @@ BALANCER_ROWS = [f"| {variant.name} | " for variant in balancer.VARIANTS]
 SPREAD_ROWS = ["| GET / |", "| GET /resource_providers |", "| GET /allocation_candidates |",
                "| PUT /allocations |"]
 # Each configuration has a row in the throughput table and one in the writes table.
-CONFIGURATIONS = [LIMIT, "original placedock (2x10)", "upstream docs (--http, 2x10)",
-                  "openstack-helm (1x1)", "image: trixie, Python 3.13",
+CONFIGURATIONS = [LIMIT, IMAGE_LIMIT, "original placedock (2x10)", "upstream docs (--http, 2x10)",
+                  "openstack-helm (1x1)", IMAGE_ROW,
                   "image: bookworm, Python 3.11"]
 GOALS = ["GET /allocation_candidates: placedock's CPU per request",
          "GET /: placedock", "total PSS under GET /allocation_candidates load",
