@@ -28,12 +28,13 @@ RUN python3 -m venv /opt/placedock/venv \
  && find "$site" -depth -type d \( -name tests -o -name __pycache__ \) -exec rm -rf {} + \
  && find "$site" -name '*.so*' -type f -exec strip --strip-unneeded {} + \
  # netaddr's IEEE registries (8 MB) serve only MAC-vendor lookups, which placement never makes.
- && rm "$site"/netaddr/eui/oui.txt "$site"/netaddr/eui/iab.txt \
- && /opt/placedock/venv/bin/python -m compileall -q -j 0 "$site"
+ && rm "$site"/netaddr/eui/oui.txt "$site"/netaddr/eui/iab.txt
 COPY placedock/ /opt/placedock/placedock/
 COPY shared/ /opt/placedock/shared/
 COPY startup.sh /opt/placedock/
-RUN /opt/placedock/venv/bin/python -m compileall -q /opt/placedock/placedock
+# Bytecode for every module placedock's server, probes and commands import (17 of the 28 MB that
+# compiling the whole virtualenv wrote); a module missed still works, compiled at import.
+RUN PYTHONPATH=/opt/placedock /opt/placedock/venv/bin/python -m placedock.bytecode
 
 FROM ${BASE_IMAGE}
 # /var/lib/placement and port 80 are placedock/defaults.py's DATA_DIR and PORT, which the server
