@@ -66,6 +66,13 @@ class Row:
     def p99(self, label: str) -> Spread:
         return Spread(tuple(point.p99_ms for point in self.points(label)))
 
+    def batch_cpu(self) -> Spread:
+        """CPU ms per allocation-candidates request in closed batches, per repeat."""
+        return Spread(tuple(run.batch.cpu_ms_per_request for run in self.runs if run.batch))
+
+    def batch_requests(self) -> int:
+        return sum(run.batch.requests for run in self.runs if run.batch)
+
     def errors(self, label: str) -> int:
         return sum(point.errors for point in self.points(label))
 

@@ -8,14 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark import balancer, configs, starts
-from benchmark.configs import IMAGE_LIMIT, IMAGE_ROW, PLACEDOCK, default_workers
+from benchmark import balancer, batches, configs, starts
+from benchmark.configs import IMAGE_LIMIT, IMAGE_ROW, LIMIT, PLACEDOCK, default_workers
 from benchmark.repeats import Row, Spread
 from benchmark.starts import StartTime
 from benchmark.throughput import WRITES
 
 MB = 1e6
 # The issue's goals: CPU per request is what they are judged by, not requests per second.
+# The rows measured in closed batches too: each pair on one Python (see benchmark.batches).
+BATCH_ROWS = [IMAGE_ROW, IMAGE_LIMIT, PLACEDOCK, LIMIT]
 GOAL_CANDIDATES_CPU_VS_LIMIT = 1.10
 GOAL_ROOT_RATE_VS_LIMIT = 0.80
 GOAL_CANDIDATES_PSS_MB = 150
@@ -188,12 +190,24 @@ def goals(results: Results) -> list[str]:
 
 
 def _cpu_vs_limit(placedock: Row, limit: Row, label: str) -> str:
-    ours, best = placedock.cpu_per_request(label).median, limit.cpu_per_request(label).median
+    """Judged on the closed batches (no request cut by a window's edge)."""
+    ours, best = placedock.batch_cpu().median, limit.batch_cpu().median
     ratio = ours / best if best else float("inf")
     return _goal(ratio <= GOAL_CANDIDATES_CPU_VS_LIMIT,
                  f"{label}: placedock's CPU per request in its image {ours:.1f} ms, {ratio:.2f}x "
-                 f"the in-process limit's in the same image {best:.1f} ms (goal: at most "
-                 f"{GOAL_CANDIDATES_CPU_VS_LIMIT:.2f}x)")
+                 f"the in-process limit's in the same image {best:.1f} ms, closed batches "
+                 f"(goal: at most {GOAL_CANDIDATES_CPU_VS_LIMIT:.2f}x)")
+
+
+def batch_table(results: Results) -> list[str]:
+    lines = ["| Configuration | CPU ms per request | Requests | Failed |",
+             "| --- | ---: | ---: | ---: |"]
+    for name in BATCH_ROWS:
+        row = results.row(name)
+        failed = sum(run.batch.failed for run in row.runs if run.batch)
+        lines.append(f"| {_name(row)} | {_spread(row.batch_cpu(), _ms)} | "
+                     f"{row.batch_requests()} | {failed} |")
+    return lines
 
 
 def _rate_vs_limit(placedock: Row, limit: Row, label: str) -> str:
@@ -257,6 +271,13 @@ def markdown(results: Results) -> str:
         parts += ["## Start", "", *starts_table(results.starts), ""]
     parts += ["## Throughput, CPU per request, latency and memory", "",
               *throughput_table(results), ""]
+    parts += ["## CPU per allocation-candidates request, closed batches", "",
+              (f"{batches.CLIENTS} clients x {batches.EACH} requests against a server idle "
+               "before and after (the limit: its workers looping "
+               f"{batches.LIMIT_S:g} s), after the reads above in the same start; each pair on "
+               "one Python: the image and the limit in it (Python 3.13), the native server and "
+               "the native limit (the benchmark's own Python)."), "",
+              *batch_table(results), ""]
     parts += ["## Writes", "", *writes_table(results), ""]
     parts += ["## Spread across the repeats", "",
               ("(max - min) / median of each configuration's runs; the median and the worst "

@@ -22,7 +22,17 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from benchmark import balancer, configs, processes, report, seed, starts, throughput, wrk
+from benchmark import (
+    balancer,
+    batches,
+    configs,
+    processes,
+    report,
+    seed,
+    starts,
+    throughput,
+    wrk,
+)
 from benchmark.configs import Config
 from benchmark.repeats import Row
 from tests.support.databases import PG_BIN, PostgreSQLServer
@@ -138,14 +148,23 @@ def configurations(cores: int, workdir: Path) -> list[Config]:
 
 def reads(config: Config, settings: throughput.Settings,
           base: dict[str, str]) -> throughput.Measured:
-    """Every read endpoint against a fresh start of the configuration."""
+    """Every read endpoint against a fresh start of the configuration; for the CPU goal's rows,
+    a closed batch of allocation candidates after them."""
     port = free_port()
     env = throughput.server_env(base, settings, port)
+    batch = config.name in report.BATCH_ROWS
     if config.in_process:
         with throughput.in_process(config, env, settings) as workers:
-            return throughput.measure_limit_reads(config, workers, ENDPOINTS, settings)
+            measured = throughput.measure_limit_reads(config, workers, ENDPOINTS, settings)
+            if batch:
+                measured.batch = batches.limit(workers, seed.ALLOCATION_CANDIDATES)
+            return measured
     with throughput.serving(config, env, port, settings) as server:
-        return throughput.measure_reads(config, server, port, ENDPOINTS, settings)
+        measured = throughput.measure_reads(config, server, port, ENDPOINTS, settings)
+        if batch:
+            measured.batch = batches.server(
+                f"http://127.0.0.1:{port}{seed.ALLOCATION_CANDIDATES}", lambda: [server.pid])
+        return measured
 
 
 def writes(config: Config, providers: list[str], settings: throughput.Settings,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Self
 
 from benchmark import processes, wrk
+from benchmark.batches import Batch
 from benchmark.configs import Config
 from benchmark.containers import ContainerServer, ContainerWorkers
 from benchmark.inprocess import Answer, Workers
@@ -49,6 +50,7 @@ class Measured:
     load_pss: int = 0  # the peak over all the reads
     pss_during: dict[str, int] = field(default_factory=dict)  # the peak under each read's load
     workers: str = ""  # what placedock said it runs ("2x4"), for its defaults
+    batch: Batch | None = None  # allocation candidates in a closed batch (the CPU goal's rows)
 
 
 class PeakPss:

@@ -21,7 +21,8 @@ from tests.support.skips import require
 COMMAND = ".venv/bin/python -m benchmark.run"  # the README's full run
 QUICK = ".venv/bin/python -m benchmark.run --quick"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SECTIONS = ["## Start", "## Throughput, CPU per request, latency and memory", "## Writes",
+SECTIONS = ["## Start", "## Throughput, CPU per request, latency and memory",
+            "## CPU per allocation-candidates request, closed batches", "## Writes",
             "## Spread across the repeats", "## Keep-alive behind Apache's balancer", "## Image",
             "## Goals"]
 START_ROWS = [
