@@ -19,6 +19,7 @@ Placement's own logging goes to stderr.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -126,6 +127,7 @@ def leader(count: int) -> int:
     from placement.wsgi.api import application
 
     db_api.get_placement_engine().dispose()  # loading ran queries: no connection crosses a fork
+    gc.freeze()  # as placedock.wsgi does in uwsgi's master: the same process model
     fork = multiprocessing.get_context("fork")
     pipes = [fork.Pipe() for _ in range(count)]
     workers = [fork.Process(target=_work, args=(application, child)) for _, child in pipes]

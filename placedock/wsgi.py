@@ -2,11 +2,13 @@
 
 uwsgi imports this once, in the master, before forking the workers (no lazy-apps): the workers
 share the loaded code, and no database connection is left open to be shared by them. The stop
-handler (placedock.drain) is registered here too, so that every worker inherits it.
+handler (placedock.drain) is registered here too, so that every worker inherits it. Last, every
+object loaded so far is frozen out of the garbage collector (see the end of this module).
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 from placement import db_api
@@ -56,3 +58,8 @@ def load() -> middleware.App:
 HEAD = database.head()
 application = load()
 drain.install()
+# The loaded modules' objects live for ever: out of the collector's sight, a full collection in
+# a worker no longer walks (and writes the header of) every one of them. Each write copied a
+# page the workers shared with the master: under allocation-candidates load the total PSS of
+# 2 x 2 fell from 215 to 150-160 MB, and each request's CPU by about a fifth (README, Benchmark).
+gc.freeze()

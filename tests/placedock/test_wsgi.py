@@ -16,7 +16,7 @@ from tests.support.server import REPO, base_environment
 # Runs in the child: prepare as placedock.serve does, import placedock.wsgi as uwsgi does, then
 # call the application as uwsgi's workers would, and print what was seen as JSON.
 LOAD_AND_CALL = r'''
-import io, json, sys, types, wsgiref.util
+import gc, io, json, sys, types, wsgiref.util
 
 signals = []
 uwsgi = types.ModuleType("uwsgi")
@@ -52,6 +52,7 @@ print(json.dumps({
                                                  database._begin_immediate),
     "signals": signals,
     "stop_signal": drain.SIGNAL,
+    "frozen": gc.get_freeze_count(),
 }))
 '''
 
@@ -87,3 +88,9 @@ def test_placements_sqlite_transactions_are_serialised(loaded: dict) -> None:
 
 def test_the_stop_handler_is_registered_for_the_workers(loaded: dict) -> None:
     assert loaded["signals"] == [[loaded["stop_signal"], "worker"]]
+
+
+def test_what_the_master_loaded_is_frozen_out_of_the_garbage_collector(loaded: dict) -> None:
+    """Placement and its libraries: hundreds of thousands of objects the workers share."""
+    print(f"objects frozen: {loaded['frozen']:,}")
+    assert loaded["frozen"] > 100_000
