@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark import configs, processes
@@ -22,6 +23,7 @@ NOAUTH_SYNC = ["-e", "OS_API__AUTH_STRATEGY=noauth2", "-e", "DB_SYNC=True"]
 class StartTime:
     label: str
     seconds: list[float]
+    steps: list[float] = field(default_factory=list)  # placedock's own logged steps, per run
 
     @property
     def median(self) -> float:
@@ -57,19 +59,34 @@ def no_op_container(base_image: str) -> float:
     return time.monotonic() - started
 
 
-def native(config: configs.Config, env: dict[str, str], log_path: Path) -> float:
+def native(config: configs.Config, env: dict[str, str], log_path: Path,
+           steps: list[float] | None = None) -> float:
     """Seconds from starting the configuration's command to a 200 on `/`; stopped after.
-    placedock gets a metrics port of its own (metrics on, as shipped)."""
+    placedock gets a metrics port of its own (metrics on, as shipped). The seconds its own
+    steps took (environment, database, schema: it logs each) are appended to `steps`."""
     port = free_port()
     server = processes.Process(config.command_for(port),
                                {**env, "PLACEDOCK_PORT": str(port),
                                 "PLACEDOCK_METRICS_PORT": str(free_port())},
                                log_path)
+    offset = log_path.stat().st_size if log_path.exists() else 0
     server.start()
     try:
         return processes.wait_for_200(f"http://127.0.0.1:{port}/", server.started_at, server)
     finally:
         server.stop()
+        if steps is not None:
+            with open(log_path, "rb") as log:
+                log.seek(offset)
+                steps.append(step_seconds(log.read().decode(errors="replace")))
+
+
+STEP = re.compile(r"^placedock: .*\((\d+\.\d+) s\)$", re.MULTILINE)
+
+
+def step_seconds(log: str) -> float:
+    """The sum of the durations placedock logs for its start-up steps."""
+    return sum(float(seconds) for seconds in STEP.findall(log))
 
 
 def data_dir(parent: Path, name: str) -> Path:
@@ -111,9 +128,10 @@ def measure(workdir: Path, base_env: dict[str, str], repeats: int,
         rows[1].seconds.append(docker_run(["-v", f"{at_head}:/var/lib/placement"]))
         empty = workdir / f"native-empty-{attempt}"
         rows[2].seconds.append(native(placedock, {**native_env, "PLACEDOCK_DATA_DIR": str(empty)},
-                                      log))
+                                      log, rows[2].steps))
         rows[3].seconds.append(native(placedock,
-                                      {**native_env, "PLACEDOCK_DATA_DIR": str(sqlite_dir)}, log))
+                                      {**native_env, "PLACEDOCK_DATA_DIR": str(sqlite_dir)}, log,
+                                      rows[3].steps))
         rows[4].seconds.append(native(configs.floor(), floor_env, log))
         rows[5].seconds.append(no_op_container(base_image))
     return rows
