@@ -95,16 +95,18 @@ def check_prerequisites() -> None:
         raise SystemExit(f"benchmark: missing: {', '.join(missing)}")
 
 
-def build_images() -> list[report.Image]:
-    """Build the image on the default base and on Debian 12's (cached layers make this quick);
-    their sizes and their bases'."""
+def build_images(stack: ExitStack) -> list[report.Image]:
+    """Build the image on the default base and on Debian 12's (cached layers make this quick),
+    each tag removed when the run ends; their sizes and their bases'."""
     revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=configs.REPO, capture_output=True,
                               text=True, check=False).stdout.strip() or "unknown"
     built = []
     for name, base in ((starts.IMAGE, BASE_IMAGE), (OLDSTABLE_IMAGE, OLDSTABLE)):
         ensure_base_image(base)
         build_image(configs.REPO, name, {"REVISION": revision, "BASE_IMAGE": base})
-        built.append(report.Image(name, _size(name), base, _size(base)))
+        stack.callback(docker, "rmi", name)
+        shown = name.replace(starts.IMAGE, starts.IMAGE_NAME)
+        built.append(report.Image(shown, _size(name), base, _size(base)))
     return built
 
 
@@ -229,7 +231,7 @@ def run(workdir: Path, stack: ExitStack, mode: Mode) -> report.Results:
     if engine is None:
         raise SystemExit("benchmark: no Docker engine answers and none can be started")
     stack.callback(engine.stop)  # only stops a dockerd we started
-    images = build_images()
+    images = build_images(stack)
     log("start times")
     start_times = starts.measure(workdir, base, mode.start_repeats, BASE_IMAGE)
     postgresql = PostgreSQLServer(workdir / "postgresql")

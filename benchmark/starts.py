@@ -14,7 +14,10 @@ from benchmark import configs, processes
 from tests.support.docker_engine import DOCKER, docker
 from tests.support.network import free_port
 
-IMAGE = "placedock-benchmark"  # its own tag: test runs build and replace `placedock`
+IMAGE_NAME = "placedock-benchmark"  # as the tables name it
+# Its own tag, this run's alone: test runs build and replace `placedock`, and another run of the
+# benchmark (or a tool built on it) may be building its own at the same moment. Removed at the end.
+IMAGE = f"{IMAGE_NAME}-run{os.getpid()}"
 UID = 42424  # the image's user, who must own a mounted data folder
 NOAUTH_SYNC = ["-e", "OS_API__AUTH_STRATEGY=noauth2", "-e", "DB_SYNC=True"]
 
