@@ -105,6 +105,20 @@ def keep_alive_ini(shipped: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def unfrozen_ini(shipped: str) -> str:
+    """The shipped uwsgi ini serving benchmark.unfrozen: placedock's app without gc.freeze()."""
+    return shipped.replace("module = placedock.wsgi:application",
+                           "module = benchmark.unfrozen:application", 1)
+
+
+def unfrozen(ini: Path) -> Config:
+    """placedock's server (placedock.serve) on `ini`, an unfrozen_ini."""
+    return Config(f"placedock {default_workers()}, without gc.freeze",
+                  "placedock.serve on the shipped ini, the app's objects left to the collector",
+                  [str(Path(uwsgi()).parent / "python3"), "-m", "placedock.serve", "--ini",
+                   str(ini)], {"PYTHONPATH": str(REPO)}, kind=VARIANT)
+
+
 def keep_alive(ini: Path) -> Config:
     """placedock's server (placedock.serve, as startup.sh runs it) on `ini`, a keep_alive_ini."""
     return Config(f"placedock {default_workers()}, http11-socket (keep-alive)",

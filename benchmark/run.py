@@ -137,6 +137,13 @@ def keep_alive(workdir: Path) -> Config:
     return configs.keep_alive(ini)
 
 
+def unfrozen(workdir: Path) -> Config:
+    """placedock on the shipped ini changed to serve its app without gc.freeze()."""
+    ini = workdir / "unfrozen.ini"
+    ini.write_text(configs.unfrozen_ini(configs.SHIPPED_INI.read_text()))
+    return configs.unfrozen(ini)
+
+
 def configurations(cores: int, workdir: Path) -> list[Config]:
     """Every configuration, in table order: placedock's defaults first."""
     default = configs.default_workers()
@@ -144,6 +151,7 @@ def configurations(cores: int, workdir: Path) -> list[Config]:
     return [configs.placedock(), configs.metrics_off(), keep_alive(workdir),
             *variants,
             *configs.images(starts.IMAGE, OLDSTABLE_IMAGE), *configs.allocators(),
+            unfrozen(workdir),
             configs.limit(cores), configs.image_limit(cores, starts.IMAGE), configs.original(),
             configs.upstream(), configs.openstack_helm()]
 

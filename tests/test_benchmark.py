@@ -9,7 +9,14 @@ import subprocess
 from pathlib import Path
 
 from benchmark import balancer
-from benchmark.configs import IMAGE_LIMIT, IMAGE_ROW, LIMIT, SHIPPED_INI, keep_alive_ini
+from benchmark.configs import (
+    IMAGE_LIMIT,
+    IMAGE_ROW,
+    LIMIT,
+    SHIPPED_INI,
+    keep_alive_ini,
+    unfrozen_ini,
+)
 from benchmark.repeats import Spread
 from benchmark.run import VARIANTS
 from benchmark.wrk import LoadResult
@@ -73,6 +80,7 @@ def test_the_quick_benchmark_reports_every_row_and_goal(docker_engine: DockerEng
     names = [f"**placedock defaults ({default})**", f"placedock {default}, metrics off",
              f"placedock {default}, http11-socket (keep-alive)",
              f"placedock {default}, MALLOC_ARENA_MAX=2", f"placedock {default}, jemalloc",
+             f"placedock {default}, without gc.freeze",
              *CONFIGURATIONS, *(f"placedock {p}x{t}" for p, t in VARIANTS if f"{p}x{t}" != default)]
     counts = {name: sum(line.startswith(f"| {name} |") for line in lines) for name in names}
     assert all(count == 2 for count in counts.values()), f"rows per configuration: {counts}"
@@ -102,3 +110,9 @@ def test_the_keep_alive_ini_differs_from_the_shipped_one_only_in_the_socket() ->
     assert "http11-socket = $(PLACEDOCK_HTTP_SOCKET)" in keep_alive
     removed = set(shipped.splitlines()) - set(keep_alive.splitlines())
     assert removed == {"http-socket = $(PLACEDOCK_HTTP_SOCKET)", "add-header = Connection: close"}
+
+
+def test_the_unfrozen_ini_differs_from_the_shipped_one_only_in_the_module() -> None:
+    shipped = SHIPPED_INI.read_text()
+    removed = set(shipped.splitlines()) - set(unfrozen_ini(shipped).splitlines())
+    assert removed == {"module = placedock.wsgi:application"}
