@@ -1,0 +1,190 @@
+"""One cell of the size sweep: a bounded number of requests, every one classified.
+
+A few client threads send the cell's requests (a new connection each: placedock closes them) until
+the cell's time budget is spent and its minimum count reached, or its maximum count sent. Every
+request ends as one of OUTCOMES, each bounded by a client timeout: a request that takes longer is
+a figure ("timeout"), not a hang. Over the cell, the server's and the database's CPU time are read
+from /proc (benchmark.processes) and each uwsgi worker's PSS is sampled; CPU per request is the
+server's CPU over the cell divided by the 2xx responses, which other programs on the machine
+barely change.
+"""
+
+from __future__ import annotations
+
+import http.client
+import statistics
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from benchmark import processes
+from placedock import health
+
+OUTCOMES = ("2xx", "4xx", "5xx", "refused", "reset", "timeout")
+HEADERS = {"x-auth-token": "admin", "openstack-api-version": "placement 1.36",
+           "accept": "application/json"}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How many requests a cell sends: at least `least`, at most `most`, and no new one after
+    `seconds` once `least` were sent; each may take `timeout` seconds."""
+
+    seconds: float
+    least: int
+    most: int
+    timeout: float
+    clients: int = 2
+
+
+@dataclass
+class Cell:
+    """What one cell measured."""
+
+    label: str
+    outcomes: Counter[str] = field(default_factory=Counter)
+    durations: list[float] = field(default_factory=list)  # seconds, of the 2xx responses
+    sizes: list[int] = field(default_factory=list)  # bytes, of the 2xx responses
+    server_cpu_s: float = 0.0
+    database_cpu_s: float = 0.0
+    worker_pss: int = 0  # the peak PSS of one uwsgi worker, bytes
+    elapsed: float = 0.0
+    first_body: bytes = b""  # one 2xx response, for the checks
+
+    @property
+    def ok(self) -> int:
+        return self.outcomes["2xx"]
+
+    @property
+    def sent(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def server_cpu_ms(self) -> float | None:
+        return self.server_cpu_s * 1e3 / self.ok if self.ok else None
+
+    @property
+    def database_cpu_ms(self) -> float | None:
+        return self.database_cpu_s * 1e3 / self.ok if self.ok else None
+
+    def percentile_ms(self, share: float) -> float | None:
+        if not self.durations:
+            return None
+        if len(self.durations) == 1:
+            return self.durations[0] * 1e3
+        cuts = statistics.quantiles(self.durations, n=100, method="inclusive")
+        return cuts[round(share * 100) - 1] * 1e3
+
+    @property
+    def size(self) -> int | None:
+        return int(statistics.median(self.sizes)) if self.sizes else None
+
+
+def send(port: int, request: Request, timeout: float) -> tuple[str, float, bytes]:
+    """One request on a new connection: its outcome, seconds and (for a 2xx) body."""
+    headers = dict(HEADERS)
+    if request.body is not None:
+        headers["content-type"] = "application/json"
+    started = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request(request.method, request.path, body=request.body, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+    except TimeoutError:
+        return "timeout", time.monotonic() - started, b""
+    except ConnectionRefusedError:
+        return "refused", time.monotonic() - started, b""
+    except (ConnectionError, http.client.HTTPException):
+        return "reset", time.monotonic() - started, b""
+    finally:
+        connection.close()
+    took = time.monotonic() - started
+    return f"{response.status // 100}xx" if response.status < 600 else "5xx", took, body
+
+
+def worker_pids(server: processes.Process) -> list[int]:
+    """uwsgi's workers, as placedock's master lists them on its stats socket (its metrics mule
+    is a child of the master too, but no worker)."""
+    stats = health.uwsgi_stats(server.env)
+    if not isinstance(stats, dict):
+        return []
+    return [worker["pid"] for worker in stats.get("workers", []) if worker.get("pid", 0) > 0]
+
+
+class _WorkerPss:
+    """Samples each worker's PSS twice a second; keeps the largest one seen."""
+
+    def __init__(self, server: processes.Process) -> None:
+        self.server = server
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            for pid in worker_pids(self.server):
+                self.peak = max(self.peak, processes.pss_bytes(pid))
+            if self._stop.wait(0.5):
+                return
+
+    def __enter__(self) -> _WorkerPss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_cell(label: str, port: int, requests: Callable[[int], Request], budget: Budget,
+             server: processes.Process, database_pid: int) -> Cell:
+    """Send `requests(0)`, `requests(1)`... as `budget` allows, from `budget.clients` threads."""
+    cell = Cell(label)
+    lock = threading.Lock()
+    started = time.monotonic()
+    taken = 0  # requests handed to a client so far
+
+    def next_index() -> int | None:
+        nonlocal taken
+        with lock:
+            spent = time.monotonic() - started > budget.seconds
+            if taken >= budget.most or (spent and taken >= budget.least):
+                return None
+            taken += 1
+            return taken - 1
+
+    def client() -> None:
+        while (index := next_index()) is not None:
+            outcome, took, body = send(port, requests(index), budget.timeout)
+            with lock:
+                cell.outcomes[outcome] += 1
+                if outcome == "2xx":
+                    cell.durations.append(took)
+                    cell.sizes.append(len(body))
+                    if not cell.first_body:
+                        cell.first_body = body
+
+    server_before = processes.tree_jiffies([server.pid])
+    database_before = processes.tree_jiffies([database_pid])
+    with _WorkerPss(server) as pss:
+        threads = [threading.Thread(target=client) for _ in range(budget.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    ticks = processes.clock_ticks()
+    cell.server_cpu_s = (processes.tree_jiffies([server.pid]) - server_before) / ticks
+    cell.database_cpu_s = (processes.tree_jiffies([database_pid]) - database_before) / ticks
+    cell.worker_pss = pss.peak
+    cell.elapsed = time.monotonic() - started
+    return cell
