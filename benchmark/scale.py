@@ -50,12 +50,12 @@ class Mode:
     quick: bool
 
 
-FULL = Mode((100, 1000, 10000, 50000), Budget(seconds=10, least=3, most=200, timeout=120),
-            Budget(seconds=10, least=20, most=400, timeout=60), wide_timeout=60, guard=1000,
-            quick=False)
+FULL = Mode((100, 1000, 10000, 50000), Budget(seconds=8, least=3, most=200, timeout=120),
+            Budget(seconds=10, least=20, most=400, timeout=60, retries=3), wide_timeout=60,
+            guard=1000, quick=False)
 QUICK = Mode((100, 1000), Budget(seconds=1, least=2, most=30, timeout=60),
-             Budget(seconds=1, least=5, most=40, timeout=60), wide_timeout=10, guard=1000,
-             quick=True)
+             Budget(seconds=1, least=5, most=40, timeout=60, retries=3), wide_timeout=10,
+             guard=1000, quick=True)
 
 
 @dataclass

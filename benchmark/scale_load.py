@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 from benchmark import processes
 from placedock import health
 
-OUTCOMES = ("2xx", "4xx", "5xx", "refused", "reset", "timeout")
+# 409: a generation conflict (another write changed the provider or consumer meanwhile), which
+# nova retries; counted apart from the other 4xx.
+OUTCOMES = ("2xx", "409", "4xx", "5xx", "refused", "reset", "timeout")
+CONFLICT = "409"
 HEADERS = {"x-auth-token": "admin", "openstack-api-version": "placement 1.36",
            "accept": "application/json"}
 
@@ -44,6 +47,7 @@ class Budget:
     most: int
     timeout: float
     clients: int = 2
+    retries: int = 0  # on a 409, as nova's report client retries its writes
 
 
 @dataclass
@@ -59,6 +63,7 @@ class Cell:
     worker_pss: int = 0  # the peak PSS of one uwsgi worker, bytes
     elapsed: float = 0.0
     first_body: bytes = b""  # one 2xx response, for the checks
+    retried: int = 0  # 409s retried (the outcome counted is the last try's)
 
     @property
     def ok(self) -> int:
@@ -109,7 +114,9 @@ def send(port: int, request: Request, timeout: float) -> tuple[str, float, bytes
     finally:
         connection.close()
     took = time.monotonic() - started
-    return f"{response.status // 100}xx" if response.status < 600 else "5xx", took, body
+    if response.status == 409:
+        return CONFLICT, took, body
+    return f"{min(response.status // 100, 5)}xx", took, body
 
 
 def worker_pids(server: processes.Process) -> list[int]:
@@ -165,8 +172,15 @@ def run_cell(label: str, port: int, requests: Callable[[int], Request], budget: 
 
     def client() -> None:
         while (index := next_index()) is not None:
-            outcome, took, body = send(port, requests(index), budget.timeout)
+            request = requests(index)
+            outcome, took, body = send(port, request, budget.timeout)
+            tries = 0
+            while outcome == CONFLICT and tries < budget.retries:
+                tries += 1
+                outcome, again, body = send(port, request, budget.timeout)
+                took += again
             with lock:
+                cell.retried += tries
                 cell.outcomes[outcome] += 1
                 if outcome == "2xx":
                     cell.durations.append(took)

@@ -78,7 +78,9 @@ def _bytes(value: int | None) -> str:
 def outcomes(cell: Cell) -> str:
     others = ", ".join(f"{cell.outcomes[kind]} {kind}" for kind in OUTCOMES[1:]
                        if cell.outcomes[kind])
-    return f"{cell.ok}" + (f" ({others})" if others else "")
+    retried = f"{cell.retried} 409s retried" if cell.retried else ""
+    notes = ", ".join(note for note in (others, retried) if note)
+    return f"{cell.ok}" + (f" ({notes})" if notes else "")
 
 
 def cell_line(cell: Cell) -> str:
