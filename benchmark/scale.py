@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -187,6 +188,8 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"scale: --databases: {', '.join(unknown)} is not one of "
                          f"{', '.join(scale_server.DATABASES)}")
     check_prerequisites()
+    # A stop (SIGTERM) unwinds like an error: every server is stopped by its PID on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load_before = processes.load_average()
     workdir = Path(tempfile.mkdtemp(prefix="placedock-scale-"))
     sizes: list[SizeResult] = []

@@ -191,7 +191,7 @@ def run_cell(label: str, port: int, requests: Callable[[int], Request], budget: 
     server_before = processes.tree_jiffies([server.pid])
     database_before = processes.tree_jiffies([database_pid])
     with _WorkerPss(server) as pss:
-        threads = [threading.Thread(target=client) for _ in range(budget.clients)]
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(budget.clients)]
         for thread in threads:
             thread.start()
         for thread in threads:
