@@ -10,6 +10,7 @@ alone, with a warning naming them.
 
 from __future__ import annotations
 
+import configparser
 import os
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -124,6 +125,7 @@ def read(environ: Mapping[str, str]) -> Environment:
     if auth_strategy == "keystone":
         notes += _check_keystone(values)
     values.setdefault(CONNECTION, _default_database(values))  # an empty one was refused
+    values.update(placement_option_defaults(values))
     urls = {name: _database_url(name, values[name], notes)
             for name in DATABASE_URLS if name in values}
     values.update({name: url.text for name, url in urls.items() if url.changed})
@@ -139,6 +141,31 @@ def read(environ: Mapping[str, str]) -> Environment:
         values[USE_JSON] = "true"  # oslo.log's own JSON formatter for placement's lines
     option_values = {name: value for name, value in values.items() if name in catalogue}
     return Environment(settings, _changes(given, values), notes, option_values)
+
+
+def placement_option_defaults(values: Mapping[str, str]) -> dict[str, str]:
+    """placedock's defaults for placement's options (defaults.PLACEMENT_OPTIONS) that neither the
+    environment nor the placement.conf in OS_PLACEMENT_CONFIG_DIR sets: the environment beats
+    that file, so a default set here would silently override the file's value."""
+    in_file = _options_in_config_file(values.get(CONFIG_DIR))
+    return {name: value for name, value in defaults.PLACEMENT_OPTIONS.items()
+            if name not in values and name not in in_file}
+
+
+def _options_in_config_file(config_dir: str | None) -> set[str]:
+    """The options a placement.conf sets, as OS_<GROUP>__<OPTION> names."""
+    if not config_dir:
+        return set()
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(Path(config_dir) / "placement.conf", encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return set()  # placement itself reports a file it cannot read
+    names = {f"OS_DEFAULT__{option.upper()}" for option in parser.defaults()}
+    for section in parser.sections():
+        names |= {f"OS_{section.upper()}__{option.upper().replace('-', '_')}"
+                  for option in parser.options(section)}
+    return names
 
 
 def _changes(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, str | None]:
