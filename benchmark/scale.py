@@ -55,7 +55,7 @@ FULL = Mode((100, 1000, 10000, 50000), Budget(seconds=8, least=3, most=200, time
             Budget(seconds=10, least=20, most=400, timeout=60, retries=3), wide_timeout=60,
             guard=1000, quick=False)
 QUICK = Mode((100, 1000), Budget(seconds=1, least=2, most=30, timeout=60),
-             Budget(seconds=1, least=5, most=40, timeout=60, retries=3), wide_timeout=10,
+             Budget(seconds=1, least=5, most=40, timeout=60, retries=3), wide_timeout=30,
              guard=1000, quick=True)
 
 
@@ -201,7 +201,8 @@ def main(argv: list[str]) -> int:
             wide += wide_here
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    results = scale_report.Results(context(load_before, mode), sizes, wide, mode.guard)
+    results = scale_report.Results(context(load_before, mode), sizes, wide, mode.guard,
+                                   mode.wide_timeout)
     text = scale_report.markdown(results)
     arguments.output.mkdir(parents=True, exist_ok=True)
     (arguments.output / "scale.md").write_text(text)

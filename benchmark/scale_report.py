@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from benchmark import scale_requests
+from benchmark import scale_requests, wide_tree
 from benchmark.scale_load import OUTCOMES, Cell
 
 if TYPE_CHECKING:  # the sweep's module imports this one
     from pathlib import Path
 
     from benchmark.scale import SizeResult
-    from benchmark.wide_tree import WideResult
 
 MB = 2**20
 GUARDED = " (guarded)"
@@ -29,8 +28,9 @@ BEND = 0.3  # a change of slope this large between two segments is a bend
 class Results:
     context: list[str]
     sizes: list[SizeResult] = field(default_factory=list)
-    wide: list[WideResult] = field(default_factory=list)
+    wide: list[wide_tree.WideResult] = field(default_factory=list)
     guard: int = 0
+    wide_timeout: float = 0.0
 
     @property
     def databases(self) -> list[str]:
@@ -192,12 +192,12 @@ def _per_core(cell: Cell | None) -> str:
 
 
 def wide_table(results: Results) -> list[str]:
-    lines = ["| Setting | group_policy | Outcome | Seconds | Candidates | Response | "
-             "Peak worker PSS MB | After the client gave up |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    lines = ["| Setting | group_policy | Outcome | Seconds | Server CPU s | Candidates | "
+             "Response | Peak worker PSS MB | After the client gave up |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for result in results.wide:
         lines.append(f"| {result.setting} | {result.policy} | {result.outcome} | "
-                     f"{result.seconds:.1f} | "
+                     f"{result.seconds:.1f} | {result.cpu_s:.1f} | "
                      f"{'-' if result.candidates is None else f'{result.candidates:,}'} | "
                      f"{_bytes(result.size)} | {result.worker_pss / MB:,.0f} | "
                      f"{result.afterwards or '-'} |")

@@ -76,7 +76,11 @@ def test_the_quick_sweep_seeds_checks_and_measures_every_cell(tmp_path: Path) ->
     wide = {(row[0], row[1]): row for row in table(markdown, "Wide tree")}
     unguarded = wide[("placement's defaults", "none")]
     guarded = next(row for (setting, _), row in wide.items() if setting.startswith("both"))
-    assert guarded[2] == "2xx" and number(guarded[4]) == 1000, guarded
-    # Without the guard the same request does not answer within the client's bound (or takes
-    # several times as long), and its worker is still computing once the client has gone.
-    assert unguarded[2] == "timeout" or number(unguarded[3]) > 3 * number(guarded[3]), unguarded
+    defaults = wide[("placedock's defaults", "none")]
+    for answered in (guarded, defaults):
+        assert answered[2] == "2xx" and number(answered[5]) == 1000, answered
+    # Without the guard the same request gets no answer within the client's bound, having cost
+    # the server more CPU than the guarded answer did; its worker computes on afterwards.
+    assert unguarded[2] == "timeout", unguarded
+    assert number(unguarded[4]) > number(guarded[4]), (unguarded, guarded)
+    assert unguarded[8].startswith("still computing"), unguarded
