@@ -3,17 +3,18 @@
 Grows one cloud of real-shaped compute nodes (benchmark.scale_seed) through each size on
 PostgreSQL and on MariaDB, and at each size measures placedock's defaults: CPU per request, p50 /
 p99 and response size of the requests nova makes (benchmark.scale_requests), and the peak PSS of
-a worker; beside them, the allocation-candidates requests on placement's own defaults (no
-candidate limit). Then the wide tree (benchmark.wide_tree). Writes benchmark/scale.md and
-benchmark/scale.png (or into --output). `--quick` (CI): 100 and 1,000 nodes, short cells. It
-starts and stops its own database servers and placedock servers, each by its PID; nothing is
-installed.
+a worker; beside them, nova's allocation-candidates request and the unlimited one on
+placement's own defaults for the options placedock changes (no candidate limit). Then the
+wide tree (benchmark.wide_tree). Writes benchmark/scale.md and benchmark/scale.png (or into
+--output). `--quick` (CI): 100 and 1,000 nodes, short cells. It starts and stops its own
+database servers and placedock servers, each by its PID; nothing is installed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import shutil
 import signal
 import sys
@@ -34,11 +35,13 @@ from benchmark import (
     wide_tree,
 )
 from benchmark.scale_load import Budget, Cell, run_cell, worker_pids
+from placedock import defaults
 from tests.support.databases import PG_BIN
 
 HERE = Path(__file__).resolve().parent
-# The allocation-candidates requests are measured a second time with these set.
-GUARDED = {wide_tree.GUARD: "1000", wide_tree.OPTIMIZE: "true", wide_tree.STRATEGY: "breadth-first"}
+# The allocation-candidates requests are measured a second time with placement's own defaults
+# for the options placedock changes (placedock.defaults.PLACEMENT_OPTIONS).
+UPSTREAM = {wide_tree.GUARD: "-1", wide_tree.OPTIMIZE: "false", wide_tree.STRATEGY: "depth-first"}
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,8 @@ class Mode:
     quick: bool
 
 
-FULL = Mode((100, 1000, 10000, 50000), Budget(seconds=8, least=3, most=200, timeout=120),
-            Budget(seconds=10, least=20, most=400, timeout=60, retries=3), wide_timeout=60,
+FULL = Mode((100, 1000, 10000, 50000), Budget(seconds=6, least=2, most=200, timeout=300),
+            Budget(seconds=6, least=20, most=400, timeout=60, retries=3), wide_timeout=60,
             guard=1000, quick=False)
 QUICK = Mode((100, 1000), Budget(seconds=1, least=2, most=30, timeout=60),
              Budget(seconds=1, least=5, most=40, timeout=60, retries=3), wide_timeout=30,
@@ -66,7 +69,7 @@ class SizeResult:
     seeded: scale_seed.Seeded
     checked: scale_check.Checked
     cells: dict[str, Cell] = field(default_factory=dict)  # placedock's defaults
-    guarded: dict[str, Cell] = field(default_factory=dict)  # with GUARDED
+    upstream: dict[str, Cell] = field(default_factory=dict)  # with UPSTREAM
     idle_worker_pss: int = 0
     load: str = ""  # the load average after this size
 
@@ -116,13 +119,14 @@ def measure_size(database: str, url: str, workdir: Path, nodes: int, seeded: sca
             scale_requests.MOVES, port, lambda _: moves.request(nodes), mode.writes, server,
             database_pid)
         log(f"{database} {nodes:,}: {scale_report.cell_line(cells[scale_requests.MOVES])}")
-    guarded: dict[str, Cell] = {}
+    upstream: dict[str, Cell] = {}
     for label in (scale_requests.NOVA, scale_requests.UNLIMITED):
-        with scale_server.placedock(url, workdir, GUARDED) as (server, port):
-            guarded[label] = run_cell(label, port, lambda _, r=reads[label]: r, mode.reads,
-                                      server, database_pid)
-        log(f"{database} {nodes:,} guarded: {scale_report.cell_line(guarded[label])}")
-    return SizeResult(database, nodes, seeded, checked, cells, guarded, idle,
+        with scale_server.placedock(url, workdir, UPSTREAM) as (server, port):
+            upstream[label] = run_cell(label, port, lambda _, r=reads[label]: r, mode.reads,
+                                       server, database_pid)
+        log(f"{database} {nodes:,} placement's defaults: "
+            f"{scale_report.cell_line(upstream[label])}")
+    return SizeResult(database, nodes, seeded, checked, cells, upstream, idle,
                       processes.load_average())
 
 
@@ -170,7 +174,20 @@ def context(load_before: str, mode: Mode) -> list[str]:
          "placedock's processes (uwsgi's master, workers and metrics mule) over the cell, "
          "divided by its 2xx responses; DB ms/req the same for the database server. Worker "
          "PSS: the largest one uwsgi worker reached."),
+        ("placedock's defaults here include "
+         + (", ".join(f"`{name}={value}`" for name, value in defaults.PLACEMENT_OPTIONS.items())
+            or "none of placement's options")
+         + "; the rows marked (placement's defaults) set "
+         + ", ".join(f"`{name}={value}`" for name, value in UPSTREAM.items()) + "."),
     ]
+
+
+def write(results: scale_report.Results, output: Path) -> None:
+    text = scale_report.markdown(results)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "scale.md").write_text(text)
+    scale_report.chart(results, output / "scale.png")
+    print(text)
 
 
 def main(argv: list[str]) -> int:
@@ -180,7 +197,16 @@ def main(argv: list[str]) -> int:
                         help="the folder for scale.md and scale.png (default: benchmark/)")
     parser.add_argument("--databases", default=",".join(scale_server.DATABASES),
                         help="which of PostgreSQL,MariaDB to sweep (default: both)")
+    parser.add_argument("--save", type=Path,
+                        help="also keep the results in this file (pickle), for --merge")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="SAVED",
+                        help="measure nothing: write the report of runs kept with --save (one "
+                             "run per database, run at the same time)")
     arguments = parser.parse_args(argv)
+    if arguments.merge:
+        write(scale_report.merge([pickle.loads(path.read_bytes()) for path in arguments.merge]),
+              arguments.output)
+        return 0
     mode = QUICK if arguments.quick else FULL
     databases = [name for name in arguments.databases.split(",") if name]
     unknown = [name for name in databases if name not in scale_server.DATABASES]
@@ -203,11 +229,9 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     results = scale_report.Results(context(load_before, mode), sizes, wide, mode.guard,
                                    mode.wide_timeout)
-    text = scale_report.markdown(results)
-    arguments.output.mkdir(parents=True, exist_ok=True)
-    (arguments.output / "scale.md").write_text(text)
-    scale_report.chart(results, arguments.output / "scale.png")
-    print(text)
+    if arguments.save:
+        arguments.save.write_bytes(pickle.dumps(results))
+    write(results, arguments.output)
     return 0
 
 

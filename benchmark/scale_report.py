@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the sweep's module imports this one
     from benchmark.scale import SizeResult
 
 MB = 2**20
-GUARDED = " (guarded)"
+UPSTREAM = " (placement's defaults)"
 BEND = 0.3  # a change of slope this large between two segments is a bend
 
 
@@ -40,11 +40,24 @@ class Results:
         return [size for size in self.sizes if size.database == database]
 
 
+def merge(runs: list[Results]) -> Results:
+    """Runs of one database each, made at the same time, as one report: their sizes in turn,
+    each run's context lines (the load averages differ)."""
+    merged = Results([], [], [], runs[0].guard, runs[0].wide_timeout)
+    for run in runs:
+        databases = ", ".join(run.databases)
+        merged.context += [f"{databases}: {line}" for line in run.context[:1]] + run.context[1:]
+        merged.sizes += run.sizes
+        merged.wide += run.wide
+    merged.context = list(dict.fromkeys(merged.context))
+    return merged
+
+
 def cells(size: SizeResult) -> Iterator[tuple[str, Cell]]:
-    """Every cell of one size, the guarded server's labelled as such."""
+    """Every cell of one size, those on placement's defaults labelled as such."""
     yield from size.cells.items()
-    for label, cell in size.guarded.items():
-        yield label + GUARDED, cell
+    for label, cell in size.upstream.items():
+        yield label + UPSTREAM, cell
 
 
 def labels(results: Results) -> list[str]:
@@ -241,7 +254,7 @@ def chart(results: Results, path: Path) -> None:
             ys = [value for _, value in points if value]
             if xs:
                 axis.plot(xs, ys, marker="o", label=label,
-                          linestyle="--" if label.endswith(GUARDED) else "-")
+                          linestyle="--" if label.endswith(UPSTREAM) else "-")
         _log_axes(axis, f"{database}: server CPU per request", "CPU ms per request")
         axis.legend(fontsize=6)
     axis = axes[-1]

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from benchmark import scale_requests
-from benchmark.scale_report import GUARDED
+from benchmark.scale_report import UPSTREAM
 from tests.support.databases import PG_BIN
 from tests.support.server import REPO
 from tests.support.skips import require
@@ -60,8 +60,8 @@ def test_the_quick_sweep_seeds_checks_and_measures_every_cell(tmp_path: Path) ->
         assert number(seconds) > 0
 
     cells = table(markdown, "Every cell")
-    labels = [*scale_requests.LABELS, scale_requests.NOVA + GUARDED,
-              scale_requests.UNLIMITED + GUARDED]
+    labels = [*scale_requests.LABELS, scale_requests.NOVA + UPSTREAM,
+              scale_requests.UNLIMITED + UPSTREAM]
     assert len(cells) == len(DATABASES) * len(SIZES) * len(labels)
     for database, nodes, label, answered, cpu, _db, latency, size, pss in cells:
         where = f"{database} {nodes} {label}"
