@@ -128,28 +128,36 @@ def worker_pids(server: processes.Process) -> list[int]:
     return [worker["pid"] for worker in stats.get("workers", []) if worker.get("pid", 0) > 0]
 
 
-class _WorkerPss:
-    """Samples each worker's PSS twice a second; keeps the largest one seen."""
+class WorkerPss:
+    """Samples each uwsgi worker's PSS four times a second and keeps the largest one seen; past
+    `bound` bytes (if given) it stops the server, our own process, so that a runaway request
+    cannot take the machine's memory (`stopped` then says so)."""
 
-    def __init__(self, server: processes.Process) -> None:
+    def __init__(self, server: processes.Process, bound: int | None = None) -> None:
         self.server = server
+        self.bound = bound
         self.peak = 0
-        self._stop = threading.Event()
+        self.stopped = False
+        self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        while True:
+        while not self.server.exited():
             for pid in worker_pids(self.server):
                 self.peak = max(self.peak, processes.pss_bytes(pid))
-            if self._stop.wait(0.5):
+            if self.bound is not None and self.peak > self.bound:
+                self.stopped = True
+                self.server.stop(timeout=5)
+                return
+            if self._done.wait(0.25):
                 return
 
-    def __enter__(self) -> _WorkerPss:
+    def __enter__(self) -> WorkerPss:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
+        self._done.set()
         self._thread.join()
 
 
@@ -190,7 +198,7 @@ def run_cell(label: str, port: int, requests: Callable[[int], Request], budget: 
 
     server_before = processes.tree_jiffies([server.pid])
     database_before = processes.tree_jiffies([database_pid])
-    with _WorkerPss(server) as pss:
+    with WorkerPss(server) as pss:
         threads = [threading.Thread(target=client, daemon=True) for _ in range(budget.clients)]
         for thread in threads:
             thread.start()

@@ -13,14 +13,13 @@ its server, so that a run cannot take the machine's memory.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark import processes, scale_server
-from benchmark.scale_load import Request, send, worker_pids
+from benchmark.scale_load import Request, WorkerPss, send
 
 CHILDREN = 8
 DEVICE = "CUSTOM_PCI_8086_1563"
@@ -82,42 +81,12 @@ def build(port: int, children: int = CHILDREN) -> str:
     return root
 
 
-class _Watch:
-    """Peak worker PSS; past MEMORY_BOUND it stops the server (our own process)."""
-
-    def __init__(self, server: processes.Process) -> None:
-        self.server = server
-        self.peak = 0
-        self.stopped = False
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._done.wait(0.25):
-            if self.server.exited():
-                return
-            for pid in worker_pids(self.server):
-                self.peak = max(self.peak, processes.pss_bytes(pid))
-            if self.peak > MEMORY_BOUND:
-                self.stopped = True
-                self.server.stop(timeout=5)
-                return
-
-    def __enter__(self) -> _Watch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-
 def measure(database_url: str, workdir: Path, setting: Setting, policy: str,
             timeout: float) -> WideResult:
     """One request against a fresh placedock with `setting`; the client waits `timeout` s, or
     ANSWER_TIMEOUT for a setting expected to answer."""
     with scale_server.placedock(database_url, workdir, setting.env) as (server, port):
-        with _Watch(server) as watch:
+        with WorkerPss(server, MEMORY_BOUND) as watch:
             before = processes.tree_jiffies([server.pid])
             outcome, took, body = send(port, Request("GET", query(policy)),
                                        ANSWER_TIMEOUT if setting.answers else timeout)
@@ -130,7 +99,7 @@ def measure(database_url: str, workdir: Path, setting: Setting, policy: str,
                           len(body) if body else None, watch.peak, afterwards)
 
 
-def _afterwards(server: processes.Process, watch: _Watch) -> str:
+def _afterwards(server: processes.Process, watch: WorkerPss) -> str:
     """Is the worker still computing once the client has gone?"""
     if watch.stopped or server.exited():
         return "server stopped by the memory bound"
