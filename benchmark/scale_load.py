@@ -12,6 +12,7 @@ barely change.
 from __future__ import annotations
 
 import http.client
+import random
 import statistics
 import threading
 import time
@@ -35,6 +36,8 @@ class Request:
     method: str
     path: str
     body: bytes | None = None
+    # Called after a 2xx: a write whose client keeps state (consumer generations) settles it.
+    answered: Callable[[], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Budget:
     most: int
     timeout: float
     clients: int = 2
-    retries: int = 0  # on a 409, as nova's report client retries its writes
+    retries: int = 0  # on a 409, as nova's report client retries its writes, with a backoff
 
 
 @dataclass
@@ -185,8 +188,11 @@ def run_cell(label: str, port: int, requests: Callable[[int], Request], budget: 
             tries = 0
             while outcome == CONFLICT and tries < budget.retries:
                 tries += 1
+                time.sleep(random.uniform(0, 0.1 * 2**tries))  # apart from its rival
                 outcome, again, body = send(port, request, budget.timeout)
                 took += again
+            if outcome == "2xx" and request.answered is not None:
+                request.answered()
             with lock:
                 cell.retried += tries
                 cell.outcomes[outcome] += 1

@@ -79,8 +79,7 @@ class Moves:
     """Pairs of the seeded instances swapping their allocations, one POST /allocations each.
 
     It keeps what each instance holds and its consumer generation (placement bumps it at every
-    write), assuming each swap succeeds: one that failed shows as a 4xx in its cell, and the
-    ones after it on the same instances fail too, so a miscount cannot hide."""
+    write), settled when placement accepts a swap: one refused leaves both as they were."""
 
     def __init__(self) -> None:
         self.generation: dict[int, int] = {}
@@ -88,13 +87,13 @@ class Moves:
         self.cursor = 0
 
     def request(self, nodes: int) -> Request:
-        pairs = nodes // 2
-        first = (self.cursor % pairs) * 2
+        first = (self.cursor % (nodes // 2)) * 2
         self.cursor += 1
         pair = (first, first + 1)
+        held = {instance: self.holds.get(instance, instance) for instance in pair}
         body = {}
         for instance, other in (pair, pair[::-1]):
-            node = self.holds.get(other, other)
+            node = held[other]
             body[scale_seed.instance_uuid(instance)] = {
                 "allocations": node_allocations(node, node % 2, {
                     "VCPU": scale_seed.INSTANCE["VCPU"],
@@ -102,8 +101,10 @@ class Moves:
                     scale_seed.INSTANCE["DISK_GB"]),
                 "consumer_generation": self.generation.get(instance, 1),
                 "project_id": scale_seed.PROJECT, "user_id": scale_seed.USER}
-        held = {instance: self.holds.get(instance, instance) for instance in pair}
-        self.holds[pair[0]], self.holds[pair[1]] = held[pair[1]], held[pair[0]]
-        for instance in pair:
-            self.generation[instance] = self.generation.get(instance, 1) + 1
-        return Request("POST", "/allocations", json.dumps(body).encode())
+
+        def swapped() -> None:
+            self.holds[pair[0]], self.holds[pair[1]] = held[pair[1]], held[pair[0]]
+            for instance in pair:
+                self.generation[instance] = self.generation.get(instance, 1) + 1
+
+        return Request("POST", "/allocations", json.dumps(body).encode(), swapped)
