@@ -131,7 +131,8 @@ def growth(slope_list: list[float | None]) -> str:
     bends = [index for index in range(1, len(slope_list))
              if slope_list[index] is not None and slope_list[index - 1] is not None
              and abs(slope_list[index] - slope_list[index - 1]) >= BEND]  # type: ignore[operator]
-    text = ", ".join(dict.fromkeys(words)) if len(set(words)) == 1 else " then ".join(words)
+    runs = [word for index, word in enumerate(words) if index == 0 or words[index - 1] != word]
+    text = " then ".join(runs)
     return text + (f"; bends at segment {', '.join(str(b + 1) for b in bends)}" if bends else "")
 
 
@@ -231,7 +232,9 @@ def markdown(results: Results) -> str:
     if results.wide:
         parts += ["## Wide tree", "",
                   ("One compute node with 8 children of one unit each of the same resource "
-                   "class, 8 request groups of one unit (`limit=1000`)."), "",
+                   "class, 8 request groups of one unit (`limit=1000`). The client waits "
+                   f"{wide_tree.ANSWER_TIMEOUT:g} s for a setting expected to answer, "
+                   f"{results.wide_timeout:g} s for the others."), "",
                   *wide_table(results), ""]
     return "\n".join(parts)
 
