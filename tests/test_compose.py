@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import pytest
 
 from tests.support.docker_engine import DockerEngine, build_image, docker
+from tests.support.http import get
 from tests.support.load import Load, send
 from tests.support.network import free_port
-from tests.support.server import REPO, get
+from tests.support.server import REPO
 from tests.support.skips import require
 from tests.test_startup import gabbi
 

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.docker_engine import DockerEngine, build_image
+from tests.support.http import get
 from tests.support.network import free_port
-from tests.support.server import REPO, get
+from tests.support.server import REPO
 from tests.test_compose import STACK_IMAGE, Stack, build_images, wait_for
 from tests.test_devstack import OSC_KEYSTONE, OSC_VENV, bash, ensure_osc_venv
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import keystone as support
-from tests.support.keystone import KeystoneError, KeystoneServer, MemcachedServer
+from tests.support.keystone import KeystoneError, KeystoneServer
+from tests.support.memcached import MemcachedServer
 from tests.support.skips import require
 
 

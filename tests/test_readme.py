@@ -9,8 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.support.http import get
 from tests.support.network import free_port
-from tests.support.server import REPO, base_environment, get
+from tests.support.server import REPO, base_environment
 
 README = (REPO / "README.md").read_text()
 FENCE = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)

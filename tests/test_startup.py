@@ -13,16 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.http import get
 from tests.support.load import Load
 from tests.support.network import free_port
-from tests.support.server import REPO, Server, base_environment, get, run_startup
-
-NOAUTH = {"OS_API__AUTH_STRATEGY": "noauth2", "DB_SYNC": "True"}
+from tests.support.server import QUICK_START, REPO, Server, base_environment, run_startup
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path, free_port(), {**NOAUTH,
+    running = Server(tmp_path, free_port(), {**QUICK_START,
                                              "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
     running.start().wait_ready()
     yield running
@@ -58,8 +57,7 @@ def test_api_served_at_root_and_under_placement(server: Server) -> None:
 
 
 def test_uwsgi_is_the_process_started_and_workers_are_forked(server: Server) -> None:
-    assert server.process is not None
-    cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().split(b"\0")
+    cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")
     assert b"placedock.serve" in cmdline  # bash exec'd python, which became uwsgi: same PID
     assert len(server.worker_pids()) == int(server.env.get("PLACEDOCK_PROCESSES", "2"))
     # and the metrics' own process, the mule
@@ -76,7 +74,7 @@ def test_health_probes_against_the_real_server(server: Server) -> None:
 
 
 def test_liveness_stays_ok_while_every_worker_is_busy(tmp_path: Path) -> None:
-    running = Server(tmp_path, free_port(), {**NOAUTH, "PLACEDOCK_PROCESSES": "1",
+    running = Server(tmp_path, free_port(), {**QUICK_START, "PLACEDOCK_PROCESSES": "1",
                                              "PLACEDOCK_THREADS": "1",
                                              "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
     running.start().wait_ready()
@@ -119,7 +117,7 @@ def ready_probe(port: int, address: str) -> subprocess.CompletedProcess[str]:
 
 def test_serves_on_the_ipv6_loopback_only(tmp_path: Path) -> None:
     port = free_port()
-    running = Server(tmp_path, port, {**NOAUTH, "PLACEDOCK_ADDRESS": "::1",
+    running = Server(tmp_path, port, {**QUICK_START, "PLACEDOCK_ADDRESS": "::1",
                                       "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}, host="::1")
     try:
         running.start().wait_ready()
@@ -135,7 +133,7 @@ def test_serves_on_the_ipv6_loopback_only(tmp_path: Path) -> None:
 def test_ipv6_everywhere_serves_both_families(tmp_path: Path) -> None:
     """:: takes IPv4 too unless the kernel says otherwise (net.ipv6.bindv6only, default 0)."""
     port = free_port()
-    running = Server(tmp_path, port, {**NOAUTH, "PLACEDOCK_ADDRESS": "::",
+    running = Server(tmp_path, port, {**QUICK_START, "PLACEDOCK_ADDRESS": "::",
                                       "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}, host="::1")
     try:
         running.start().wait_ready()
@@ -149,7 +147,7 @@ def test_ipv6_everywhere_serves_both_families(tmp_path: Path) -> None:
 
 
 def test_command_runs_with_the_same_environment(tmp_path: Path, server: Server) -> None:
-    env = {**NOAUTH, "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}
+    env = {**QUICK_START, "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}
     result = run_startup(["placement-manage", "db", "version"], env)
     assert result.returncode == 0, result.stderr
     from placedock import database
@@ -161,7 +159,7 @@ def test_secret_from_file_reaches_placement(tmp_path: Path) -> None:
     secret = tmp_path / "connection"
     secret.write_text(f"sqlite:///{tmp_path}/from-file.sqlite\n")
     running = Server(tmp_path, free_port(),
-                     {**NOAUTH, "OS_PLACEMENT_DATABASE__CONNECTION_FILE": str(secret)})
+                     {**QUICK_START, "OS_PLACEMENT_DATABASE__CONNECTION_FILE": str(secret)})
     running.start().wait_ready()
     running.stop()
     assert (tmp_path / "from-file.sqlite").stat().st_size > 0
@@ -175,7 +173,7 @@ def stop_under_load(server: Server, path: str = "/resource_providers") -> Load:
         load.wait_for("200", 50)
         server.signal(signal.SIGTERM)
         started = time.monotonic()
-        code = server.wait_exit(timeout=15)
+        code = server.wait(timeout=15)
         took = time.monotonic() - started
         load.wait_for("refused", 6)  # every client has seen the socket closed
     log = server.log()[before:]
@@ -193,7 +191,7 @@ def stop_under_load(server: Server, path: str = "/resource_providers") -> Load:
 def test_sigterm_under_load_refuses_new_connections_and_answers_the_rest(
         tmp_path: Path, shape: str, trial: int) -> None:
     processes, threads = shape.split("x")
-    running = Server(tmp_path, free_port(), {**NOAUTH, "PLACEDOCK_PROCESSES": processes,
+    running = Server(tmp_path, free_port(), {**QUICK_START, "PLACEDOCK_PROCESSES": processes,
                                              "PLACEDOCK_THREADS": threads,
                                              "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
     try:
@@ -222,7 +220,7 @@ def test_killing_a_worker_under_load_keeps_serving(server: Server) -> None:
         os.kill(victim, signal.SIGKILL)
         served = load.count("200")
         load.wait_for("200", served + 100)
-    assert server.process is not None and server.process.poll() is None
+    assert server.running
     deadline = time.monotonic() + 10
     while victim in server.worker_pids() or len(server.worker_pids()) < 2:
         assert time.monotonic() < deadline, "worker not respawned"
