@@ -115,35 +115,32 @@ def ready_probe(port: int, address: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=20, check=False)
 
 
-def test_serves_on_the_ipv6_loopback_only(tmp_path: Path) -> None:
+def ipv4_reaches(address: str) -> bool:
+    """Whether a server bound to the IPv6 ``address`` takes IPv4 too: only ``::``, and only
+    while the kernel lets it (net.ipv6.bindv6only, default 0)."""
+    return address == "::" and (
+        Path("/proc/sys/net/ipv6/bindv6only").read_text().strip() == "0")
+
+
+@pytest.mark.parametrize("address", ["::1", "::"], ids=["ipv6-loopback", "ipv6-everywhere"])
+def test_serves_on_an_ipv6_address(tmp_path: Path, address: str) -> None:
+    """Reached on [::1] either way; on 127.0.0.1 only as ipv4_reaches() says; the ready probe
+    asks where the server is."""
     port = free_port()
-    running = Server(tmp_path, port, {**QUICK_START, "PLACEDOCK_ADDRESS": "::1",
+    running = Server(tmp_path, port, {**QUICK_START, "PLACEDOCK_ADDRESS": address,
                                       "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}, host="::1")
     try:
         running.start().wait_ready()
         assert get(f"http://[::1]:{port}/")[0] == 200
-        assert refused(f"http://127.0.0.1:{port}/")
-        probe = ready_probe(port, "::1")  # asks [::1], where the server is
-        assert probe.returncode == 0, probe.stderr
-    finally:
-        running.stop()
-    assert f"[::1]:{port}" in running.log()
-
-
-def test_ipv6_everywhere_serves_both_families(tmp_path: Path) -> None:
-    """:: takes IPv4 too unless the kernel says otherwise (net.ipv6.bindv6only, default 0)."""
-    port = free_port()
-    running = Server(tmp_path, port, {**QUICK_START, "PLACEDOCK_ADDRESS": "::",
-                                      "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}, host="::1")
-    try:
-        running.start().wait_ready()
-        assert get(f"http://[::1]:{port}/")[0] == 200
-        if Path("/proc/sys/net/ipv6/bindv6only").read_text().strip() == "0":
+        if ipv4_reaches(address):
             assert get(f"http://127.0.0.1:{port}/")[0] == 200
-        probe = ready_probe(port, "::")
+        else:
+            assert refused(f"http://127.0.0.1:{port}/")
+        probe = ready_probe(port, address)
         assert probe.returncode == 0, probe.stderr
     finally:
         running.stop()
+    assert f"[{address}]:{port}" in running.log()
 
 
 def test_command_runs_with_the_same_environment(tmp_path: Path, server: Server) -> None:
