@@ -12,11 +12,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support.containers import QUICK_START_OPTIONS, Containers, inspect, logs, wait_http
+from tests.support.containers import (
+    QUICK_START_OPTIONS,
+    Containers,
+    inspect,
+    logs,
+    wait_health,
+    wait_http,
+)
 from tests.support.docker_engine import build_image, docker, ensure_base_image
 from tests.support.http import get
 from tests.support.load import Load, WriterLoad
 from tests.support.network import free_port
+from tests.support.processes import wait_until
 from tests.support.server import REPO
 from tests.test_databases import post_json
 from tests.test_startup import gabbi
@@ -138,10 +146,8 @@ def test_a_command_instead_of_the_server(image: str) -> None:
 
 def test_runs_as_non_root_with_uwsgi_as_pid_1(image: str, containers: Containers) -> None:
     container = containers.run(*QUICK_START_OPTIONS, image)
-    deadline = time.monotonic() + 60
-    while "serving on port" not in logs(container):
-        assert time.monotonic() < deadline, logs(container)
-        time.sleep(0.2)
+    wait_until(lambda: "serving on port" in logs(container), 60, interval=0.2,
+               what="serving on port", log=lambda: logs(container))
     status = docker("exec", container, "cat", "/proc/1/status").stdout
     uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
     assert uids == [str(UID)] * 4
@@ -202,22 +208,15 @@ def test_healthcheck_follows_the_database(image: str, containers: Containers,
         "-e", "PLACEDOCK_ADDRESS=127.0.0.1", "-e", f"PLACEDOCK_PORT={port}", *QUICK_START_OPTIONS,
         image)
 
-    def wait_health(wanted: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while (state := inspect(container, "{{.State.Health.Status}}")) != wanted:
-            assert time.monotonic() < deadline, (
-                f"health {state}, wanted {wanted}: {logs(container)}")
-            time.sleep(0.5)
-
-    wait_health("healthy")
+    wait_health(container)
     postgresql_server.stop()
     try:
-        wait_health("unhealthy")
+        wait_health(container, "unhealthy")
         last = json.loads(inspect(container, "{{json .State.Health.Log}}"))[-1]["Output"]
         assert "not ready: database check failed" in last
     finally:
         postgresql_server.start()
-    wait_health("healthy")
+    wait_health(container)
 
 
 def test_restart_on_a_volume_keeps_the_sqlite_data(image: str, containers: Containers) -> None:
@@ -306,10 +305,7 @@ def test_ipv6_everywhere_answers_on_both_families(image: str, containers: Contai
     wait_http(f"http://[::1]:{port}/health/ready", container=container)
     assert get(f"http://127.0.0.1:{port}/")[0] == 200
     assert get(f"http://[::1]:{port}/")[0] == 200
-    deadline = time.monotonic() + 30
-    while inspect(container, "{{.State.Health.Status}}") != "healthy":
-        assert time.monotonic() < deadline, logs(container)
-        time.sleep(0.5)
+    wait_health(container, timeout=30)
 
 
 def test_ipv6_loopback_only(image: str, containers: Containers) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.support import http
 from tests.support.docker_engine import docker
+from tests.support.processes import wait_until
 from tests.support.server import QUICK_START
 
 IMAGE = "placedock"
@@ -38,6 +39,12 @@ def wait_http(url: str, timeout: float = 60, container: str | None = None) -> fl
     """Seconds until ``url`` answers 200; NotReady with the container's log if it never does."""
     return http.wait_for(url, timeout=timeout,
                          log=(lambda: logs(container)[-3000:]) if container else None)
+
+
+def wait_health(container: str, wanted: str = "healthy", timeout: float = 60) -> float:
+    """Seconds until the engine reports the container's health check as ``wanted``."""
+    return wait_until(lambda: inspect(container, "{{.State.Health.Status}}") == wanted, timeout,
+                      interval=0.5, what=f"health {wanted}", log=lambda: logs(container)[-3000:])
 
 
 def logs(container: str) -> str:
