@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from benchmark import processes
+from benchmark.scale_server import Placedock
 from placedock import health
 
 # 409: a generation conflict (another write changed the provider or consumer meanwhile), which
@@ -122,7 +123,7 @@ def send(port: int, request: Request, timeout: float) -> tuple[str, float, bytes
     return f"{min(response.status // 100, 5)}xx", took, body
 
 
-def worker_pids(server: processes.Process) -> list[int]:
+def worker_pids(server: Placedock) -> list[int]:
     """uwsgi's workers, as placedock's master lists them on its stats socket (its metrics mule
     is a child of the master too, but no worker)."""
     stats = health.uwsgi_stats(server.env)
@@ -136,7 +137,7 @@ class WorkerPss:
     `bound` bytes (if given) it stops the server, our own process, so that a runaway request
     cannot take the machine's memory (`stopped` then says so)."""
 
-    def __init__(self, server: processes.Process, bound: int | None = None) -> None:
+    def __init__(self, server: Placedock, bound: int | None = None) -> None:
         self.server = server
         self.bound = bound
         self.peak = 0
@@ -145,7 +146,7 @@ class WorkerPss:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        while not self.server.exited():
+        while self.server.running:
             for pid in worker_pids(self.server):
                 self.peak = max(self.peak, processes.pss_bytes(pid))
             if self.bound is not None and self.peak > self.bound:
@@ -165,7 +166,7 @@ class WorkerPss:
 
 
 def run_cell(label: str, port: int, requests: Callable[[int], Request], budget: Budget,
-             server: processes.Process, database_pid: int) -> Cell:
+             server: Placedock, database_pid: int) -> Cell:
     """Send `requests(0)`, `requests(1)`... as `budget` allows, from `budget.clients` threads."""
     cell = Cell(label)
     lock = threading.Lock()

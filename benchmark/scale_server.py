@@ -1,20 +1,23 @@
 """The servers of the size sweep: a database server of each kind, and placedock on it.
 
-Both are started and stopped by their own PID (tests.support.databases, benchmark.processes), as
-benchmark.run does. placedock runs as its "placedock defaults" row does: startup.sh natively,
+Both are started and stopped by their own PID (tests.support.databases, tests.support.processes),
+as benchmark.run does. placedock runs as its "placedock defaults" row does: startup.sh natively,
 nothing set but the database, noauth2, the address and the ports.
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmark import configs, processes
+from benchmark import configs
+from tests.support import http
 from tests.support.databases import MariaDBServer, PostgreSQLServer
 from tests.support.network import free_port
+from tests.support.processes import Process
 from tests.support.server import base_environment
 
 POSTGRESQL = "PostgreSQL"
@@ -51,18 +54,29 @@ def placedock_env(database_url: str, workdir: Path, port: int,
             "PLACEDOCK_DATA_DIR": str(workdir / f"data-{port}"), **(extra or {})}
 
 
+class Placedock(Process):
+    """startup.sh serving on `port` with `env` (kept: its stats socket's path comes from it)."""
+
+    kind = "placedock"
+    stop_signal = signal.SIGINT
+
+    def __init__(self, log_path: Path, env: dict[str, str], port: int) -> None:
+        super().__init__(log_path)
+        self.env = env
+        self.port = port
+
+
 @contextmanager
 def placedock(database_url: str, workdir: Path, extra: dict[str, str] | None = None
-              ) -> Iterator[tuple[processes.Process, int]]:
+              ) -> Iterator[tuple[Placedock, int]]:
     """startup.sh serving on a port of its own, ready (its app loaded); stopped afterwards."""
     port = free_port()
     env = placedock_env(database_url, workdir, port, extra)
-    server = processes.Process(configs.placedock().command_for(port), env,
-                               workdir / f"placedock-{port}.log")
-    server.start()
+    server = Placedock(workdir / f"placedock-{port}.log", env, port)
+    server.spawn(configs.placedock().command_for(port), env)
     try:
-        processes.wait_for_200(f"http://127.0.0.1:{port}/", server.started_at, server,
-                               timeout=READY_TIMEOUT)
+        http.wait_for(f"http://127.0.0.1:{port}/", timeout=READY_TIMEOUT, process=server,
+                      since=server.started_at)
         yield server, port
     finally:
         server.stop()

@@ -99,9 +99,9 @@ def measure(database_url: str, workdir: Path, setting: Setting, policy: str,
                           len(body) if body else None, watch.peak, afterwards)
 
 
-def _afterwards(server: processes.Process, watch: WorkerPss) -> str:
+def _afterwards(server: scale_server.Placedock, watch: WorkerPss) -> str:
     """Is the worker still computing once the client has gone?"""
-    if watch.stopped or server.exited():
+    if watch.stopped or not server.running:
         return "server stopped by the memory bound"
     before = processes.tree_jiffies([server.pid])
     time.sleep(AFTER_S)

@@ -18,10 +18,13 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.support import http
 from tests.support.docker_engine import DockerEngine, build_image, docker
+from tests.support.http import get
 from tests.support.load import Load, send
 from tests.support.network import free_port
-from tests.support.server import REPO, get
+from tests.support.processes import wait_until
+from tests.support.server import REPO
 from tests.support.skips import require
 from tests.test_startup import gabbi
 
@@ -85,18 +88,6 @@ def build_images(base_image: str) -> None:
     build_image(REPO, STACK_IMAGE)
 
 
-def wait_until_served(url: str, timeout: float) -> float:
-    started = time.monotonic()
-    while True:
-        try:
-            if get(url + "/resource_providers", timeout=5)[0] == 200:
-                return time.monotonic() - started
-        except OSError:
-            pass
-        assert time.monotonic() - started < timeout, f"{url} not served after {timeout} s"
-        time.sleep(1)
-
-
 @pytest.fixture(scope="module")
 def stack(docker_engine: DockerEngine, base_image: str) -> Iterator[Stack]:
     build_images(base_image)
@@ -108,7 +99,8 @@ def stack(docker_engine: DockerEngine, base_image: str) -> Iterator[Stack]:
     try:
         began = time.monotonic()
         started.run(UP)
-        served = wait_until_served(started.url, STARTUP_TIMEOUT_S)
+        served = http.wait_for(started.url + "/resource_providers", timeout=STARTUP_TIMEOUT_S,
+                               interval=1)
         print(f"compose: `{UP}` to the first 200 through HAProxy in "
               f"{time.monotonic() - began:.0f} s ({served:.0f} s after up returned)")
         yield started
@@ -143,14 +135,6 @@ def galera_synced(container: str) -> bool:
     result = docker("exec", container, "mariadb", "-N", "-B", "-e",
                     "SHOW GLOBAL STATUS LIKE 'wsrep_local_state'")
     return result.returncode == 0 and result.stdout.split()[-1:] == ["4"]
-
-
-def wait_for(condition, timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, f"{what}: not after {timeout} s"
-        time.sleep(0.5)
-    return time.monotonic() - started
 
 
 def failure_times(load: Load, moment: float) -> list[str]:
@@ -188,9 +172,9 @@ def test_killing_a_replica_under_load_fails_no_request(stack: Stack) -> None:
         assert docker("kill", victim).returncode == 0
         time.sleep(8)
         assert docker("start", victim).returncode == 0
-        back = wait_for(lambda: "healthy" in docker("inspect", "--format",
-                                                    "{{.State.Health.Status}}", victim).stdout,
-                        120, "the replica healthy again")
+        back = wait_until(lambda: "healthy" in docker("inspect", "--format",
+                                                      "{{.State.Health.Status}}", victim).stdout,
+                          120, interval=0.5, what="the replica healthy again")
         time.sleep(3)  # and HAProxy sending it requests again (rise 2, 1 s apart)
     print(f"compose: replica killed, restarted after 8 s (healthy {back:.0f} s later): "
           f"requests by outcome {dict(load.outcomes)}")
@@ -210,7 +194,8 @@ def test_killing_the_active_galera_node_fails_nothing_after_failover(stack: Stac
         written.update(create_providers(stack.url, 5))  # written while the node is away
         assert docker("start", victim).returncode == 0
         restarted = time.monotonic() - killed
-        rejoined = wait_for(lambda: galera_synced(victim), 180, "galera-1 synced again")
+        rejoined = wait_until(lambda: galera_synced(victim), 180, interval=0.5,
+                              what="galera-1 synced again")
         time.sleep(5)  # and HAProxy sending new connections to it (rise 3, 1 s apart)
     late = failures_after(load, killed + GALERA_FAILOVER_S)
     print(f"compose: active Galera node killed: requests by outcome in the 10 s after "
@@ -232,7 +217,7 @@ def test_killing_the_active_galera_node_fails_nothing_after_failover(stack: Stac
 def test_scaling_the_replicas(stack: Stack) -> None:
     stack.run(SCALE)
     assert len(stack.containers("placedock")) == 4
-    wait_until_served(stack.url, 60)
+    http.wait_for(stack.url + "/resource_providers", timeout=60, interval=1)
 
 
 def test_down_removes_every_container_network_and_volume(stack: Stack) -> None:
