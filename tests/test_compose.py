@@ -7,12 +7,15 @@ written before is read back. `down -v` must leave no container, network or volum
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
+import signal
 import subprocess
 import time
 import urllib.parse
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -36,6 +39,13 @@ STACK_IMAGE = "placedock-compose-test:latest"
 # HAProxy takes a node out after 2 failed checks (compose/haproxy/haproxy.cfg: about 3.5 s at
 # worst); then placedock's pool reconnects. No request may fail later than this after a kill.
 GALERA_FAILOVER_S = 5.0
+# Each fault case is repeated within one stack: a failure that comes one time in a few shows.
+REPEATS = 3
+REPLICA_AWAY_S = 5
+GALERA_AWAY_S = 10
+# After a crash the engine restarts HAProxy (restart: unless-stopped) within a second or so.
+HAPROXY_BACK_S = 10
+HAPROXY_SETTLE_S = 5
 STARTUP_TIMEOUT_S = 240
 
 
@@ -153,26 +163,29 @@ def wait_for(condition, timeout: float, what: str) -> float:
     return time.monotonic() - started
 
 
-def failure_times(load: Load, moment: float) -> list[str]:
-    """Each failed request: seconds from ``moment`` to its end, and its outcome."""
+def outcomes_between(load: Load, start: float, end: float = math.inf) -> dict[str, int]:
+    """Every request that ended in (start, end], by outcome."""
+    return dict(Counter(outcome for ended, outcome, _ in list(load.events)
+                        if start < ended <= end))
+
+
+def failures(outcomes: dict[str, int]) -> dict[str, int]:
+    return {outcome: count for outcome, count in outcomes.items() if outcome != "200"}
+
+
+def failure_times(load: Load, moment: float, end: float) -> list[str]:
+    """Each failed request up to ``end``: seconds from ``moment`` to its end, and its outcome."""
     return [f"{ended - moment:+.1f} s {outcome}" for ended, outcome, _ in list(load.events)
-            if outcome != "200"]
+            if outcome != "200" and moment < ended <= end]
 
 
-def failures_after(load: Load, moment: float) -> dict[str, int]:
-    late: dict[str, int] = {}
-    for ended, outcome, _ in list(load.events):
-        if ended > moment and outcome != "200":
-            late[outcome] = late.get(outcome, 0) + 1
-    return late
-
-
-def failures_between(load: Load, start: float, end: float) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for ended, outcome, _ in list(load.events):
-        if start < ended <= end and outcome != "200":
-            found[outcome] = found.get(outcome, 0) + 1
-    return found
+def first_success_after(load: Load, moment: float, timeout: float) -> float:
+    """Seconds from ``moment`` to the end of the first 200 that ended after it."""
+    def succeeded() -> float | None:
+        return min((ended for ended, outcome, _ in list(load.events)
+                    if outcome == "200" and ended > moment), default=None)
+    wait_for(lambda: succeeded() is not None, timeout, "a 200 after the fault")
+    return succeeded() - moment
 
 
 def test_gabbi_tour_through_haproxy(stack: Stack) -> None:
@@ -182,18 +195,26 @@ def test_gabbi_tour_through_haproxy(stack: Stack) -> None:
 
 def test_killing_a_replica_under_load_fails_no_request(stack: Stack) -> None:
     written = create_providers(stack.url, 20)
-    victim = stack.containers("placedock")[0]
-    with Load(stack.url + "/resource_providers", clients=4, max_seconds=120) as load:
+    replicas = stack.containers("placedock")
+    rounds = []
+    with Load(stack.url + "/resource_providers", clients=4, max_seconds=600) as load:
         load.wait_for("200", 50)
-        assert docker("kill", victim).returncode == 0
-        time.sleep(8)
-        assert docker("start", victim).returncode == 0
-        back = wait_for(lambda: "healthy" in docker("inspect", "--format",
-                                                    "{{.State.Health.Status}}", victim).stdout,
-                        120, "the replica healthy again")
-        time.sleep(3)  # and HAProxy sending it requests again (rise 2, 1 s apart)
-    print(f"compose: replica killed, restarted after 8 s (healthy {back:.0f} s later): "
-          f"requests by outcome {dict(load.outcomes)}")
+        for round_number in range(REPEATS):
+            victim = replicas[round_number % len(replicas)]
+            killed = time.monotonic()
+            assert docker("kill", victim).returncode == 0
+            time.sleep(REPLICA_AWAY_S)
+            assert docker("start", victim).returncode == 0
+            back = wait_for(lambda victim=victim: "healthy" in docker(
+                "inspect", "--format", "{{.State.Health.Status}}", victim).stdout,
+                120, "the replica healthy again")
+            time.sleep(3)  # and HAProxy sending it requests again (rise 2, 1 s apart)
+            rounds.append(outcomes_between(load, killed, time.monotonic()))
+            print(f"compose: replica kill {round_number + 1} of {REPEATS}, restarted after "
+                  f"{REPLICA_AWAY_S:g} s, healthy {back:.0f} s later: requests by outcome "
+                  f"{rounds[-1]}")
+    print(f"compose: {REPEATS} replica kills: requests by outcome over the whole run "
+          f"{dict(load.outcomes)}")
     read_back(stack.url, written)
     assert set(load.outcomes) == {"200"}, (dict(load.outcomes), load.failures[:5])
 
@@ -201,32 +222,71 @@ def test_killing_a_replica_under_load_fails_no_request(stack: Stack) -> None:
 def test_killing_the_active_galera_node_fails_nothing_after_failover(stack: Stack) -> None:
     written = create_providers(stack.url, 20)
     victim = stack.containers("galera-1")[0]  # HAProxy's active node; the others are backups
-    with Load(stack.url + "/resource_providers", clients=4, max_seconds=240) as load:
+    late: list[dict[str, int]] = []
+    with Load(stack.url + "/resource_providers", clients=4, max_seconds=900) as load:
         load.wait_for("200", 50)
-        assert docker("kill", victim).returncode == 0
-        killed = time.monotonic()
-        time.sleep(10)
-        during = dict(load.outcomes)
-        written.update(create_providers(stack.url, 5))  # written while the node is away
-        assert docker("start", victim).returncode == 0
-        restarted = time.monotonic() - killed
-        rejoined = wait_for(lambda: galera_synced(victim), 180, "galera-1 synced again")
-        time.sleep(5)  # and HAProxy sending new connections to it (rise 3, 1 s apart)
-    late = failures_after(load, killed + GALERA_FAILOVER_S)
-    print(f"compose: active Galera node killed: requests by outcome in the 10 s after "
-          f"{during}; over the whole run {dict(load.outcomes)}; failures more than "
-          f"{GALERA_FAILOVER_S:g} s after the kill: {late}; rejoined and synced "
-          f"{rejoined:.0f} s after its restart at {restarted:+.1f} s; failures by time from the "
-          f"kill: {failure_times(load, killed)}")
+        for round_number in range(REPEATS):
+            assert docker("kill", victim).returncode == 0
+            killed = time.monotonic()
+            time.sleep(GALERA_AWAY_S)
+            written.update(create_providers(stack.url, 5))  # written while the node is away
+            assert docker("start", victim).returncode == 0
+            restarted = time.monotonic() - killed
+            rejoined = wait_for(lambda: galera_synced(victim), 180, "galera-1 synced again")
+            time.sleep(5)  # and HAProxy sending new connections to it (rise 3, 1 s apart)
+            ended = time.monotonic()
+            late.append(failures(outcomes_between(load, killed + GALERA_FAILOVER_S, ended)))
+            print(f"compose: Galera kill {round_number + 1} of {REPEATS} (galera-1, the active "
+                  f"node): requests by outcome {outcomes_between(load, killed, ended)}; "
+                  f"failures more than {GALERA_FAILOVER_S:g} s after the kill: {late[-1]}; "
+                  f"restarted at +{restarted:.1f} s, synced {rejoined:.0f} s later; failures "
+                  f"by time from the kill: {failure_times(load, killed, ended)}")
+    print(f"compose: {REPEATS} Galera kills: requests by outcome over the whole run "
+          f"{dict(load.outcomes)}")
     read_back(stack.url, written)
     for container in stack.containers("galera-1") + stack.containers("galera-2"):
         assert galera_synced(container)
-    # The goal holds while the node is away; during its rejoin one more failover was seen once
-    # in 5 runs (README, "Compose": a full SST desyncs the donor). Bounded here, not hidden: the
-    # counts above are printed on every run.
-    restarted_at = killed + restarted
-    assert failures_between(load, killed + GALERA_FAILOVER_S, restarted_at) == {}, late
-    assert sum(failures_after(load, restarted_at).values()) <= 10, late
+    # Each restart caught up by IST from the position InnoDB recovered (start-node.sh), not by a
+    # full copy that takes a donor out of service.
+    recovered = docker("logs", victim).stderr.count("recovered position")
+    assert recovered == REPEATS, f"position recovered at {recovered} of {REPEATS} restarts"
+    assert late == [{}] * REPEATS, late
+
+
+def test_a_crashed_haproxy_is_restarted_by_the_engine(stack: Stack) -> None:
+    """HAProxy is one process on one machine: its loss is an outage until it is back. A crash
+    (here its process killed from outside, as the OOM killer would) is restarted by the restart
+    policy; `docker kill` is a deliberate stop, which the engine does not undo."""
+    haproxy = stack.containers("haproxy")[0]
+    windows = []
+    with Load(stack.url + "/resource_providers", clients=4, max_seconds=600,
+              timeout=10) as load:
+        load.wait_for("200", 50)
+        for round_number in range(REPEATS):
+            pid = int(docker("inspect", "--format", "{{.State.Pid}}", haproxy).stdout)
+            crashed = time.monotonic()
+            os.kill(pid, signal.SIGKILL)
+            windows.append(first_success_after(load, crashed, 60))
+            time.sleep(HAPROXY_SETTLE_S)  # its checks settled, the replicas' pools reconnected
+            ended = time.monotonic()
+            print(f"compose: HAProxy crash {round_number + 1} of {REPEATS}: first 200 "
+                  f"{windows[-1]:.1f} s after; requests by outcome "
+                  f"{outcomes_between(load, crashed, ended)}; failures by time from the crash: "
+                  f"{failure_times(load, crashed, ended)}")
+            late = failures(outcomes_between(load, crashed + windows[-1], ended))
+            assert late == {}, f"failures after HAProxy was back: {late}"
+        restarts = docker("inspect", "--format", "{{.RestartCount}}", haproxy).stdout.strip()
+        assert docker("kill", haproxy).returncode == 0
+        time.sleep(3)
+        state = docker("inspect", "--format", "{{.State.Status}} {{.RestartCount}}", haproxy)
+        assert state.stdout.split() == ["exited", restarts], state.stdout
+        assert docker("start", haproxy).returncode == 0
+        killed_back = wait_until_served(stack.url, 60)
+    print(f"compose: {REPEATS} HAProxy crashes, restarted by the engine ({restarts} restarts): "
+          f"first 200 after {', '.join(f'{w:.1f}' for w in windows)} s; requests by outcome "
+          f"over the whole run {dict(load.outcomes)}; after `docker kill` it stayed exited until "
+          f"`docker start` (served {killed_back:.1f} s after that)")
+    assert max(windows) < HAPROXY_BACK_S, windows
 
 
 def test_scaling_the_replicas(stack: Stack) -> None:
