@@ -18,10 +18,11 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from tests.support.docker_engine import DockerEngine, build_image, docker
+from tests.support.docker_engine import DockerEngine, build_image, docker, ensure_base_image
 from tests.support.load import Load, send
 from tests.support.network import free_port
 from tests.support.server import REPO, get
@@ -36,6 +37,9 @@ DOWN = "docker compose down -v"
 SERVICE_IMAGES = {"placedock-galera": "compose/galera", "placedock-haproxy": "compose/haproxy",
                   "placedock-memcached": "compose/memcached"}
 STACK_IMAGE = "placedock-compose-test:latest"
+COMPOSE_BASE = "debian:bookworm-slim"  # compose/*/Dockerfile's BASE_IMAGE
+COMPOSE_V2_IMAGE = "placedock-compose-v2:trixie"
+COMPOSE_V2_PLUGIN = "/usr/libexec/docker/cli-plugins/docker-compose"
 # HAProxy takes a node out after 2 failed checks (compose/haproxy/haproxy.cfg: about 3.5 s at
 # worst); then placedock's pool reconnects. No request may fail later than this after a kill.
 GALERA_FAILOVER_S = 5.0
@@ -45,16 +49,34 @@ REPLICA_AWAY_S = 5
 GALERA_AWAY_S = 10
 # After a crash the engine restarts HAProxy (restart: unless-stopped) within a second or so.
 HAPROXY_BACK_S = 10
-HAPROXY_SETTLE_S = 5
+HAPROXY_ROUND_S = 15
 STARTUP_TIMEOUT_S = 240
 
 
-def compose_client() -> list[str]:
-    """`docker compose` (v2) when the engine's client has it, else Debian's docker-compose."""
-    if docker("compose", "version").returncode == 0:
-        return ["docker", "compose"]
+def compose_v2(folder: Path) -> dict[str, str]:
+    """The environment under which `docker compose` is Compose v2: a DOCKER_CONFIG folder whose
+    cli-plugins hold the plugin from Debian trixie's docker-compose package (bookworm has only
+    1.29), copied out of an image built from tests/support/compose-v2."""
+    build_image(REPO / "tests/support/compose-v2", COMPOSE_V2_IMAGE)
+    plugins = folder / "cli-plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    container = docker("create", COMPOSE_V2_IMAGE).stdout.strip()
+    try:
+        copied = docker("cp", f"{container}:{COMPOSE_V2_PLUGIN}", str(plugins))
+        assert copied.returncode == 0, copied.stderr
+    finally:
+        docker("rm", container)
+    environment = {**os.environ, "DOCKER_CONFIG": str(folder)}
+    version = subprocess.run(["docker", "compose", "version"], env=environment,
+                             capture_output=True, text=True, check=False)
+    assert version.returncode == 0, version.stderr
+    print(f"compose: {version.stdout.strip()} (Debian trixie's package)")
+    return environment
+
+
+def compose_v1() -> list[str]:
     require(shutil.which("docker-compose") is not None,
-            "docker compose or docker-compose (Debian package docker-compose)")
+            "docker-compose 1.29 (Debian package docker-compose)")
     return ["docker-compose"]
 
 
@@ -63,6 +85,7 @@ class Stack:
     project: str
     url: str
     environment: dict[str, str]
+    client: list[str]  # ["docker", "compose"] (v2) or ["docker-compose"] (1.29)
 
     def run(self, command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """One of the README's `docker compose ...` lines, verbatim, on this test's project."""
@@ -71,7 +94,7 @@ class Stack:
         return self.compose(*words, timeout=timeout)
 
     def compose(self, *words: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([*compose_client(), "-p", self.project, *words], cwd=REPO,
+        result = subprocess.run([*self.client, "-p", self.project, *words], cwd=REPO,
                                 env=self.environment, capture_output=True, text=True,
                                 timeout=timeout, check=False)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -90,6 +113,9 @@ class Stack:
 
 
 def build_images(base_image: str) -> None:
+    """The stack's images: placedock's on ``base_image``, the others on their Dockerfiles' base
+    (made here if missing: on a fresh machine nothing else may have made it yet)."""
+    ensure_base_image(COMPOSE_BASE)
     for tag, folder in SERVICE_IMAGES.items():
         build_image(REPO / folder, tag)
     build_image(REPO, STACK_IMAGE)
@@ -108,18 +134,20 @@ def wait_until_served(url: str, timeout: float) -> float:
 
 
 @pytest.fixture(scope="module")
-def stack(docker_engine: DockerEngine, base_image: str) -> Iterator[Stack]:
+def stack(docker_engine: DockerEngine, base_image: str,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The fault cases' stack, under Compose v2 (tests/test_compose_keystone.py uses 1.29)."""
     build_images(base_image)
     port = free_port()
-    environment = {**os.environ, "STACK_IMAGE": STACK_IMAGE,
-                   "STACK_PLACEMENT_PORT": str(port)}
+    environment = {**compose_v2(tmp_path_factory.mktemp("docker-config")),
+                   "STACK_IMAGE": STACK_IMAGE, "STACK_PLACEMENT_PORT": str(port)}
     started = Stack(f"placedock-test-{uuid.uuid4().hex[:8]}", f"http://127.0.0.1:{port}",
-                    environment)
+                    environment, ["docker", "compose"])
     try:
         began = time.monotonic()
         started.run(UP)
         served = wait_until_served(started.url, STARTUP_TIMEOUT_S)
-        print(f"compose: `{UP}` to the first 200 through HAProxy in "
+        print(f"compose: `{UP}` (v2) to the first 200 through HAProxy in "
               f"{time.monotonic() - began:.0f} s ({served:.0f} s after up returned)")
         yield started
     finally:
@@ -177,15 +205,6 @@ def failure_times(load: Load, moment: float, end: float) -> list[str]:
     """Each failed request up to ``end``: seconds from ``moment`` to its end, and its outcome."""
     return [f"{ended - moment:+.1f} s {outcome}" for ended, outcome, _ in list(load.events)
             if outcome != "200" and moment < ended <= end]
-
-
-def first_success_after(load: Load, moment: float, timeout: float) -> float:
-    """Seconds from ``moment`` to the end of the first 200 that ended after it."""
-    def succeeded() -> float | None:
-        return min((ended for ended, outcome, _ in list(load.events)
-                    if outcome == "200" and ended > moment), default=None)
-    wait_for(lambda: succeeded() is not None, timeout, "a 200 after the fault")
-    return succeeded() - moment
 
 
 def test_gabbi_tour_through_haproxy(stack: Stack) -> None:
@@ -258,7 +277,7 @@ def test_a_crashed_haproxy_is_restarted_by_the_engine(stack: Stack) -> None:
     (here its process killed from outside, as the OOM killer would) is restarted by the restart
     policy; `docker kill` is a deliberate stop, which the engine does not undo."""
     haproxy = stack.containers("haproxy")[0]
-    windows = []
+    outages = []
     with Load(stack.url + "/resource_providers", clients=4, max_seconds=600,
               timeout=10) as load:
         load.wait_for("200", 50)
@@ -266,27 +285,30 @@ def test_a_crashed_haproxy_is_restarted_by_the_engine(stack: Stack) -> None:
             pid = int(docker("inspect", "--format", "{{.State.Pid}}", haproxy).stdout)
             crashed = time.monotonic()
             os.kill(pid, signal.SIGKILL)
-            windows.append(first_success_after(load, crashed, 60))
-            time.sleep(HAPROXY_SETTLE_S)  # its checks settled, the replicas' pools reconnected
+            time.sleep(HAPROXY_ROUND_S)  # back, its checks settled, the pools reconnected
             ended = time.monotonic()
-            print(f"compose: HAProxy crash {round_number + 1} of {REPEATS}: first 200 "
-                  f"{windows[-1]:.1f} s after; requests by outcome "
-                  f"{outcomes_between(load, crashed, ended)}; failures by time from the crash: "
-                  f"{failure_times(load, crashed, ended)}")
-            late = failures(outcomes_between(load, crashed + windows[-1], ended))
-            assert late == {}, f"failures after HAProxy was back: {late}"
+            failed_at = [when for when, outcome, _ in list(load.events)
+                         if outcome != "200" and crashed < when <= ended]
+            outages.append(max(failed_at, default=crashed) - crashed)
+            print(f"compose: HAProxy crash {round_number + 1} of {REPEATS}: requests by outcome "
+                  f"{outcomes_between(load, crashed, ended)} (refused: nothing listened; failed: "
+                  f"Docker's port proxy took the connection and closed it, and the client tried "
+                  f"again at once), the last failure {outages[-1]:.1f} s after the crash, then "
+                  f"only 200s for {ended - crashed - outages[-1]:.1f} s")
         restarts = docker("inspect", "--format", "{{.RestartCount}}", haproxy).stdout.strip()
         assert docker("kill", haproxy).returncode == 0
         time.sleep(3)
         state = docker("inspect", "--format", "{{.State.Status}} {{.RestartCount}}", haproxy)
-        assert state.stdout.split() == ["exited", restarts], state.stdout
         assert docker("start", haproxy).returncode == 0
         killed_back = wait_until_served(stack.url, 60)
     print(f"compose: {REPEATS} HAProxy crashes, restarted by the engine ({restarts} restarts): "
-          f"first 200 after {', '.join(f'{w:.1f}' for w in windows)} s; requests by outcome "
-          f"over the whole run {dict(load.outcomes)}; after `docker kill` it stayed exited until "
-          f"`docker start` (served {killed_back:.1f} s after that)")
-    assert max(windows) < HAPROXY_BACK_S, windows
+          f"outages (crash to last failure) {', '.join(f'{w:.1f}' for w in outages)} s; "
+          f"requests by outcome over the whole run {dict(load.outcomes)}; after `docker kill` it "
+          f"was {state.stdout.split()[0]!r} 3 s later, served {killed_back:.1f} s after "
+          "`docker start`")
+    assert restarts == str(REPEATS)
+    assert state.stdout.split() == ["exited", restarts], state.stdout
+    assert max(outages) < HAPROXY_BACK_S, outages
 
 
 def test_scaling_the_replicas(stack: Stack) -> None:
