@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from collections.abc import Mapping
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import OperationalError
 
 from placedock import PlacedockError, environment, policy
 from placedock.prepare import log, one_line_errors, step
@@ -121,12 +123,24 @@ def initialise(environ: Mapping[str, str]) -> list[str]:
     admin = admin_url_for(database_url(environ, ADMIN), placement)
     name, user, password = target(placement)
     wait_s = float(environ.get("DB_WAIT_TIMEOUT", DEFAULT_WAIT_S))
-    with step(f"database server {placedock_database.masked(admin)} reachable"):
-        placedock_database.wait(admin, wait_s, log)
+    deadline = time.monotonic() + wait_s
     engine = placedock_database.engine_for(admin).execution_options(isolation_level="AUTOCOMMIT")
     init = init_mysql if admin.get_backend_name() == "mysql" else init_postgresql
-    with engine.connect() as connection:
-        return init(connection, name, user, password)
+    while True:
+        with step(f"database server {placedock_database.masked(admin)} reachable"):
+            placedock_database.wait(admin, max(deadline - time.monotonic(), 1.0), log)
+        try:
+            with engine.connect() as connection:
+                return init(connection, name, user, password)
+        except OperationalError as error:
+            # The connection was cut mid-step (a Galera node that HAProxy takes out while the
+            # cluster forms): every step is idempotent, so start again while time is left.
+            reason = str(error.orig).splitlines()[0][:200]
+            if time.monotonic() >= deadline:
+                raise DbInitError(f"{ADMIN}: lost the database server and gave up after "
+                                  f"DB_WAIT_TIMEOUT={wait_s:g} s: {reason}") from None
+            log(f"database connection lost ({reason}); starting again")
+            time.sleep(1)
 
 
 def main() -> int:
