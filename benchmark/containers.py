@@ -9,11 +9,12 @@ host roots the tree whose CPU time and PSS are read, as for a native server.
 from __future__ import annotations
 
 import secrets
-import signal
 from pathlib import Path
+from typing import Self
 
-from benchmark.processes import Process
+from tests.support.containers import env_options
 from tests.support.docker_engine import DOCKER, docker
+from tests.support.processes import Process
 
 # What a container is given from the benchmark's environment: placement's and placedock's own
 # settings. Not PLACEDOCK_DATA_DIR: a host path; the image has its own data folder.
@@ -30,13 +31,18 @@ class ContainerServer(Process):
     """`docker run` in the foreground (its output is the log); `pid` is the server's on the
     host, not the client's."""
 
+    kind = "docker run"
+
     def __init__(self, image: str, env: dict[str, str], log_path: Path) -> None:
+        super().__init__(log_path)  # stopped with SIGTERM, which the client passes on
         self.name = f"placedock-benchmark-{secrets.token_hex(4)}"
-        command = [DOCKER, "run", "--rm", "--name", self.name, "--network", "host"]
-        for key, value in passed(env).items():
-            command += ["-e", f"{key}={value}"]
-        super().__init__([*command, image], env, log_path, stop_signal=signal.SIGTERM)
+        self.command = [DOCKER, "run", "--rm", "--name", self.name, "--network", "host",
+                        *env_options(passed(env)), image]
+        self.env = env
         self._server_pid = 0
+
+    def start(self) -> Self:
+        return self.spawn(self.command, self.env)
 
     @property
     def pid(self) -> int:
@@ -45,7 +51,7 @@ class ContainerServer(Process):
             self._server_pid = int(found or 0)
         return self._server_pid
 
-    def stop(self, timeout: float = 20) -> None:
+    def stop(self, timeout: float = 60) -> None:
         """The client passes SIGTERM on to the container; remove it if anything is left."""
         super().stop(timeout)
         docker("rm", "-f", self.name)

@@ -22,10 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import http
 from tests.support.docker_engine import DockerEngine, build_image, docker, ensure_base_image
 from tests.support.load import Load, send
 from tests.support.network import free_port
-from tests.support.server import REPO, get
+from tests.support.processes import wait_until
+from tests.support.server import REPO
 from tests.support.skips import require
 from tests.test_startup import gabbi
 
@@ -121,18 +123,6 @@ def build_images(base_image: str) -> None:
     build_image(REPO, STACK_IMAGE)
 
 
-def wait_until_served(url: str, timeout: float) -> float:
-    started = time.monotonic()
-    while True:
-        try:
-            if get(url + "/resource_providers", timeout=5)[0] == 200:
-                return time.monotonic() - started
-        except OSError:
-            pass
-        assert time.monotonic() - started < timeout, f"{url} not served after {timeout} s"
-        time.sleep(1)
-
-
 @pytest.fixture(scope="module")
 def stack(docker_engine: DockerEngine, base_image: str,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -146,7 +136,8 @@ def stack(docker_engine: DockerEngine, base_image: str,
     try:
         began = time.monotonic()
         started.run(UP)
-        served = wait_until_served(started.url, STARTUP_TIMEOUT_S)
+        served = http.wait_for(started.url + "/resource_providers", timeout=STARTUP_TIMEOUT_S,
+                               interval=1)
         print(f"compose: `{UP}` (v2) to the first 200 through HAProxy in "
               f"{time.monotonic() - began:.0f} s ({served:.0f} s after up returned)")
         yield started
@@ -170,7 +161,7 @@ def create_providers(url: str, count: int) -> dict[str, str]:
 
 
 def read_back(url: str, providers: dict[str, str]) -> None:
-    status, body = get(url + "/resource_providers", timeout=30)
+    status, body = http.get(url + "/resource_providers", timeout=30)
     assert status == 200, body
     found = {p["name"]: p["uuid"] for p in json.loads(body)["resource_providers"]}
     missing = {name for name in providers if found.get(name) != providers[name]}
@@ -181,14 +172,6 @@ def galera_synced(container: str) -> bool:
     result = docker("exec", container, "mariadb", "-N", "-B", "-e",
                     "SHOW GLOBAL STATUS LIKE 'wsrep_local_state'")
     return result.returncode == 0 and result.stdout.split()[-1:] == ["4"]
-
-
-def wait_for(condition, timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, f"{what}: not after {timeout} s"
-        time.sleep(0.5)
-    return time.monotonic() - started
 
 
 def outcomes_between(load: Load, start: float, end: float = math.inf) -> dict[str, int]:
@@ -224,9 +207,9 @@ def test_killing_a_replica_under_load_fails_no_request(stack: Stack) -> None:
             assert docker("kill", victim).returncode == 0
             time.sleep(REPLICA_AWAY_S)
             assert docker("start", victim).returncode == 0
-            back = wait_for(lambda victim=victim: "healthy" in docker(
+            back = wait_until(lambda victim=victim: "healthy" in docker(
                 "inspect", "--format", "{{.State.Health.Status}}", victim).stdout,
-                120, "the replica healthy again")
+                120, interval=0.5, what="the replica healthy again")
             time.sleep(3)  # and HAProxy sending it requests again (rise 2, 1 s apart)
             rounds.append(outcomes_between(load, killed, time.monotonic()))
             print(f"compose: replica kill {round_number + 1} of {REPEATS}, restarted after "
@@ -264,7 +247,8 @@ def test_killing_the_active_galera_node_fails_nothing_after_failover(stack: Stac
             written.update(create_providers(stack.url, 5))  # written while the node is away
             assert docker("start", victim).returncode == 0
             restarted = time.monotonic() - killed
-            rejoined = wait_for(lambda: galera_synced(victim), 180, "galera-1 synced again")
+            rejoined = wait_until(lambda: galera_synced(victim), 180, interval=0.5,
+                                  what="galera-1 synced again")
             time.sleep(5)  # and HAProxy sending new connections to it (rise 3, 1 s apart)
             ended = time.monotonic()
             print(f"compose: Galera kill {round_number + 1} of {REPEATS} (galera-1, the active "
@@ -313,7 +297,8 @@ def test_a_crashed_haproxy_is_restarted_by_the_engine(stack: Stack) -> None:
         time.sleep(3)
         state = docker("inspect", "--format", "{{.State.Status}} {{.RestartCount}}", haproxy)
         assert docker("start", haproxy).returncode == 0
-        killed_back = wait_until_served(stack.url, 60)
+        killed_back = http.wait_for(stack.url + "/resource_providers", timeout=60,
+                                    interval=0.2)
     print(f"compose: {REPEATS} HAProxy crashes, restarted by the engine ({restarts} restarts): "
           f"outages (crash to last failure) {', '.join(f'{w:.1f}' for w in outages)} s; "
           f"requests by outcome over the whole run {dict(load.outcomes)}; after `docker kill` it "
@@ -327,7 +312,7 @@ def test_a_crashed_haproxy_is_restarted_by_the_engine(stack: Stack) -> None:
 def test_scaling_the_replicas(stack: Stack) -> None:
     stack.run(SCALE)
     assert len(stack.containers("placedock")) == 4
-    wait_until_served(stack.url, 60)
+    http.wait_for(stack.url + "/resource_providers", timeout=60, interval=1)
 
 
 def test_down_removes_every_container_network_and_volume(stack: Stack) -> None:

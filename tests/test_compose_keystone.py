@@ -14,17 +14,17 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import http
 from tests.support.docker_engine import DockerEngine, build_image, docker
 from tests.support.load import Load
 from tests.support.network import free_port
-from tests.support.server import REPO, get
+from tests.support.server import REPO
 from tests.test_compose import (
     STACK_IMAGE,
     Stack,
     build_images,
     compose_v1,
     outcomes_between,
-    wait_for,
 )
 from tests.test_devstack import OSC_KEYSTONE, OSC_VENV, bash, ensure_osc_venv
 
@@ -48,21 +48,14 @@ def keystone_stack(docker_engine: DockerEngine, base_image: str) -> Iterator[tup
                   environment, compose_v1())
     try:
         stack.run(UP_WITH_KEYSTONE)
-        took = wait_for(lambda: answers(stack.url + "/resource_providers", None) == 401, 300,
-                        "placedock-keystone through HAProxy")
+        took = http.wait_for(stack.url + "/resource_providers", wanted=401, token=None,
+                             timeout=300, interval=0.5)
         print(f"compose --profile keystone: 401 without a token through HAProxy {took:.0f} s "
               "after up returned")
         yield stack, keystone_port
     finally:
         stack.run(DOWN_WITH_KEYSTONE, timeout=300)
         assert stack.left_behind() == {}
-
-
-def answers(url: str, token: str | None) -> int | None:
-    try:
-        return get(url, token=token, timeout=5)[0]
-    except OSError:
-        return None
 
 
 def test_openstack_cli_with_a_keystone_token(keystone_stack: tuple[Stack, int]) -> None:
@@ -76,7 +69,7 @@ def test_openstack_cli_with_a_keystone_token(keystone_stack: tuple[Stack, int]) 
     provider = output.rsplit("uuid=", 1)[1].strip()
     assert re.search(rf"\| {provider} \| compute-1 \|", output), output
     assert re.search(rf"\| 1 \| VCPU=2,MEMORY_MB=2048 \| {provider} \|", output), output
-    assert answers(stack.url + "/resource_providers", "not-a-token") == 401
+    assert http.status(stack.url + "/resource_providers", "not-a-token") == 401
 
 
 def keystone_token(keystone_port: int) -> str:

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from placedock import environment
-
-NOAUTH = {"OS_API__AUTH_STRATEGY": "noauth2"}
+from tests.support.server import NOAUTH
 
 
 def test_defaults_fill_in_what_uwsgi_needs(tmp_path: Path) -> None:
