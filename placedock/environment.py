@@ -261,6 +261,34 @@ def _settings(values: Mapping[str, str], auth_strategy: str, url: URL) -> Settin
     )
 
 
+def file_value(environ: Mapping[str, str], name: str) -> str | None:
+    """``name``'s value: its own, or the content of the file ``name_FILE`` names; None when
+    neither is set. The one rule for every ``*_FILE`` variable, the server's and the commands'."""
+    file_name = name + FILE_SUFFIX
+    if file_name not in environ:
+        return environ.get(name)
+    if name in environ:
+        raise ConfigurationError(name, f"both {name} and {file_name} are set; set only one")
+    path = environ[file_name]
+    if not path:
+        _refuse_empty(file_name)
+    try:
+        content = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise ConfigurationError(file_name, f"cannot read {path!r}: {reason}") from None
+    # As the shell's $(< file) does: a trailing newline is the file's, not the secret's.
+    return content.rstrip("\r\n")
+
+
+def required_value(environ: Mapping[str, str], name: str, command: str) -> str:
+    """``file_value`` for a variable ``command`` cannot do without: unset or empty is refused."""
+    value = file_value(environ, name)
+    if not value:
+        raise ConfigurationError(name, f"not set (nor {name}{FILE_SUFFIX}); {command} needs it")
+    return value
+
+
 def _resolve_files(environ: Mapping[str, str]) -> dict[str, str]:
     """Replace each ``OS_X_FILE`` by ``OS_X`` holding the file's content."""
     plain = options.catalogue()
@@ -269,22 +297,11 @@ def _resolve_files(environ: Mapping[str, str]) -> dict[str, str]:
         if not (name.startswith("OS_") and name.endswith(FILE_SUFFIX)) or name in plain:
             continue  # some real options end in _FILE (policy_file, log_file): those are values
         target = name[: -len(FILE_SUFFIX)]
-        if target in environ:
-            raise ConfigurationError(target, f"both {target} and {name} are set; set only one")
-        path = environ[name]
-        if not path:
-            _refuse_empty(name)
-        try:
-            content = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or "not UTF-8 text"
-            raise ConfigurationError(name, f"cannot read {path!r}: {reason}") from None
-        # As the shell's $(< file) does: a trailing newline is the file's, not the secret's.
-        values[target] = content.rstrip("\r\n")
+        values[target] = file_value(environ, target) or ""
         # Plugin options (password) are not in the plain catalogue: for them empty is a slip.
         if not values[target] and policy.empty_is_a_slip(
                 plain[target].opt if target in plain else None):
-            raise ConfigurationError(name, f"{path!r} is empty")
+            raise ConfigurationError(name, f"{environ[name]!r} is empty")
         del values[name]
     return values
 

@@ -199,6 +199,21 @@ def test_docker_stop_under_load(image: str, containers: Containers, network: str
         assert set(load.outcomes) == {"200", "refused"}, (dict(load.outcomes), load.failures[:5])
 
 
+def test_docker_stop_while_the_database_is_awaited(image: str, containers: Containers) -> None:
+    """In a container the server is PID 1, which the kernel spares any signal it has no handler
+    for: before placedock.early_stop, a stop during the checks waited for the engine's SIGKILL
+    (status 137) and the server came up meanwhile."""
+    nowhere = f"postgresql+psycopg2://placement:pw@127.0.0.1:{free_port()}/placement"
+    container = containers.run("-e", f"OS_PLACEMENT_DATABASE__CONNECTION={nowhere}",
+                               "-e", "DB_WAIT_TIMEOUT=120", *QUICK_START_OPTIONS, image)
+    wait_until(lambda: "waiting for database" in logs(container), timeout=60,
+               what="a wait for the database")
+    stop = docker("stop", "--time", "60", container)
+    log = logs(container)
+    assert stop.returncode == 0 and inspect(container, "{{.State.ExitCode}}") == "0", log
+    assert "placedock: stopped by SIGTERM before serving" in log and "Traceback" not in log, log
+
+
 def test_healthcheck_follows_the_database(image: str, containers: Containers,
                                           postgresql_server, postgresql_url: str) -> None:
     port = free_port()

@@ -224,3 +224,23 @@ def test_killing_a_worker_under_load_keeps_serving(server: Server) -> None:
     assert server.running
     wait_respawned(server, victim)
     print(f"kill -9 of worker {victim}: outcomes {dict(load.outcomes)}")
+
+
+def test_a_stop_while_waiting_for_the_database_ends_at_once_without_serving(
+        tmp_path: Path) -> None:
+    """SIGTERM before uwsgi runs (here: the database is not there yet) ends the start, status 0:
+    nothing is served yet, so nothing can be lost (placedock.early_stop)."""
+    nowhere = f"postgresql+psycopg2://placement:pw@127.0.0.1:{free_port()}/placement"
+    running = Server(tmp_path, free_port(), {**QUICK_START, "DB_WAIT_TIMEOUT": "120",
+                                             "OS_PLACEMENT_DATABASE__CONNECTION": nowhere})
+    try:
+        running.start()
+        wait_until(lambda: "waiting for database" in running.log(), timeout=60,
+                   what="a wait for the database")
+        running.signal(signal.SIGTERM)
+        status = running.wait(30)
+    finally:
+        running.stop()
+    log = running.log()
+    assert status == 0 and "placedock: stopped by SIGTERM before serving" in log, log
+    assert "Traceback" not in log and "uWSGI" not in log, log

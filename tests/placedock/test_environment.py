@@ -79,6 +79,33 @@ def test_file_form_replaces_the_variable(tmp_path: Path) -> None:
     assert checked.settings.database_url.password == "pw"
 
 
+def test_file_value_reads_the_file_without_its_final_newline(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\r\n")
+    assert environment.file_value({"X_FILE": str(secret)}, "X") == "s3cret"
+    assert environment.file_value({"X": "plain"}, "X") == "plain"
+    assert environment.file_value({}, "X") is None
+
+
+@pytest.mark.parametrize("given, refusal", [
+    ({"X": "a", "X_FILE": "/dev/null"}, "X: both X and X_FILE are set; set only one"),
+    ({"X_FILE": ""}, "X_FILE: set but empty"),
+    ({"X_FILE": "/nonexistent/secret"},
+     "X_FILE: cannot read '/nonexistent/secret': No such file or directory"),
+])
+def test_file_value_refusals_name_the_variable(given: dict[str, str], refusal: str) -> None:
+    with pytest.raises(environment.ConfigurationError) as raised:
+        environment.file_value(given, "X")
+    assert str(raised.value).startswith(refusal)
+
+
+@pytest.mark.parametrize("given", [{}, {"X": ""}])
+def test_required_value_refuses_unset_or_empty_naming_the_command(given: dict[str, str]) -> None:
+    with pytest.raises(environment.ConfigurationError,
+                       match=r"^X: not set \(nor X_FILE\); db-init needs it$"):
+        environment.required_value(given, "X", "db-init")
+
+
 def test_real_option_ending_in_file_is_a_value_not_a_file_form() -> None:
     checked = environment.read({**NOAUTH,
                                 "OS_OSLO_POLICY__POLICY_FILE": "/etc/placement/policy.yaml"})
