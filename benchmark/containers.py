@@ -10,12 +10,13 @@ host roots the tree whose CPU time and PSS are read, as for a native server.
 from __future__ import annotations
 
 import secrets
-import signal
 from pathlib import Path
+from typing import Self
 
 from benchmark.inprocess import REPO, Workers
-from benchmark.processes import Process
+from tests.support.containers import env_options
 from tests.support.docker_engine import DOCKER, docker
+from tests.support.processes import Process
 
 # What a container is given from the benchmark's environment: placement's and placedock's own
 # settings. Not PLACEDOCK_DATA_DIR: a host path; the image has its own data folder.
@@ -35,21 +36,25 @@ def host_pid(name: str) -> int:
 
 
 def _docker_run(name: str, env: dict[str, str]) -> list[str]:
-    command = [DOCKER, "run", "--rm", "--name", name, "--network", "host"]
-    for key, value in passed(env).items():
-        command += ["-e", f"{key}={value}"]
-    return command
+    return [DOCKER, "run", "--rm", "--name", name, "--network", "host",
+            *env_options(passed(env))]
 
 
 class ContainerServer(Process):
     """`docker run` in the foreground (its output is the log); `pid` is the server's on the
     host, not the client's."""
 
+    kind = "docker run"
+
     def __init__(self, image: str, env: dict[str, str], log_path: Path) -> None:
+        super().__init__(log_path)  # stopped with SIGTERM, which the client passes on
         self.name = f"placedock-benchmark-{secrets.token_hex(4)}"
-        super().__init__([*_docker_run(self.name, env), image], env, log_path,
-                         stop_signal=signal.SIGTERM)
+        self.command = [*_docker_run(self.name, env), image]
+        self.env = env
         self._server_pid = 0
+
+    def start(self) -> Self:
+        return self.spawn(self.command, self.env)
 
     @property
     def pid(self) -> int:
@@ -57,7 +62,7 @@ class ContainerServer(Process):
             self._server_pid = host_pid(self.name)
         return self._server_pid
 
-    def stop(self, timeout: float = 20) -> None:
+    def stop(self, timeout: float = 60) -> None:
         """The client passes SIGTERM on to the container; remove it if anything is left."""
         super().stop(timeout)
         docker("rm", "-f", self.name)
@@ -65,7 +70,8 @@ class ContainerServer(Process):
 
 class ContainerWorkers(Workers):
     """The in-process limit inside the image, on its Python: benchmark.inprocess from this
-    checkout, mounted read-only; `pids` is the leader's on the host (its workers are below)."""
+    checkout (and the test support it imports), mounted read-only; `pids` is the leader's on
+    the host (its workers are below)."""
 
     def __init__(self, image: str, count: int, env: dict[str, str], log_path: Path) -> None:
         super().__init__(count, env, log_path)
@@ -76,13 +82,15 @@ class ContainerWorkers(Workers):
     def command(self) -> list[str]:
         return [*_docker_run(self.name, self.env), "--interactive",
                 "--volume", f"{REPO / 'benchmark'}:{BENCHMARK_IN_IMAGE}/benchmark:ro",
+                # benchmark.inprocess runs its leader through tests.support.processes
+                "--volume", f"{REPO / 'tests'}:{BENCHMARK_IN_IMAGE}/tests:ro",
                 "--env", f"PYTHONPATH={BENCHMARK_IN_IMAGE}:/opt/placedock",
                 "--entrypoint", "python3", self.image, "-m", "benchmark.inprocess",
                 str(self.count)]
 
     @property
     def pids(self) -> list[int]:
-        if not self._leader and self.process is not None:
+        if not self._leader and self.process.running:
             self._leader = host_pid(self.name)
         return [self._leader] if self._leader else []
 

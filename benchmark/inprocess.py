@@ -24,7 +24,6 @@ import json
 import multiprocessing
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -32,9 +31,10 @@ import uuid
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO, Any, TypedDict
+from typing import Any, TypedDict
 
 from benchmark import seed
+from tests.support.processes import Process
 
 REPO = Path(__file__).resolve().parents[1]
 HEADERS = {"x-auth-token": "admin", "openstack-api-version": "placement latest"}
@@ -153,25 +153,20 @@ class Workers:
     def __init__(self, count: int, env: dict[str, str], log_path: Path) -> None:
         self.count = count
         self.env = env
-        self.log_path = log_path
-        self.process: subprocess.Popen[str] | None = None
+        self.process = Process(log_path, kind="the in-process workers")
 
     @property
     def pids(self) -> list[int]:
         """The leader's PID (its workers are its children)."""
-        return [self.process.pid] if self.process else []
+        return [self.process.pid] if self.process.running else []
 
     def command(self) -> list[str]:
         """What starts the leader: this module on this Python."""
         return [sys.executable, "-m", "benchmark.inprocess", str(self.count)]
 
     def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                self.command(), env=self.env,
-                text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=REPO,
-                start_new_session=True)
-        if _read_line(self.process.stdout) != "ready":
+        self.process.spawn(self.command(), self.env, cwd=REPO, talk=True)
+        if self._read_line() != "ready":
             raise RuntimeError(f"the in-process workers did not load:\n{self.log_tail()}")
 
     def get(self, path: str, seconds: float) -> list[Answer]:
@@ -195,37 +190,36 @@ class Workers:
 
     def send(self, orders: list[dict[str, Any]]) -> list[Any]:
         """Order i to worker i, all at once; their answers, in order."""
-        assert self.process is not None and self.process.stdin is not None
-        self.process.stdin.write(json.dumps(orders) + "\n")
-        self.process.stdin.flush()
-        answers = _read_line(self.process.stdout)
+        popen = self.process.popen
+        assert popen is not None and popen.stdin is not None
+        popen.stdin.write(json.dumps(orders) + "\n")
+        popen.stdin.flush()
+        answers = self._read_line()
         if not answers:
             raise RuntimeError(f"the in-process workers died:\n{self.log_tail()}")
         result: list[Any] = json.loads(answers)
         return result
 
     def stop(self) -> None:
-        """Close the leader's stdin (it stops its workers and exits); if it lingers, kill the
-        process group we started it in."""
-        process, self.process = self.process, None
-        if process is None:
+        """Close the leader's stdin (it stops its workers and exits); if it lingers, stop it as
+        any process we started."""
+        popen = self.process.popen
+        if popen is None or not self.process.running:
             return
-        if process.stdin is not None:
-            process.stdin.close()
+        assert popen.stdin is not None
+        popen.stdin.close()
         try:
-            process.wait(timeout=30)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+            self.process.stop(timeout=10)
 
     def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return self.process.log_tail(lines)
 
-
-def _read_line(stream: IO[str] | None) -> str:
-    assert stream is not None
-    return stream.readline().strip()
+    def _read_line(self) -> str:
+        assert self.process.popen is not None and self.process.popen.stdout is not None
+        line: str = self.process.popen.stdout.readline()
+        return line.strip()
 
 
 if __name__ == "__main__":

@@ -1,91 +1,12 @@
-"""Processes the benchmark starts (stopped by their own PID), their memory, and the machine's
-CPU."""
+"""What processes use: the memory and CPU time of the process trees the benchmark starts
+(started and stopped by tests.support.processes), and how busy the machine's cores were."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Self
-
-
-class Process:
-    """One server process we started in a session of its own, logging to a file."""
-
-    def __init__(self, command: list[str], env: dict[str, str], log_path: Path,
-                 stop_signal: int = signal.SIGINT) -> None:
-        self.command = command
-        self.env = env
-        self.log_path = log_path
-        self.stop_signal = stop_signal
-        self.popen: subprocess.Popen[bytes] | None = None
-        self.started_at = 0.0
-
-    @property
-    def pid(self) -> int:
-        assert self.popen is not None, "not started"
-        return self.popen.pid
-
-    def start(self) -> Process:
-        with open(self.log_path, "ab") as log:
-            self.started_at = time.monotonic()
-            self.popen = subprocess.Popen(self.command, env=self.env, stdin=subprocess.DEVNULL,
-                                          stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True)
-        return self
-
-    def exited(self) -> bool:
-        return self.popen is not None and self.popen.poll() is not None
-
-    def log(self, tail: int = 30) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-tail:])
-
-    def stop(self, timeout: float = 20) -> None:
-        """Signal our PID; if it lingers, kill the process group we created for it."""
-        popen, self.popen = self.popen, None
-        if popen is None or popen.poll() is not None:
-            return
-        popen.send_signal(self.stop_signal)
-        try:
-            popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(popen.pid, signal.SIGKILL)
-            popen.wait(timeout=10)
-
-
-def http_status(url: str, token: str | None = "admin", timeout: float = 5) -> int:
-    """The status of a GET, 0 when no response came."""
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("x-auth-token", token)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read()
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except OSError:
-        return 0
-
-
-def wait_for_200(url: str, started_at: float, process: Process | None = None,
-                 timeout: float = 120, token: str | None = None) -> float:
-    """Seconds from `started_at` (monotonic) to the first 200 on `url`, polling every 10 ms."""
-    while time.monotonic() - started_at < timeout:
-        if http_status(url, token=token, timeout=2) == 200:
-            return time.monotonic() - started_at
-        if process is not None and process.exited():
-            raise RuntimeError(f"{process.command[0]} exited:\n{process.log()}")
-        time.sleep(0.01)
-    detail = process.log() if process is not None else ""
-    raise RuntimeError(f"{url}: no 200 within {timeout} s\n{detail}")
 
 
 def descendants(pid: int) -> list[int]:

@@ -247,7 +247,7 @@ def run(workdir: Path, stack: ExitStack, mode: Mode) -> report.Results:
     postgresql.start()
     settings = throughput.Settings(database(postgresql), workdir, warmup_s=mode.warmup_s,
                                    measure_s=mode.measure_s, cores=os.cpu_count() or 2,
-                                   database_pid=postgresql.pid or 0)
+                                   database_pid=postgresql.pid)
     log(f"seeding {mode.providers} providers")
     started = time.monotonic()
     providers = seeded(settings, base, mode.providers)

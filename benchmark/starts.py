@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import statistics
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark import configs, processes
+from benchmark import configs
+from tests.support import http
+from tests.support.containers import QUICK_START_OPTIONS
 from tests.support.docker_engine import DOCKER, docker
 from tests.support.network import free_port
+from tests.support.processes import Process
+from tests.support.server import QUICK_START
 
 IMAGE_NAME = "placedock-benchmark"  # as the tables name it
 # Its own tag, this run's alone: test runs build and replace `placedock`, and another run of the
 # benchmark (or a tool built on it) may be building its own at the same moment. Removed at the end.
 IMAGE = f"{IMAGE_NAME}-run{os.getpid()}"
 UID = 42424  # the image's user, who must own a mounted data folder
-NOAUTH_SYNC = ["-e", "OS_API__AUTH_STRATEGY=noauth2", "-e", "DB_SYNC=True"]
 
 
 @dataclass
@@ -37,16 +41,15 @@ def docker_run(extra: list[str]) -> float:
     """Seconds from invoking `docker run` to a 200 on `/`; the container is removed after."""
     port = free_port()
     started = time.monotonic()
-    result = subprocess.run([DOCKER, "run", "-d", "-p", f"127.0.0.1:{port}:80", *NOAUTH_SYNC,
-                             *extra, IMAGE], capture_output=True, text=True, timeout=120,
-                            check=False)
+    result = subprocess.run([DOCKER, "run", "-d", "-p", f"127.0.0.1:{port}:80",
+                             *QUICK_START_OPTIONS, *extra, IMAGE],
+                            capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"docker run failed: {result.stderr}")
     container = result.stdout.strip()
     try:
-        return processes.wait_for_200(f"http://127.0.0.1:{port}/", started, timeout=60)
-    except RuntimeError as error:
-        raise RuntimeError(f"{error}\n{docker('logs', container).stderr[-3000:]}") from error
+        return http.wait_for(f"http://127.0.0.1:{port}/", timeout=60, token=None, since=started,
+                             interval=0.01, log=lambda: docker("logs", container).stderr[-3000:])
     finally:
         docker("rm", "-f", "-v", container)
 
@@ -68,14 +71,13 @@ def native(config: configs.Config, env: dict[str, str], log_path: Path,
     placedock gets a metrics port of its own (metrics on, as shipped). The seconds its own
     steps took (environment, database, schema: it logs each) are appended to `steps`."""
     port = free_port()
-    server = processes.Process(config.command_for(port),
-                               {**env, "PLACEDOCK_PORT": str(port),
-                                "PLACEDOCK_METRICS_PORT": str(free_port())},
-                               log_path)
     offset = log_path.stat().st_size if log_path.exists() else 0
-    server.start()
+    server = Process(log_path, kind=config.name, stop_signal=signal.SIGINT).spawn(
+        config.command_for(port),
+        {**env, "PLACEDOCK_PORT": str(port), "PLACEDOCK_METRICS_PORT": str(free_port())})
     try:
-        return processes.wait_for_200(f"http://127.0.0.1:{port}/", server.started_at, server)
+        return http.wait_for(f"http://127.0.0.1:{port}/", timeout=120, token=None,
+                             process=server, since=server.started_at, interval=0.01)
     finally:
         server.stop()
         if steps is not None:
@@ -112,8 +114,7 @@ def measure(workdir: Path, base_env: dict[str, str], repeats: int,
     the engine's own cost of running a container from the same base."""
     at_head = data_dir(workdir, "docker-at-head")
     docker_run(["-v", f"{at_head}:/var/lib/placement"])  # migrates it: now at head
-    native_env = {**base_env, "OS_API__AUTH_STRATEGY": "noauth2", "DB_SYNC": "True",
-                  "PLACEDOCK_ADDRESS": "127.0.0.1"}
+    native_env = {**base_env, **QUICK_START, "PLACEDOCK_ADDRESS": "127.0.0.1"}
     sqlite_dir = workdir / "native-at-head"
     floor_env = {**native_env, "OS_PLACEMENT_DATABASE__CONNECTION":
                  f"sqlite:///{sqlite_dir}/placement.sqlite"}

@@ -7,6 +7,7 @@ measured run, during which the machine's CPU (and for reads the server's total P
 
 from __future__ import annotations
 
+import signal
 import statistics
 import threading
 import time
@@ -21,7 +22,10 @@ from benchmark.batches import Batch
 from benchmark.configs import Config
 from benchmark.containers import ContainerServer, ContainerWorkers
 from benchmark.inprocess import Answer, Workers
+from tests.support import http
 from tests.support.network import free_port
+from tests.support.processes import Process
+from tests.support.server import NOAUTH
 
 CONNECTIONS = 10  # upstream's performance job runs ab -c 10: enough to keep 2 cores busy
 WRITES = "PUT /allocations"
@@ -79,7 +83,7 @@ class PeakPss:
 def server_env(base: dict[str, str], settings: Settings, port: int) -> dict[str, str]:
     """What every server gets; placedock its own metrics port (as shipped, metrics on), so that
     no two servers on this host try the default one."""
-    return {**base, "OS_API__AUTH_STRATEGY": "noauth2",
+    return {**base, **NOAUTH,
             "OS_PLACEMENT_DATABASE__CONNECTION": settings.database_url,
             "PLACEDOCK_ADDRESS": "127.0.0.1", "PLACEDOCK_PORT": str(port),
             "PLACEDOCK_METRICS_PORT": str(free_port()),
@@ -88,16 +92,17 @@ def server_env(base: dict[str, str], settings: Settings, port: int) -> dict[str,
 
 @contextmanager
 def serving(config: Config, env: dict[str, str], port: int, settings: Settings
-            ) -> Iterator[processes.Process]:
+            ) -> Iterator[Process]:
     """The configuration's server, ready (a 200 on /resource_providers); stopped afterwards."""
     name = config.name.split(" ")[0].rstrip(":")
     log_path = settings.workdir / f"{name}-{port}.log"
-    server = (ContainerServer(config.image, {**env, **config.env}, log_path) if config.image
-              else processes.Process(config.command_for(port), {**env, **config.env}, log_path)
-              ).start()
+    server = (ContainerServer(config.image, {**env, **config.env}, log_path).start()
+              if config.image
+              else Process(log_path, kind=name, stop_signal=signal.SIGINT).spawn(
+                  config.command_for(port), {**env, **config.env}))
     try:
-        processes.wait_for_200(f"http://127.0.0.1:{port}/resource_providers", server.started_at,
-                               server, token="admin")
+        http.wait_for(f"http://127.0.0.1:{port}/resource_providers", timeout=120, process=server,
+                      since=server.started_at, interval=0.01)
         yield server
     finally:
         server.stop()
@@ -130,7 +135,7 @@ def _sleep_until(moment: float) -> None:
     time.sleep(max(0.0, moment - time.monotonic()))
 
 
-def measure_reads(config: Config, server: processes.Process, port: int,
+def measure_reads(config: Config, server: Process, port: int,
                   endpoints: dict[str, str], settings: Settings) -> Measured:
     """Each endpoint in turn, with the server's PSS idle (first) and at its peak."""
     measured = Measured(config, workers=_workers_line(server.log_path))
@@ -146,13 +151,13 @@ def measure_reads(config: Config, server: processes.Process, port: int,
     return measured
 
 
-def measure_writes(server: processes.Process, port: int, providers: list[str],
+def measure_writes(server: Process, port: int, providers: list[str],
                    settings: Settings) -> wrk.LoadResult:
     script = wrk.writes_script(settings.workdir, providers)  # new consumers every time
     return _wrk(f"http://127.0.0.1:{port}/", script, server, settings)
 
 
-def _wrk(url: str, script: Path, server: processes.Process, settings: Settings
+def _wrk(url: str, script: Path, server: Process, settings: Settings
          ) -> wrk.LoadResult:
     return timed(lambda: wrk.run(url, settings.warmup_s, settings.measure_s,
                                  settings.connections, script,

@@ -13,18 +13,18 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from collections.abc import Mapping
-from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import OperationalError
 
-from placedock import PlacedockError, policy
+from placedock import PlacedockError, environment, policy
 from placedock.prepare import log, one_line_errors, step
 
 ADMIN = "PLACEDOCK_DB_ADMIN_CONNECTION"
 PLACEMENT = "OS_PLACEMENT_DATABASE__CONNECTION"
-FILE_SUFFIX = "_FILE"
 # The user's host part on MySQL: placedock containers connect from addresses nobody knows ahead.
 MYSQL_USER_HOST = "%"
 DEFAULT_WAIT_S = 60.0
@@ -36,29 +36,9 @@ class DbInitError(PlacedockError):
     """What stops db-init: one line, naming the variable at fault, never a password."""
 
 
-def variable(environ: Mapping[str, str], name: str) -> str:
-    """``name``'s value, or the content of the file ``name_FILE`` names (without the final
-    newline, as the shell's $(< file) reads it)."""
-    file_name = name + FILE_SUFFIX
-    if name in environ and file_name in environ:
-        raise DbInitError(f"{name}: both {name} and {file_name} are set; set only one")
-    if file_name in environ:
-        try:
-            value = Path(environ[file_name]).read_text(encoding="utf-8").rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or "not UTF-8 text"
-            raise DbInitError(
-                f"{file_name}: cannot read {environ[file_name]!r}: {reason}") from None
-    else:
-        value = environ.get(name, "")
-    if not value:
-        raise DbInitError(f"{name}: not set (nor {file_name}); db-init needs it")
-    return value
-
-
 def database_url(environ: Mapping[str, str], name: str) -> URL:
     try:
-        url = policy.database_url(variable(environ, name)).url
+        url = policy.database_url(environment.required_value(environ, name, "db-init")).url
     except policy.Problem as problem:
         raise DbInitError(f"{name}: {problem}") from None
     if url.get_backend_name() == "sqlite":
@@ -143,12 +123,24 @@ def initialise(environ: Mapping[str, str]) -> list[str]:
     admin = admin_url_for(database_url(environ, ADMIN), placement)
     name, user, password = target(placement)
     wait_s = float(environ.get("DB_WAIT_TIMEOUT", DEFAULT_WAIT_S))
-    with step(f"database server {placedock_database.masked(admin)} reachable"):
-        placedock_database.wait(admin, wait_s, log)
+    deadline = time.monotonic() + wait_s
     engine = placedock_database.engine_for(admin).execution_options(isolation_level="AUTOCOMMIT")
     init = init_mysql if admin.get_backend_name() == "mysql" else init_postgresql
-    with engine.connect() as connection:
-        return init(connection, name, user, password)
+    while True:
+        with step(f"database server {placedock_database.masked(admin)} reachable"):
+            placedock_database.wait(admin, max(deadline - time.monotonic(), 1.0), log)
+        try:
+            with engine.connect() as connection:
+                return init(connection, name, user, password)
+        except OperationalError as error:
+            # The connection was cut mid-step (a Galera node that HAProxy takes out while the
+            # cluster forms): every step is idempotent, so start again while time is left.
+            reason = str(error.orig).splitlines()[0][:200]
+            if time.monotonic() >= deadline:
+                raise DbInitError(f"{ADMIN}: lost the database server and gave up after "
+                                  f"DB_WAIT_TIMEOUT={wait_s:g} s: {reason}") from None
+            log(f"database connection lost ({reason}); starting again")
+            time.sleep(1)
 
 
 def main() -> int:

@@ -15,3 +15,13 @@ PROCESSES = "2"
 THREADS = "2"
 # Prometheus metrics (0: none), on a port of their own: the API's balancer never sees them.
 METRICS_PORT = "9180"
+# placement's own options that placedock gives other defaults (README, "Wide trees"): without
+# them one request for many devices of a wide tree (8 single-unit children, 8 request groups)
+# never finishes, and its worker keeps computing after the client has gone. Set unless the
+# environment, or the placement.conf of OS_PLACEMENT_CONFIG_DIR, gives them (-1, false and
+# depth-first are placement's own).
+PLACEMENT_OPTIONS = {
+    "OS_PLACEMENT__MAX_ALLOCATION_CANDIDATES": "1000",  # nova asks for 1,000 (limit=1000)
+    "OS_PLACEMENT__ALLOCATION_CANDIDATES_GENERATION_STRATEGY": "breadth-first",
+    "OS_WORKAROUNDS__OPTIMIZE_FOR_WIDE_PROVIDER_TREES": "true",
+}

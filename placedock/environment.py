@@ -10,6 +10,7 @@ alone, with a warning naming them.
 
 from __future__ import annotations
 
+import configparser
 import os
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -124,6 +125,7 @@ def read(environ: Mapping[str, str]) -> Environment:
     if auth_strategy == "keystone":
         notes += _check_keystone(values)
     values.setdefault(CONNECTION, _default_database(values))  # an empty one was refused
+    values.update(placement_option_defaults(values))
     urls = {name: _database_url(name, values[name], notes)
             for name in DATABASE_URLS if name in values}
     values.update({name: url.text for name, url in urls.items() if url.changed})
@@ -139,6 +141,31 @@ def read(environ: Mapping[str, str]) -> Environment:
         values[USE_JSON] = "true"  # oslo.log's own JSON formatter for placement's lines
     option_values = {name: value for name, value in values.items() if name in catalogue}
     return Environment(settings, _changes(given, values), notes, option_values)
+
+
+def placement_option_defaults(values: Mapping[str, str]) -> dict[str, str]:
+    """placedock's defaults for placement's options (defaults.PLACEMENT_OPTIONS) that neither the
+    environment nor the placement.conf in OS_PLACEMENT_CONFIG_DIR sets: the environment beats
+    that file, so a default set here would silently override the file's value."""
+    in_file = _options_in_config_file(values.get(CONFIG_DIR))
+    return {name: value for name, value in defaults.PLACEMENT_OPTIONS.items()
+            if name not in values and name not in in_file}
+
+
+def _options_in_config_file(config_dir: str | None) -> set[str]:
+    """The options a placement.conf sets, as OS_<GROUP>__<OPTION> names."""
+    if not config_dir:
+        return set()
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(Path(config_dir) / "placement.conf", encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return set()  # placement itself reports a file it cannot read
+    names = {f"OS_DEFAULT__{option.upper()}" for option in parser.defaults()}
+    for section in parser.sections():
+        names |= {f"OS_{section.upper()}__{option.upper().replace('-', '_')}"
+                  for option in parser.options(section)}
+    return names
 
 
 def _changes(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, str | None]:
@@ -234,6 +261,34 @@ def _settings(values: Mapping[str, str], auth_strategy: str, url: URL) -> Settin
     )
 
 
+def file_value(environ: Mapping[str, str], name: str) -> str | None:
+    """``name``'s value: its own, or the content of the file ``name_FILE`` names; None when
+    neither is set. The one rule for every ``*_FILE`` variable, the server's and the commands'."""
+    file_name = name + FILE_SUFFIX
+    if file_name not in environ:
+        return environ.get(name)
+    if name in environ:
+        raise ConfigurationError(name, f"both {name} and {file_name} are set; set only one")
+    path = environ[file_name]
+    if not path:
+        _refuse_empty(file_name)
+    try:
+        content = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise ConfigurationError(file_name, f"cannot read {path!r}: {reason}") from None
+    # As the shell's $(< file) does: a trailing newline is the file's, not the secret's.
+    return content.rstrip("\r\n")
+
+
+def required_value(environ: Mapping[str, str], name: str, command: str) -> str:
+    """``file_value`` for a variable ``command`` cannot do without: unset or empty is refused."""
+    value = file_value(environ, name)
+    if not value:
+        raise ConfigurationError(name, f"not set (nor {name}{FILE_SUFFIX}); {command} needs it")
+    return value
+
+
 def _resolve_files(environ: Mapping[str, str]) -> dict[str, str]:
     """Replace each ``OS_X_FILE`` by ``OS_X`` holding the file's content."""
     plain = options.catalogue()
@@ -242,22 +297,11 @@ def _resolve_files(environ: Mapping[str, str]) -> dict[str, str]:
         if not (name.startswith("OS_") and name.endswith(FILE_SUFFIX)) or name in plain:
             continue  # some real options end in _FILE (policy_file, log_file): those are values
         target = name[: -len(FILE_SUFFIX)]
-        if target in environ:
-            raise ConfigurationError(target, f"both {target} and {name} are set; set only one")
-        path = environ[name]
-        if not path:
-            _refuse_empty(name)
-        try:
-            content = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or "not UTF-8 text"
-            raise ConfigurationError(name, f"cannot read {path!r}: {reason}") from None
-        # As the shell's $(< file) does: a trailing newline is the file's, not the secret's.
-        values[target] = content.rstrip("\r\n")
+        values[target] = file_value(environ, target) or ""
         # Plugin options (password) are not in the plain catalogue: for them empty is a slip.
         if not values[target] and policy.empty_is_a_slip(
                 plain[target].opt if target in plain else None):
-            raise ConfigurationError(name, f"{path!r} is empty")
+            raise ConfigurationError(name, f"{environ[name]!r} is empty")
         del values[name]
     return values
 

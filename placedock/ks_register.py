@@ -26,8 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from placedock import PlacedockError
-from placedock.db_init import DbInitError, variable
+from placedock import PlacedockError, environment
 from placedock.prepare import log, one_line_errors, step
 
 AUTHTOKEN = "OS_KEYSTONE_AUTHTOKEN__"
@@ -44,12 +43,9 @@ class RegisterError(PlacedockError):
 
 def setting(environ: Mapping[str, str], name: str, default: str | None = None) -> str:
     """A value, from ``name`` or the file ``name_FILE`` names; ``default`` when neither is set."""
-    if default is not None and name not in environ and name + "_FILE" not in environ:
+    if default is not None and environment.file_value(environ, name) is None:
         return default
-    try:
-        return variable(environ, name)
-    except DbInitError as error:
-        raise RegisterError(str(error).replace("db-init", "ks-register")) from None
+    return environment.required_value(environ, name, "ks-register")
 
 
 def admin_client(environ: Mapping[str, str]) -> Any:

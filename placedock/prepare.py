@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
-from placedock import PlacedockError, environment, logs
+from placedock import PlacedockError, early_stop, environment, logs
 
 
 def log(message: str) -> None:
@@ -62,7 +62,7 @@ def prepare_server() -> None:
     with step(f"database {database.masked(settings.database_url)} reachable"):
         database.wait(settings.database_url, settings.db_wait_timeout, log)
     if settings.db_sync:
-        with step("database schema") as detail:
+        with early_stop.deferred(), step("database schema") as detail:
             detail.append(database.migrate(settings.database_url, log))
     else:
         with step("database schema at head") as detail:

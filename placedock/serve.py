@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import sys
 
-from placedock import PlacedockError, logs, metrics, prepare
+from placedock import PlacedockError, early_stop
 
 
 def ready_uwsgi_features() -> list[str]:
     """Ready what the checked environment asks for beyond the ini (the metrics' empty folder,
     JSON output from uwsgi's first line), and return uwsgi's options for it."""
+    from placedock import logs, metrics
+
     options = []
     if metrics.port():
         metrics.prepare_directory(os.environ["PLACEDOCK_STATS_SOCKET"])
@@ -28,14 +30,23 @@ def ready_uwsgi_features() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    # First, before the imports (a second or more on a busy machine): see placedock.early_stop.
+    early_stop.install()
     try:
+        from placedock import prepare
+
         prepare.prepare_server()
+        arguments = [*argv[1:], *ready_uwsgi_features()]
+        import pyuwsgi
     except PlacedockError as error:
         prepare.log(f"error: {error}")
         return 1
-    import pyuwsgi
+    except early_stop.StopRequested as stop:
+        # A stop is what was asked for, and done: the status uwsgi's graceful stop gives too.
+        from placedock import prepare
 
-    arguments = [*argv[1:], *ready_uwsgi_features()]
+        prepare.log(f"stopped by {stop} before serving")
+        return 0
     sys.argv = ["uwsgi", *arguments]  # what uwsgi shows and re-execs with
     pyuwsgi.run(*arguments)  # never returns: uwsgi exits the process
     return 0

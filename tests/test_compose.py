@@ -7,21 +7,27 @@ written before is read back. `down -v` must leave no container, network or volum
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
+import signal
 import subprocess
 import time
 import urllib.parse
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from tests.support.docker_engine import DockerEngine, build_image, docker
+from tests.support import http
+from tests.support.docker_engine import DockerEngine, build_image, docker, ensure_base_image
 from tests.support.load import Load, send
 from tests.support.network import free_port
-from tests.support.server import REPO, get
+from tests.support.processes import wait_until
+from tests.support.server import REPO
 from tests.support.skips import require
 from tests.test_startup import gabbi
 
@@ -33,18 +39,47 @@ DOWN = "docker compose down -v"
 SERVICE_IMAGES = {"placedock-galera": "compose/galera", "placedock-haproxy": "compose/haproxy",
                   "placedock-memcached": "compose/memcached"}
 STACK_IMAGE = "placedock-compose-test:latest"
+COMPOSE_BASE = "debian:bookworm-slim"  # compose/*/Dockerfile's BASE_IMAGE
+COMPOSE_V2_IMAGE = "placedock-compose-v2:trixie"
+COMPOSE_V2_PLUGIN = "/usr/libexec/docker/cli-plugins/docker-compose"
 # HAProxy takes a node out after 2 failed checks (compose/haproxy/haproxy.cfg: about 3.5 s at
-# worst); then placedock's pool reconnects. No request may fail later than this after a kill.
-GALERA_FAILOVER_S = 5.0
+# worst); then placedock's pool reconnects. No request may fail later than this after a kill:
+# the cut requests' 503s ended up to 4.0 s after it in seven runs on a busy machine, so 6 s.
+GALERA_FAILOVER_S = 6.0
+# Each fault case is repeated within one stack: a failure that comes one time in a few shows.
+REPEATS = 3
+REPLICA_AWAY_S = 5
+GALERA_AWAY_S = 10
+# After a crash the engine restarts HAProxy (restart: unless-stopped) within a second or so.
+HAPROXY_BACK_S = 10
+HAPROXY_ROUND_S = 15
 STARTUP_TIMEOUT_S = 240
 
 
-def compose_client() -> list[str]:
-    """`docker compose` (v2) when the engine's client has it, else Debian's docker-compose."""
-    if docker("compose", "version").returncode == 0:
-        return ["docker", "compose"]
+def compose_v2(folder: Path) -> dict[str, str]:
+    """The environment under which `docker compose` is Compose v2: a DOCKER_CONFIG folder whose
+    cli-plugins hold the plugin from Debian trixie's docker-compose package (bookworm has only
+    1.29), copied out of an image built from tests/support/compose-v2."""
+    build_image(REPO / "tests/support/compose-v2", COMPOSE_V2_IMAGE)
+    plugins = folder / "cli-plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    container = docker("create", COMPOSE_V2_IMAGE).stdout.strip()
+    try:
+        copied = docker("cp", f"{container}:{COMPOSE_V2_PLUGIN}", str(plugins))
+        assert copied.returncode == 0, copied.stderr
+    finally:
+        docker("rm", container)
+    environment = {**os.environ, "DOCKER_CONFIG": str(folder)}
+    version = subprocess.run(["docker", "compose", "version"], env=environment,
+                             capture_output=True, text=True, check=False)
+    assert version.returncode == 0, version.stderr
+    print(f"compose: {version.stdout.strip()} (Debian trixie's package)")
+    return environment
+
+
+def compose_v1() -> list[str]:
     require(shutil.which("docker-compose") is not None,
-            "docker compose or docker-compose (Debian package docker-compose)")
+            "docker-compose 1.29 (Debian package docker-compose)")
     return ["docker-compose"]
 
 
@@ -53,6 +88,7 @@ class Stack:
     project: str
     url: str
     environment: dict[str, str]
+    client: list[str]  # ["docker", "compose"] (v2) or ["docker-compose"] (1.29)
 
     def run(self, command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """One of the README's `docker compose ...` lines, verbatim, on this test's project."""
@@ -61,7 +97,7 @@ class Stack:
         return self.compose(*words, timeout=timeout)
 
     def compose(self, *words: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([*compose_client(), "-p", self.project, *words], cwd=REPO,
+        result = subprocess.run([*self.client, "-p", self.project, *words], cwd=REPO,
                                 env=self.environment, capture_output=True, text=True,
                                 timeout=timeout, check=False)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -80,36 +116,30 @@ class Stack:
 
 
 def build_images(base_image: str) -> None:
+    """The stack's images: placedock's on ``base_image``, the others on their Dockerfiles' base
+    (made here if missing: on a fresh machine nothing else may have made it yet)."""
+    ensure_base_image(COMPOSE_BASE)
     for tag, folder in SERVICE_IMAGES.items():
         build_image(REPO / folder, tag)
     build_image(REPO, STACK_IMAGE)
 
 
-def wait_until_served(url: str, timeout: float) -> float:
-    started = time.monotonic()
-    while True:
-        try:
-            if get(url + "/resource_providers", timeout=5)[0] == 200:
-                return time.monotonic() - started
-        except OSError:
-            pass
-        assert time.monotonic() - started < timeout, f"{url} not served after {timeout} s"
-        time.sleep(1)
-
-
 @pytest.fixture(scope="module")
-def stack(docker_engine: DockerEngine, base_image: str) -> Iterator[Stack]:
+def stack(docker_engine: DockerEngine, base_image: str,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The fault cases' stack, under Compose v2 (tests/test_compose_keystone.py uses 1.29)."""
     build_images(base_image)
     port = free_port()
-    environment = {**os.environ, "STACK_IMAGE": STACK_IMAGE,
-                   "STACK_PLACEMENT_PORT": str(port)}
+    environment = {**compose_v2(tmp_path_factory.mktemp("docker-config")),
+                   "STACK_IMAGE": STACK_IMAGE, "STACK_PLACEMENT_PORT": str(port)}
     started = Stack(f"placedock-test-{uuid.uuid4().hex[:8]}", f"http://127.0.0.1:{port}",
-                    environment)
+                    environment, ["docker", "compose"])
     try:
         began = time.monotonic()
         started.run(UP)
-        served = wait_until_served(started.url, STARTUP_TIMEOUT_S)
-        print(f"compose: `{UP}` to the first 200 through HAProxy in "
+        served = http.wait_for(started.url + "/resource_providers", timeout=STARTUP_TIMEOUT_S,
+                               interval=1)
+        print(f"compose: `{UP}` (v2) to the first 200 through HAProxy in "
               f"{time.monotonic() - began:.0f} s ({served:.0f} s after up returned)")
         yield started
     finally:
@@ -132,7 +162,7 @@ def create_providers(url: str, count: int) -> dict[str, str]:
 
 
 def read_back(url: str, providers: dict[str, str]) -> None:
-    status, body = get(url + "/resource_providers", timeout=30)
+    status, body = http.get(url + "/resource_providers", timeout=30)
     assert status == 200, body
     found = {p["name"]: p["uuid"] for p in json.loads(body)["resource_providers"]}
     missing = {name for name in providers if found.get(name) != providers[name]}
@@ -145,34 +175,20 @@ def galera_synced(container: str) -> bool:
     return result.returncode == 0 and result.stdout.split()[-1:] == ["4"]
 
 
-def wait_for(condition, timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, f"{what}: not after {timeout} s"
-        time.sleep(0.5)
-    return time.monotonic() - started
+def outcomes_between(load: Load, start: float, end: float = math.inf) -> dict[str, int]:
+    """Every request that ended in (start, end], by outcome."""
+    return dict(Counter(outcome for ended, outcome, _ in list(load.events)
+                        if start < ended <= end))
 
 
-def failure_times(load: Load, moment: float) -> list[str]:
-    """Each failed request: seconds from ``moment`` to its end, and its outcome."""
+def failures(outcomes: dict[str, int]) -> dict[str, int]:
+    return {outcome: count for outcome, count in outcomes.items() if outcome != "200"}
+
+
+def failure_times(load: Load, moment: float, end: float) -> list[str]:
+    """Each failed request up to ``end``: seconds from ``moment`` to its end, and its outcome."""
     return [f"{ended - moment:+.1f} s {outcome}" for ended, outcome, _ in list(load.events)
-            if outcome != "200"]
-
-
-def failures_after(load: Load, moment: float) -> dict[str, int]:
-    late: dict[str, int] = {}
-    for ended, outcome, _ in list(load.events):
-        if ended > moment and outcome != "200":
-            late[outcome] = late.get(outcome, 0) + 1
-    return late
-
-
-def failures_between(load: Load, start: float, end: float) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for ended, outcome, _ in list(load.events):
-        if start < ended <= end and outcome != "200":
-            found[outcome] = found.get(outcome, 0) + 1
-    return found
+            if outcome != "200" and moment < ended <= end]
 
 
 def test_gabbi_tour_through_haproxy(stack: Stack) -> None:
@@ -182,57 +198,122 @@ def test_gabbi_tour_through_haproxy(stack: Stack) -> None:
 
 def test_killing_a_replica_under_load_fails_no_request(stack: Stack) -> None:
     written = create_providers(stack.url, 20)
-    victim = stack.containers("placedock")[0]
-    with Load(stack.url + "/resource_providers", clients=4, max_seconds=120) as load:
+    replicas = stack.containers("placedock")
+    rounds = []
+    with Load(stack.url + "/resource_providers", clients=4, max_seconds=600) as load:
         load.wait_for("200", 50)
-        assert docker("kill", victim).returncode == 0
-        time.sleep(8)
-        assert docker("start", victim).returncode == 0
-        back = wait_for(lambda: "healthy" in docker("inspect", "--format",
-                                                    "{{.State.Health.Status}}", victim).stdout,
-                        120, "the replica healthy again")
-        time.sleep(3)  # and HAProxy sending it requests again (rise 2, 1 s apart)
-    print(f"compose: replica killed, restarted after 8 s (healthy {back:.0f} s later): "
-          f"requests by outcome {dict(load.outcomes)}")
+        for round_number in range(REPEATS):
+            victim = replicas[round_number % len(replicas)]
+            killed = time.monotonic()
+            assert docker("kill", victim).returncode == 0
+            time.sleep(REPLICA_AWAY_S)
+            assert docker("start", victim).returncode == 0
+            back = wait_until(lambda victim=victim: "healthy" in docker(
+                "inspect", "--format", "{{.State.Health.Status}}", victim).stdout,
+                120, interval=0.5, what="the replica healthy again")
+            time.sleep(3)  # and HAProxy sending it requests again (rise 2, 1 s apart)
+            rounds.append(outcomes_between(load, killed, time.monotonic()))
+            print(f"compose: replica kill {round_number + 1} of {REPEATS}, restarted after "
+                  f"{REPLICA_AWAY_S:g} s, healthy {back:.0f} s later: requests by outcome "
+                  f"{rounds[-1]}")
+    print(f"compose: {REPEATS} replica kills: requests by outcome over the whole run "
+          f"{dict(load.outcomes)}")
     read_back(stack.url, written)
     assert set(load.outcomes) == {"200"}, (dict(load.outcomes), load.failures[:5])
+
+
+def late_failures(load: Load, kills: list[float], grace: float) -> list[str]:
+    """Every failed request of the whole load that did not end within ``grace`` s after a kill:
+    the kill before it (1-based, 0 for none) and the seconds from it, and the outcome."""
+    late = []
+    for ended, outcome, _ in list(load.events):
+        before = [k for k in kills if k < ended]
+        if outcome != "200" and (not before or ended - before[-1] > grace):
+            since = f"{ended - before[-1]:+.1f} s" if before else "before any"
+            late.append(f"kill {len(before)} {since} {outcome}")
+    return late
 
 
 def test_killing_the_active_galera_node_fails_nothing_after_failover(stack: Stack) -> None:
     written = create_providers(stack.url, 20)
     victim = stack.containers("galera-1")[0]  # HAProxy's active node; the others are backups
-    with Load(stack.url + "/resource_providers", clients=4, max_seconds=240) as load:
+    kills: list[float] = []
+    with Load(stack.url + "/resource_providers", clients=4, max_seconds=900) as load:
         load.wait_for("200", 50)
-        assert docker("kill", victim).returncode == 0
-        killed = time.monotonic()
-        time.sleep(10)
-        during = dict(load.outcomes)
-        written.update(create_providers(stack.url, 5))  # written while the node is away
-        assert docker("start", victim).returncode == 0
-        restarted = time.monotonic() - killed
-        rejoined = wait_for(lambda: galera_synced(victim), 180, "galera-1 synced again")
-        time.sleep(5)  # and HAProxy sending new connections to it (rise 3, 1 s apart)
-    late = failures_after(load, killed + GALERA_FAILOVER_S)
-    print(f"compose: active Galera node killed: requests by outcome in the 10 s after "
-          f"{during}; over the whole run {dict(load.outcomes)}; failures more than "
-          f"{GALERA_FAILOVER_S:g} s after the kill: {late}; rejoined and synced "
-          f"{rejoined:.0f} s after its restart at {restarted:+.1f} s; failures by time from the "
-          f"kill: {failure_times(load, killed)}")
+        for round_number in range(REPEATS):
+            killed = time.monotonic()  # before the call: requests fail while it runs
+            kills.append(killed)
+            assert docker("kill", victim).returncode == 0
+            time.sleep(GALERA_AWAY_S)
+            written.update(create_providers(stack.url, 5))  # written while the node is away
+            assert docker("start", victim).returncode == 0
+            restarted = time.monotonic() - killed
+            rejoined = wait_until(lambda: galera_synced(victim), 180, interval=0.5,
+                                  what="galera-1 synced again")
+            time.sleep(5)  # and HAProxy sending new connections to it (rise 3, 1 s apart)
+            ended = time.monotonic()
+            print(f"compose: Galera kill {round_number + 1} of {REPEATS} (galera-1, the active "
+                  f"node): requests by outcome {outcomes_between(load, killed, ended)}; "
+                  f"restarted at +{restarted:.1f} s, synced {rejoined:.0f} s later; failures "
+                  f"by time from the kill: {failure_times(load, killed, ended)}")
+    late = late_failures(load, kills, GALERA_FAILOVER_S)
+    print(f"compose: {REPEATS} Galera kills: requests by outcome over the whole run "
+          f"{dict(load.outcomes)}; failures more than {GALERA_FAILOVER_S:g} s after a kill: "
+          f"{late}")
     read_back(stack.url, written)
     for container in stack.containers("galera-1") + stack.containers("galera-2"):
         assert galera_synced(container)
-    # The goal holds while the node is away; during its rejoin one more failover was seen once
-    # in 5 runs (README, "Compose": a full SST desyncs the donor). Bounded here, not hidden: the
-    # counts above are printed on every run.
-    restarted_at = killed + restarted
-    assert failures_between(load, killed + GALERA_FAILOVER_S, restarted_at) == {}, late
-    assert sum(failures_after(load, restarted_at).values()) <= 10, late
+    # Each restart caught up by IST from the position InnoDB recovered (start-node.sh), not by a
+    # full copy that takes a donor out of service.
+    recovered = docker("logs", victim).stderr.count("recovered position")
+    assert recovered == REPEATS, f"position recovered at {recovered} of {REPEATS} restarts"
+    assert late == []
+
+
+def test_a_crashed_haproxy_is_restarted_by_the_engine(stack: Stack) -> None:
+    """HAProxy is one process on one machine: its loss is an outage until it is back. A crash
+    (here its process killed from outside, as the OOM killer would) is restarted by the restart
+    policy; `docker kill` is a deliberate stop, which the engine does not undo."""
+    haproxy = stack.containers("haproxy")[0]
+    outages = []
+    with Load(stack.url + "/resource_providers", clients=4, max_seconds=600,
+              timeout=10) as load:
+        load.wait_for("200", 50)
+        for round_number in range(REPEATS):
+            pid = int(docker("inspect", "--format", "{{.State.Pid}}", haproxy).stdout)
+            crashed = time.monotonic()
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(HAPROXY_ROUND_S)  # back, its checks settled, the pools reconnected
+            ended = time.monotonic()
+            failed_at = [when for when, outcome, _ in list(load.events)
+                         if outcome != "200" and crashed < when <= ended]
+            outages.append(max(failed_at, default=crashed) - crashed)
+            print(f"compose: HAProxy crash {round_number + 1} of {REPEATS}: requests by outcome "
+                  f"{outcomes_between(load, crashed, ended)} (refused: nothing listened; failed: "
+                  f"Docker's port proxy took the connection and closed it, and the client tried "
+                  f"again at once), the last failure {outages[-1]:.1f} s after the crash, then "
+                  f"only 200s for {ended - crashed - outages[-1]:.1f} s")
+        restarts = docker("inspect", "--format", "{{.RestartCount}}", haproxy).stdout.strip()
+        assert docker("kill", haproxy).returncode == 0
+        time.sleep(3)
+        state = docker("inspect", "--format", "{{.State.Status}} {{.RestartCount}}", haproxy)
+        assert docker("start", haproxy).returncode == 0
+        killed_back = http.wait_for(stack.url + "/resource_providers", timeout=60,
+                                    interval=0.2)
+    print(f"compose: {REPEATS} HAProxy crashes, restarted by the engine ({restarts} restarts): "
+          f"outages (crash to last failure) {', '.join(f'{w:.1f}' for w in outages)} s; "
+          f"requests by outcome over the whole run {dict(load.outcomes)}; after `docker kill` it "
+          f"was {state.stdout.split()[0]!r} 3 s later, served {killed_back:.1f} s after "
+          "`docker start`")
+    assert restarts == str(REPEATS)
+    assert state.stdout.split() == ["exited", restarts], state.stdout
+    assert max(outages) < HAPROXY_BACK_S, outages
 
 
 def test_scaling_the_replicas(stack: Stack) -> None:
     stack.run(SCALE)
     assert len(stack.containers("placedock")) == 4
-    wait_until_served(stack.url, 60)
+    http.wait_for(stack.url + "/resource_providers", timeout=60, interval=1)
 
 
 def test_down_removes_every_container_network_and_volume(stack: Stack) -> None:

@@ -4,21 +4,33 @@ README's virtualenv) creates and lists providers with a keystone token. `down -v
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.support.docker_engine import DockerEngine, build_image
+from tests.support import http
+from tests.support.docker_engine import DockerEngine, build_image, docker
+from tests.support.load import Load
 from tests.support.network import free_port
-from tests.support.server import REPO, get
-from tests.test_compose import STACK_IMAGE, Stack, build_images, wait_for
+from tests.support.server import REPO
+from tests.test_compose import (
+    STACK_IMAGE,
+    Stack,
+    build_images,
+    compose_v1,
+    outcomes_between,
+)
 from tests.test_devstack import OSC_KEYSTONE, OSC_VENV, bash, ensure_osc_venv
 
 UP_WITH_KEYSTONE = "docker compose --profile keystone up -d"
 DOWN_WITH_KEYSTONE = "docker compose --profile keystone down -v"
+MEMCACHED_AWAY_S = 15
 ADMIN_PASSWORD = (REPO / "compose/secrets/keystone-admin-password").read_text().strip()
 
 
@@ -31,25 +43,19 @@ def keystone_stack(docker_engine: DockerEngine, base_image: str) -> Iterator[tup
                    "STACK_PLACEMENT_PORT": str(free_port()),
                    "STACK_PLACEMENT_KEYSTONE_PORT": str(api_port),
                    "STACK_KEYSTONE_PORT": str(keystone_port)}
+    # Compose 1.29 (Debian bookworm's docker-compose) here; the fault cases run under v2.
     stack = Stack(f"placedock-test-{uuid.uuid4().hex[:8]}", f"http://127.0.0.1:{api_port}",
-                  environment)
+                  environment, compose_v1())
     try:
         stack.run(UP_WITH_KEYSTONE)
-        took = wait_for(lambda: answers(stack.url + "/resource_providers", None) == 401, 300,
-                        "placedock-keystone through HAProxy")
+        took = http.wait_for(stack.url + "/resource_providers", wanted=401, token=None,
+                             timeout=300, interval=0.5)
         print(f"compose --profile keystone: 401 without a token through HAProxy {took:.0f} s "
               "after up returned")
         yield stack, keystone_port
     finally:
         stack.run(DOWN_WITH_KEYSTONE, timeout=300)
         assert stack.left_behind() == {}
-
-
-def answers(url: str, token: str | None) -> int | None:
-    try:
-        return get(url, token=token, timeout=5)[0]
-    except OSError:
-        return None
 
 
 def test_openstack_cli_with_a_keystone_token(keystone_stack: tuple[Stack, int]) -> None:
@@ -63,4 +69,41 @@ def test_openstack_cli_with_a_keystone_token(keystone_stack: tuple[Stack, int]) 
     provider = output.rsplit("uuid=", 1)[1].strip()
     assert re.search(rf"\| {provider} \| compute-1 \|", output), output
     assert re.search(rf"\| 1 \| VCPU=2,MEMORY_MB=2048 \| {provider} \|", output), output
-    assert answers(stack.url + "/resource_providers", "not-a-token") == 401
+    assert http.status(stack.url + "/resource_providers", "not-a-token") == 401
+
+
+def keystone_token(keystone_port: int) -> str:
+    """An admin token from keystone's own API (POST /v3/auth/tokens)."""
+    auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"id": "default"}, "password": ADMIN_PASSWORD}}},
+        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
+    request = urllib.request.Request(f"http://127.0.0.1:{keystone_port}/v3/auth/tokens",
+                                     json.dumps(auth).encode(),
+                                     {"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.headers["X-Subject-Token"]
+
+
+def test_losing_memcached_under_load_fails_no_request(keystone_stack: tuple[Stack, int]) -> None:
+    """memcached is only keystonemiddleware's token cache: without it each token is checked with
+    keystone again, and requests go on succeeding."""
+    stack, keystone_port = keystone_stack
+    memcached = stack.containers("memcached")[0]
+    headers = {"x-auth-token": keystone_token(keystone_port)}
+    with Load(stack.url + "/resource_providers", clients=4, max_seconds=300,
+              headers=headers) as load:
+        load.wait_for("200", 30, timeout=60)
+        before = dict(load.outcomes)
+        assert docker("kill", memcached).returncode == 0
+        killed = time.monotonic()
+        time.sleep(MEMCACHED_AWAY_S)
+        away = outcomes_between(load, killed, time.monotonic())
+        assert docker("start", memcached).returncode == 0
+        restarted = time.monotonic()
+        time.sleep(MEMCACHED_AWAY_S)
+        after = outcomes_between(load, restarted, time.monotonic())
+    print(f"compose --profile keystone: requests by outcome with memcached up {before}; in the "
+          f"{MEMCACHED_AWAY_S} s after `docker kill memcached` {away}; in the {MEMCACHED_AWAY_S} s "
+          f"after its restart {after}; whole run {dict(load.outcomes)}")
+    assert set(load.outcomes) == {"200"}, (dict(load.outcomes), load.failures[:5])
+    assert away.get("200", 0) > 0, "no request ended while memcached was away"

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.support.http import get
 from tests.support.network import free_port
-from tests.support.server import Server, get
+from tests.support.server import NOAUTH, Server
 from tests.test_startup import gabbi
 
-NOAUTH = {"OS_API__AUTH_STRATEGY": "noauth2"}
 ROUNDS = 3  # of the 8-at-once start, each on a new empty database
 AT_ONCE = 8
 
@@ -160,7 +160,7 @@ def test_database_late_is_waited_for(tmp_path: Path, database) -> None:
         late.start()
         took = server.wait_ready(timeout=75)
         assert took >= 15
-        assert server.process is not None and server.process.poll() is None
+        assert server.running
         waits = [line for line in server.log().splitlines() if "waiting for database" in line]
         assert len(waits) >= 3, server.log()
         print(f"database up after 15 s: placedock ready after {took:.1f} s, {len(waits)} waits")

@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.apache import Apache
-from tests.support.containers import NOAUTH, Containers, logs, wait_http
+from tests.support.cache import cache_dir, locked
+from tests.support.containers import QUICK_START_OPTIONS, Containers, logs, wait_http
 from tests.support.databases import MariaDBServer
 from tests.support.docker_engine import docker
 from tests.support.keystone import (
@@ -33,11 +34,9 @@ from tests.support.keystone import (
     DEMO_USER,
     REGION,
     KeystoneServer,
-    MemcachedServer,
-    cache_dir,
-    locked,
 )
 from tests.support.load import Load
+from tests.support.memcached import MemcachedServer
 from tests.support.network import free_ports
 from tests.support.processes import wait_until
 from tests.support.server import REPO
@@ -285,7 +284,7 @@ def test_openstack_cli_through_apache_with_keystone(devstack: Devstack) -> None:
 def test_openstack_cli_with_noauth2(image: str, devstack: Devstack) -> None:
     containers = Containers()
     try:
-        container = containers.run("-p", "127.0.0.1:8081:80", *NOAUTH, image)
+        container = containers.run("-p", "127.0.0.1:8081:80", *QUICK_START_OPTIONS, image)
         wait_http("http://127.0.0.1:8081/", container=container)
         output = bash("\n".join([OSC_VENV[-1], *OSC_NOAUTH]), ensure_osc_venv()).stdout
     finally:

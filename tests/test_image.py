@@ -12,11 +12,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support.containers import NOAUTH, Containers, inspect, logs, wait_http
+from tests.support.containers import (
+    QUICK_START_OPTIONS,
+    Containers,
+    inspect,
+    logs,
+    wait_health,
+    wait_http,
+)
 from tests.support.docker_engine import build_image, docker, ensure_base_image
+from tests.support.http import get
 from tests.support.load import Load, WriterLoad
 from tests.support.network import free_port
-from tests.support.server import REPO, get
+from tests.support.processes import wait_until
+from tests.support.server import REPO
 from tests.test_databases import post_json
 from tests.test_startup import gabbi
 
@@ -50,7 +59,7 @@ def test_the_seeds_quick_start_verbatim(image: str) -> None:
 
 def test_gabbi_on_the_embedded_sqlite(image: str, containers: Containers) -> None:
     port = free_port()
-    container = containers.run("-p", f"127.0.0.1:{port}:80", *NOAUTH, image)
+    container = containers.run("-p", f"127.0.0.1:{port}:80", *QUICK_START_OPTIONS, image)
     wait_http(f"http://127.0.0.1:{port}/", container=container)
     for url in (f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/placement"):
         result = gabbi(url)
@@ -70,7 +79,7 @@ def test_the_bookworm_base_still_builds_and_passes_gabbi(image: str,
     ensure_base_image(OLDSTABLE)
     build_image(REPO, OLDSTABLE_IMAGE, {"BASE_IMAGE": OLDSTABLE})
     port = free_port()
-    container = containers.run("-p", f"127.0.0.1:{port}:80", *NOAUTH, OLDSTABLE_IMAGE)
+    container = containers.run("-p", f"127.0.0.1:{port}:80", *QUICK_START_OPTIONS, OLDSTABLE_IMAGE)
     wait_http(f"http://127.0.0.1:{port}/", container=container)
     result = gabbi(f"http://127.0.0.1:{port}")
     assert result.returncode == 0, result.stdout[-3000:]
@@ -92,7 +101,8 @@ def test_gabbi_on_a_real_database_with_the_url_from_a_mounted_secret(
     container = containers.run(
         "--network", "host", "-v", f"{secret}:/run/secrets/connection:ro",
         "-e", "OS_PLACEMENT_DATABASE__CONNECTION_FILE=/run/secrets/connection",
-        "-e", "PLACEDOCK_ADDRESS=127.0.0.1", "-e", f"PLACEDOCK_PORT={port}", *NOAUTH, image)
+        "-e", "PLACEDOCK_ADDRESS=127.0.0.1", "-e", f"PLACEDOCK_PORT={port}", *QUICK_START_OPTIONS,
+        image)
     wait_http(f"http://127.0.0.1:{port}/health/ready", container=container)
     result = gabbi(f"http://127.0.0.1:{port}")
     assert result.returncode == 0, result.stdout[-3000:]
@@ -135,11 +145,9 @@ def test_a_command_instead_of_the_server(image: str) -> None:
 
 
 def test_runs_as_non_root_with_uwsgi_as_pid_1(image: str, containers: Containers) -> None:
-    container = containers.run(*NOAUTH, image)
-    deadline = time.monotonic() + 60
-    while "serving on port" not in logs(container):
-        assert time.monotonic() < deadline, logs(container)
-        time.sleep(0.2)
+    container = containers.run(*QUICK_START_OPTIONS, image)
+    wait_until(lambda: "serving on port" in logs(container), 60, interval=0.2,
+               what="serving on port", log=lambda: logs(container))
     status = docker("exec", container, "cat", "/proc/1/status").stdout
     uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
     assert uids == [str(UID)] * 4
@@ -151,7 +159,7 @@ def test_read_only_root_filesystem(image: str, containers: Containers) -> None:
     port = free_port()
     container = containers.run("--read-only", "--tmpfs", "/tmp", "--tmpfs",
                                f"/var/lib/placement:uid={UID},gid={UID}",
-                               "-p", f"127.0.0.1:{port}:80", *NOAUTH, image)
+                               "-p", f"127.0.0.1:{port}:80", *QUICK_START_OPTIONS, image)
     wait_http(f"http://127.0.0.1:{port}/health/ready", container=container)
     status, _ = post_json(f"http://127.0.0.1:{port}/resource_providers", {"name": "read-only cat"})
     assert status == 200
@@ -169,7 +177,7 @@ def test_docker_stop_under_load(image: str, containers: Containers, network: str
     else:
         where = ["--network", "host", "-e", "PLACEDOCK_ADDRESS=127.0.0.1",
                  "-e", f"PLACEDOCK_PORT={port}"]
-    container = containers.run(*where, *NOAUTH, image)
+    container = containers.run(*where, *QUICK_START_OPTIONS, image)
     wait_http(f"http://127.0.0.1:{port}/", container=container)
     with Load(f"http://127.0.0.1:{port}/resource_providers", clients=6) as load:
         load.wait_for("200", 50)
@@ -191,30 +199,39 @@ def test_docker_stop_under_load(image: str, containers: Containers, network: str
         assert set(load.outcomes) == {"200", "refused"}, (dict(load.outcomes), load.failures[:5])
 
 
+def test_docker_stop_while_the_database_is_awaited(image: str, containers: Containers) -> None:
+    """In a container the server is PID 1, which the kernel spares any signal it has no handler
+    for: before placedock.early_stop, a stop during the checks waited for the engine's SIGKILL
+    (status 137) and the server came up meanwhile."""
+    nowhere = f"postgresql+psycopg2://placement:pw@127.0.0.1:{free_port()}/placement"
+    container = containers.run("-e", f"OS_PLACEMENT_DATABASE__CONNECTION={nowhere}",
+                               "-e", "DB_WAIT_TIMEOUT=120", *QUICK_START_OPTIONS, image)
+    wait_until(lambda: "waiting for database" in logs(container), timeout=60,
+               what="a wait for the database")
+    stop = docker("stop", "--time", "60", container)
+    log = logs(container)
+    assert stop.returncode == 0 and inspect(container, "{{.State.ExitCode}}") == "0", log
+    assert "placedock: stopped by SIGTERM before serving" in log and "Traceback" not in log, log
+
+
 def test_healthcheck_follows_the_database(image: str, containers: Containers,
                                           postgresql_server, postgresql_url: str) -> None:
     port = free_port()
     container = containers.run(
         "--network", "host", "--health-interval", "1s", "--health-retries", "2",
         "--health-start-period", "60s", "-e", f"OS_PLACEMENT_DATABASE__CONNECTION={postgresql_url}",
-        "-e", "PLACEDOCK_ADDRESS=127.0.0.1", "-e", f"PLACEDOCK_PORT={port}", *NOAUTH, image)
+        "-e", "PLACEDOCK_ADDRESS=127.0.0.1", "-e", f"PLACEDOCK_PORT={port}", *QUICK_START_OPTIONS,
+        image)
 
-    def wait_health(wanted: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while (state := inspect(container, "{{.State.Health.Status}}")) != wanted:
-            assert time.monotonic() < deadline, (
-                f"health {state}, wanted {wanted}: {logs(container)}")
-            time.sleep(0.5)
-
-    wait_health("healthy")
+    wait_health(container)
     postgresql_server.stop()
     try:
-        wait_health("unhealthy")
+        wait_health(container, "unhealthy")
         last = json.loads(inspect(container, "{{json .State.Health.Log}}"))[-1]["Output"]
         assert "not ready: database check failed" in last
     finally:
         postgresql_server.start()
-    wait_health("healthy")
+    wait_health(container)
 
 
 def test_restart_on_a_volume_keeps_the_sqlite_data(image: str, containers: Containers) -> None:
@@ -224,7 +241,7 @@ def test_restart_on_a_volume_keeps_the_sqlite_data(image: str, containers: Conta
         for attempt in range(2):
             port = free_port()
             container = containers.run("-v", f"{volume}:/var/lib/placement",
-                                       "-p", f"127.0.0.1:{port}:80", *NOAUTH, image)
+                                       "-p", f"127.0.0.1:{port}:80", *QUICK_START_OPTIONS, image)
             wait_http(f"http://127.0.0.1:{port}/health/ready", container=container)
             if attempt == 0:
                 assert post_json(f"http://127.0.0.1:{port}/resource_providers",
@@ -253,7 +270,8 @@ def test_concurrent_writers_on_the_embedded_sqlite(image: str, containers: Conta
     }[storage]
     port = free_port()
     try:
-        container = containers.run(*storage_args, "-p", f"127.0.0.1:{port}:80", *NOAUTH, image)
+        container = containers.run(*storage_args, "-p", f"127.0.0.1:{port}:80",
+                                   *QUICK_START_OPTIONS, image)
         wait_http(f"http://127.0.0.1:{port}/health/ready", container=container)
         load = WriterLoad(f"http://127.0.0.1:{port}", clients=8, max_seconds=10).run()
         log = logs(container)
@@ -298,20 +316,17 @@ def test_ipv6_everywhere_answers_on_both_families(image: str, containers: Contai
     port = free_port()
     container = containers.run("--network", "host", "--health-interval", "1s",
                                "-e", "PLACEDOCK_ADDRESS=::", "-e", f"PLACEDOCK_PORT={port}",
-                               *NOAUTH, image)
+                               *QUICK_START_OPTIONS, image)
     wait_http(f"http://[::1]:{port}/health/ready", container=container)
     assert get(f"http://127.0.0.1:{port}/")[0] == 200
     assert get(f"http://[::1]:{port}/")[0] == 200
-    deadline = time.monotonic() + 30
-    while inspect(container, "{{.State.Health.Status}}") != "healthy":
-        assert time.monotonic() < deadline, logs(container)
-        time.sleep(0.5)
+    wait_health(container, timeout=30)
 
 
 def test_ipv6_loopback_only(image: str, containers: Containers) -> None:
     port = free_port()
     container = containers.run("--network", "host", "-e", "PLACEDOCK_ADDRESS=::1",
-                               "-e", f"PLACEDOCK_PORT={port}", *NOAUTH, image)
+                               "-e", f"PLACEDOCK_PORT={port}", *QUICK_START_OPTIONS, image)
     wait_http(f"http://[::1]:{port}/", container=container)
     result = docker("exec", container, "python3", "-m", "placedock.health", "ready")
     assert result.returncode == 0, result.stderr

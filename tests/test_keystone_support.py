@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import keystone as support
-from tests.support.keystone import KeystoneError, KeystoneServer, MemcachedServer
+from tests.support.keystone import KeystoneError, KeystoneServer
+from tests.support.memcached import MemcachedServer
+from tests.support.processes import wait_until
 from tests.support.skips import require
 
 
@@ -144,12 +145,9 @@ def test_stop_ends_exactly_the_processes_started(tmp_path: Path) -> None:
     memcached = MemcachedServer(tmp_path / "memcached")
     memcached.start()
     pid = memcached.pid
-    assert pid is not None and _alive(pid)
+    assert _alive(pid)
     memcached.stop()
-    deadline = time.monotonic() + 5
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(pid)
+    wait_until(lambda: not _alive(pid), 5, what=f"memcached {pid} gone")
     assert _refused(memcached.port)
     memcached.stop()  # twice is harmless
 
@@ -159,16 +157,13 @@ def test_stopped_keystone_refuses_connections(
 ) -> None:
     memcached, keystone = servers
     pid = keystone.pid
-    assert pid is not None
     workers = [int(child) for child in
                Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     assert workers  # uwsgi's master forked at least one worker
     keystone.stop()
     memcached.stop()
     assert not _alive(pid)
-    deadline = time.monotonic() + 5
-    while any(_alive(worker) for worker in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(_alive(worker) for worker in workers)
+    wait_until(lambda: not any(_alive(worker) for worker in workers), 5,
+               what="keystone's workers gone")
     assert _refused(keystone.port)
     assert _refused(memcached.port)

@@ -25,6 +25,7 @@ from tests.support.docker_engine import (
     image_exists,
 )
 from tests.support.load import Load
+from tests.support.processes import wait_until
 from tests.support.server import REPO
 from tests.support.skips import require
 
@@ -206,11 +207,7 @@ class Cluster:
 
 
 def poll(what: str, predicate: Callable[[], bool], timeout: float, interval: float = 2) -> float:
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < timeout, f"timed out after {timeout} s: {what}"
-        time.sleep(interval)
-    return time.monotonic() - started
+    return wait_until(predicate, timeout, interval, what=what)
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 
 from placedock import database, defaults
-from tests.support.containers import NOAUTH, Containers, logs, wait_http
+from tests.support.containers import QUICK_START_OPTIONS, Containers, logs, wait_http
+from tests.support.http import get
 from tests.support.load import send
 from tests.support.network import free_port
 from tests.support.processes import wait_until
 from tests.support.prometheus import PrometheusServer
-from tests.support.server import REPO, get
+from tests.support.server import REPO
 from tests.support.skips import require
 
 ADMIN = {"x-auth-token": "admin", "OpenStack-API-Version": "placement latest"}
@@ -79,7 +80,7 @@ def test_prometheus_counts_every_request_by_route_and_status(
         "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/var/lib/placement:uid=42424,gid=42424",
         "--no-healthcheck", "-p", f"127.0.0.1:{port}:80",
         "-p", f"127.0.0.1:{metrics_port}:{defaults.METRICS_PORT}",
-        "-e", "PLACEDOCK_LOG_FORMAT=json", *NOAUTH, f"{image}:revision")
+        "-e", "PLACEDOCK_LOG_FORMAT=json", *QUICK_START_OPTIONS, f"{image}:revision")
     wait_http(f"http://127.0.0.1:{port}/", container=container)
     assert prometheus.wait_for('up{job="placedock"}', {(): 1.0}) == {(): 1.0}, \
         prometheus.log_tail()

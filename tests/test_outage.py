@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.databases import MariaDBServer, PostgreSQLServer
+from tests.support.http import get
 from tests.support.load import Load
 from tests.support.network import free_port
-from tests.support.server import Server, get
+from tests.support.server import QUICK_START, Server
 
 OUTAGE_S = 6
 ANSWER_WITHIN_S = 5  # "answered within a few seconds" during the outage
@@ -44,14 +45,13 @@ def test_database_outage_under_load(kind: str, trial: int, request: pytest.Fixtu
     name = urllib.parse.urlsplit(url).path.lstrip("/")
     # The last trial logs JSON: its lines must parse and hold no secret, failures included.
     log_format = "json" if trial == 2 else "text"
-    server = Server(tmp_path, free_port(), {"OS_API__AUTH_STRATEGY": "noauth2", "DB_SYNC": "True",
+    server = Server(tmp_path, free_port(), {**QUICK_START,
                                             "OS_PLACEMENT_DATABASE__CONNECTION": url,
                                             "PLACEDOCK_LOG_FORMAT": log_format})
     server.start().wait_ready()
     try:
         kept = create_provider(server.url)
-        assert server.process is not None
-        pids = [server.process.pid, *server.worker_pids()]
+        pids = [server.pid, *server.worker_pids()]
         with Load(server.url + "/resource_providers", clients=6, timeout=ANSWER_WITHIN_S) as load:
             load.wait_for("200", 30)
             cut = time.monotonic()
@@ -77,7 +77,7 @@ def test_database_outage_under_load(kind: str, trial: int, request: pytest.Fixtu
         assert first_200 < 5, first_200  # the goal is under 1 s: the figure is printed above
         assert get(server.url + "/health/ready", token=None)[0] == 200
         assert status == 200 and len(json.loads(body)["resource_providers"]) == 1
-        assert [server.process.pid, *server.worker_pids()] == pids, "a process was restarted"
+        assert [server.pid, *server.worker_pids()] == pids, "a process was restarted"
         assert "500 for" not in server.log()
         # The outage shows in the metrics: connections that could not be made, or were lost,
         # and every 503 by route.

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import signal
 import subprocess
-import time
+import tempfile
 from pathlib import Path
 
+from tests.support import http
 from tests.support.network import free_port
-from tests.support.server import REPO, base_environment, get
+from tests.support.processes import Process
+from tests.support.server import REPO, base_environment
 
 README = (REPO / "README.md").read_text()
 FENCE = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)
@@ -34,24 +35,15 @@ def serve_in_background(command: str, port: int, cwd: Path, timeout: float = 300
                         env: dict[str, str] | None = None, path: str = "/resource_providers",
                         ) -> None:
     """Run a README command that serves in the foreground; check it answers; stop it."""
-    process = subprocess.Popen(["bash", "-c", command], cwd=cwd,
-                               env={**base_environment(), **(env or {})},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            try:
-                if get(f"http://127.0.0.1:{port}{path}")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "never answered"
-            time.sleep(0.2)
-    finally:
-        process.send_signal(signal.SIGTERM)  # bash exec'd the server: this is its PID
-        process.wait(timeout=20)
+    with tempfile.TemporaryDirectory(prefix="placedock-readme-") as logs:
+        # bash execs the server: the PID stop() signals (SIGTERM) is the server's
+        process = Process(Path(logs) / "command.log", kind=command).spawn(
+            ["bash", "-c", command], {**base_environment(), **(env or {})}, cwd=cwd)
+        try:
+            http.wait_for(f"http://127.0.0.1:{port}{path}", timeout=timeout, process=process,
+                          interval=0.2)
+        finally:
+            process.stop(timeout=20)
 
 
 def test_quickstart_local_serves_on_8081() -> None:

@@ -9,8 +9,7 @@ import pytest
 
 from tests.support.load import WriterLoad
 from tests.support.network import free_port
-from tests.support.server import Server
-from tests.test_startup import NOAUTH
+from tests.support.server import QUICK_START, Server
 
 CLIENTS = 8
 SECONDS = 10
@@ -21,7 +20,7 @@ MIN_CYCLES = 10
 
 @pytest.mark.parametrize("trial", range(3))
 def test_eight_writers_for_ten_seconds_get_no_error(tmp_path: Path, trial: int) -> None:
-    running = Server(tmp_path, free_port(), {**NOAUTH,
+    running = Server(tmp_path, free_port(), {**QUICK_START,
                                              "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
     try:
         running.start().wait_ready()

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.http import get
 from tests.support.load import Load
 from tests.support.network import free_port
-from tests.support.server import REPO, Server, base_environment, get, run_startup
-
-NOAUTH = {"OS_API__AUTH_STRATEGY": "noauth2", "DB_SYNC": "True"}
+from tests.support.processes import wait_until
+from tests.support.server import QUICK_START, REPO, Server, base_environment, run_startup
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path, free_port(), {**NOAUTH,
+    running = Server(tmp_path, free_port(), {**QUICK_START,
                                              "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
     running.start().wait_ready()
     yield running
@@ -58,8 +58,7 @@ def test_api_served_at_root_and_under_placement(server: Server) -> None:
 
 
 def test_uwsgi_is_the_process_started_and_workers_are_forked(server: Server) -> None:
-    assert server.process is not None
-    cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().split(b"\0")
+    cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")
     assert b"placedock.serve" in cmdline  # bash exec'd python, which became uwsgi: same PID
     assert len(server.worker_pids()) == int(server.env.get("PLACEDOCK_PROCESSES", "2"))
     # and the metrics' own process, the mule
@@ -76,7 +75,7 @@ def test_health_probes_against_the_real_server(server: Server) -> None:
 
 
 def test_liveness_stays_ok_while_every_worker_is_busy(tmp_path: Path) -> None:
-    running = Server(tmp_path, free_port(), {**NOAUTH, "PLACEDOCK_PROCESSES": "1",
+    running = Server(tmp_path, free_port(), {**QUICK_START, "PLACEDOCK_PROCESSES": "1",
                                              "PLACEDOCK_THREADS": "1",
                                              "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
     running.start().wait_ready()
@@ -117,39 +116,36 @@ def ready_probe(port: int, address: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=20, check=False)
 
 
-def test_serves_on_the_ipv6_loopback_only(tmp_path: Path) -> None:
+def ipv4_reaches(address: str) -> bool:
+    """Whether a server bound to the IPv6 ``address`` takes IPv4 too: only ``::``, and only
+    while the kernel lets it (net.ipv6.bindv6only, default 0)."""
+    return address == "::" and (
+        Path("/proc/sys/net/ipv6/bindv6only").read_text().strip() == "0")
+
+
+@pytest.mark.parametrize("address", ["::1", "::"], ids=["ipv6-loopback", "ipv6-everywhere"])
+def test_serves_on_an_ipv6_address(tmp_path: Path, address: str) -> None:
+    """Reached on [::1] either way; on 127.0.0.1 only as ipv4_reaches() says; the ready probe
+    asks where the server is."""
     port = free_port()
-    running = Server(tmp_path, port, {**NOAUTH, "PLACEDOCK_ADDRESS": "::1",
+    running = Server(tmp_path, port, {**QUICK_START, "PLACEDOCK_ADDRESS": address,
                                       "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}, host="::1")
     try:
         running.start().wait_ready()
         assert get(f"http://[::1]:{port}/")[0] == 200
-        assert refused(f"http://127.0.0.1:{port}/")
-        probe = ready_probe(port, "::1")  # asks [::1], where the server is
-        assert probe.returncode == 0, probe.stderr
-    finally:
-        running.stop()
-    assert f"[::1]:{port}" in running.log()
-
-
-def test_ipv6_everywhere_serves_both_families(tmp_path: Path) -> None:
-    """:: takes IPv4 too unless the kernel says otherwise (net.ipv6.bindv6only, default 0)."""
-    port = free_port()
-    running = Server(tmp_path, port, {**NOAUTH, "PLACEDOCK_ADDRESS": "::",
-                                      "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}, host="::1")
-    try:
-        running.start().wait_ready()
-        assert get(f"http://[::1]:{port}/")[0] == 200
-        if Path("/proc/sys/net/ipv6/bindv6only").read_text().strip() == "0":
+        if ipv4_reaches(address):
             assert get(f"http://127.0.0.1:{port}/")[0] == 200
-        probe = ready_probe(port, "::")
+        else:
+            assert refused(f"http://127.0.0.1:{port}/")
+        probe = ready_probe(port, address)
         assert probe.returncode == 0, probe.stderr
     finally:
         running.stop()
+    assert f"[{address}]:{port}" in running.log()
 
 
 def test_command_runs_with_the_same_environment(tmp_path: Path, server: Server) -> None:
-    env = {**NOAUTH, "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}
+    env = {**QUICK_START, "PLACEDOCK_DATA_DIR": str(tmp_path / "data")}
     result = run_startup(["placement-manage", "db", "version"], env)
     assert result.returncode == 0, result.stderr
     from placedock import database
@@ -161,7 +157,7 @@ def test_secret_from_file_reaches_placement(tmp_path: Path) -> None:
     secret = tmp_path / "connection"
     secret.write_text(f"sqlite:///{tmp_path}/from-file.sqlite\n")
     running = Server(tmp_path, free_port(),
-                     {**NOAUTH, "OS_PLACEMENT_DATABASE__CONNECTION_FILE": str(secret)})
+                     {**QUICK_START, "OS_PLACEMENT_DATABASE__CONNECTION_FILE": str(secret)})
     running.start().wait_ready()
     running.stop()
     assert (tmp_path / "from-file.sqlite").stat().st_size > 0
@@ -175,7 +171,7 @@ def stop_under_load(server: Server, path: str = "/resource_providers") -> Load:
         load.wait_for("200", 50)
         server.signal(signal.SIGTERM)
         started = time.monotonic()
-        code = server.wait_exit(timeout=15)
+        code = server.wait(timeout=15)
         took = time.monotonic() - started
         load.wait_for("refused", 6)  # every client has seen the socket closed
     log = server.log()[before:]
@@ -193,7 +189,7 @@ def stop_under_load(server: Server, path: str = "/resource_providers") -> Load:
 def test_sigterm_under_load_refuses_new_connections_and_answers_the_rest(
         tmp_path: Path, shape: str, trial: int) -> None:
     processes, threads = shape.split("x")
-    running = Server(tmp_path, free_port(), {**NOAUTH, "PLACEDOCK_PROCESSES": processes,
+    running = Server(tmp_path, free_port(), {**QUICK_START, "PLACEDOCK_PROCESSES": processes,
                                              "PLACEDOCK_THREADS": threads,
                                              "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
     try:
@@ -204,13 +200,16 @@ def test_sigterm_under_load_refuses_new_connections_and_answers_the_rest(
         running.stop()
 
 
+def wait_respawned(server: Server, victim: int) -> None:
+    """Until the master has replaced the killed worker ``victim`` (2 workers again)."""
+    wait_until(lambda: victim not in server.worker_pids() and len(server.worker_pids()) >= 2,
+               timeout=10, interval=0.1, what=f"worker {victim} respawned")
+
+
 def test_a_stop_after_a_worker_was_replaced_still_loses_nothing(server: Server) -> None:
     victim = server.worker_pids()[0]
     os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while victim in server.worker_pids() or len(server.worker_pids()) < 2:
-        assert time.monotonic() < deadline, "worker not respawned"
-        time.sleep(0.1)
+    wait_respawned(server, victim)
     assert get(server.url + "/")[0] == 200  # the replaced worker left the socket accepting
     stop_under_load(server)
 
@@ -222,9 +221,26 @@ def test_killing_a_worker_under_load_keeps_serving(server: Server) -> None:
         os.kill(victim, signal.SIGKILL)
         served = load.count("200")
         load.wait_for("200", served + 100)
-    assert server.process is not None and server.process.poll() is None
-    deadline = time.monotonic() + 10
-    while victim in server.worker_pids() or len(server.worker_pids()) < 2:
-        assert time.monotonic() < deadline, "worker not respawned"
-        time.sleep(0.1)
+    assert server.running
+    wait_respawned(server, victim)
     print(f"kill -9 of worker {victim}: outcomes {dict(load.outcomes)}")
+
+
+def test_a_stop_while_waiting_for_the_database_ends_at_once_without_serving(
+        tmp_path: Path) -> None:
+    """SIGTERM before uwsgi runs (here: the database is not there yet) ends the start, status 0:
+    nothing is served yet, so nothing can be lost (placedock.early_stop)."""
+    nowhere = f"postgresql+psycopg2://placement:pw@127.0.0.1:{free_port()}/placement"
+    running = Server(tmp_path, free_port(), {**QUICK_START, "DB_WAIT_TIMEOUT": "120",
+                                             "OS_PLACEMENT_DATABASE__CONNECTION": nowhere})
+    try:
+        running.start()
+        wait_until(lambda: "waiting for database" in running.log(), timeout=60,
+                   what="a wait for the database")
+        running.signal(signal.SIGTERM)
+        status = running.wait(30)
+    finally:
+        running.stop()
+    log = running.log()
+    assert status == 0 and "placedock: stopped by SIGTERM before serving" in log, log
+    assert "Traceback" not in log and "uWSGI" not in log, log

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.http import get
 from tests.support.network import free_port
-from tests.support.server import Server, get, run_startup
+from tests.support.server import NOAUTH, QUICK_START, Server, run_startup
 
 SECRET = "s3cret-Value-42"  # put in every case; must never appear in any output
-NOAUTH = {"OS_API__AUTH_STRATEGY": "noauth2"}
 KEYSTONE = {
     "OS_API__AUTH_STRATEGY": "keystone",
     "OS_KEYSTONE_AUTHTOKEN__WWW_AUTHENTICATE_URI": "http://127.0.0.1:1/identity",
@@ -196,7 +196,7 @@ OPENRC = {
 
 def test_openrc_variables_are_ignored_with_one_warning(tmp_path: Path) -> None:
     port = free_port()
-    server = Server(tmp_path, port, {"OS_API__AUTH_STRATEGY": "noauth2", "DB_SYNC": "True",
+    server = Server(tmp_path, port, {**QUICK_START,
                                      "PLACEDOCK_DATA_DIR": str(tmp_path / "data"), **OPENRC})
     try:
         server.start().wait_ready()

@@ -13,10 +13,11 @@ import pytest
 from tests.support.apache import Apache
 from tests.support.containers import Containers, logs, wait_http
 from tests.support.docker_engine import build_image, docker
+from tests.support.http import get
 from tests.support.load import Load
 from tests.support.network import free_ports
 from tests.support.processes import wait_until
-from tests.support.server import REPO, get
+from tests.support.server import REPO
 from tests.test_databases import post_json
 
 N = 3

@@ -45,6 +45,23 @@ GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;
 SQL
 }
 
+# A node stopped uncleanly (docker kill, a crash, the OOM killer) has seqno -1 in grastate.dat,
+# and would ask for a full copy of the data (SST), which takes its donor out of service for as
+# long as the copy lasts. InnoDB still knows the last write set it committed: start from there,
+# and the node only catches up on what it missed (IST, from a peer's gcache). Prints the
+# position (uuid:seqno), or nothing when there is nothing to recover or recovery failed.
+recovered_position() {
+	grep -q '^seqno: *-1' "$DATA_DIR/grastate.dat" 2>/dev/null || return 0
+	local log=/tmp/wsrep-recover.log
+	if mariadbd --user=mysql --wsrep-recover --wsrep-cluster-address="gcomm://$GALERA_PEERS" \
+		--log-error="$log"; then
+		sed -n 's/.*WSREP: Recovered position: *//p' "$log" | tail -n 1
+	else
+		log "recovering the position failed (a full state transfer follows):"
+		tail -n 20 "$log" >&2
+	fi
+}
+
 initialise_data_dir() {
 	log "initialising a new data directory"
 	chown mysql:mysql "$DATA_DIR"
@@ -68,6 +85,12 @@ main() {
 	args=(--user=mysql --wsrep-node-name="$GALERA_NODE_NAME"
 		--wsrep-node-address="$(hostname -i | cut -d' ' -f1)"
 		--wsrep-cluster-address="gcomm://$GALERA_PEERS")
+	local position
+	position=$(recovered_position)
+	if [ -n "$position" ]; then
+		log "recovered position $position after an unclean stop"
+		args+=(--wsrep-start-position="$position")
+	fi
 	local waited=0
 	until peer_answers; do
 		if safe_to_bootstrap; then

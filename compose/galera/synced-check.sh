@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # One HTTP answer for HAProxy (run by socat per connection): 200 when this node's
-# wsrep_local_state is 4 (Synced), else 503. A donor or joiner must not take queries.
+# wsrep_local_state is 4 (Synced) or 2 (Donor/Desynced: it holds all the data, and an rsync
+# donor only holds writes back while it sends, as kolla's check allows with
+# AVAILABLE_WHEN_DONOR), else 503: a joiner must not take queries. Taking a donor out would
+# close its connections mid-query: that failed db-init while the cluster formed (joiners' SST).
 set -u
 read -r -t 2 _request_line || true
 state=$(mariadb --connect-timeout=2 -N -B -e "SHOW GLOBAL STATUS LIKE 'wsrep_local_state'" \
 	2>/dev/null | cut -f2)
-if [ "$state" = 4 ]; then
-	body="synced"
+if [ "$state" = 4 ] || [ "$state" = 2 ]; then
+	body="in service: wsrep_local_state=$state"
 	status="200 OK"
 else
 	body="not synced: wsrep_local_state=${state:-unknown}"

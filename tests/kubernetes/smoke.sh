@@ -48,23 +48,32 @@ make_image() {
 	rm -rf "$tmp"
 }
 
-manifests() {
+# deployment NAME CONTAINER COMMAND: one replica of the busybox image running COMMAND; the
+# caller writes the container's further lines (ports, probes, resources) after it.
+deployment() {
 	cat <<EOF
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: web, namespace: $NS}
+metadata: {name: $1, namespace: $NS}
 spec:
   replicas: 1
-  selector: {matchLabels: {app: web}}
+  selector: {matchLabels: {app: $1}}
   template:
-    metadata: {labels: {app: web}}
+    metadata: {labels: {app: $1}}
     spec:
       terminationGracePeriodSeconds: 1
       containers:
-      - name: httpd
+      - name: $2
         image: $IMAGE
         imagePullPolicy: Never
-        command: [sh, -c, 'mkdir -p /www && echo "hello from \$(hostname)" > /www/index.html && exec httpd -f -v -p 8080 -h /www']
+        command: [sh, -c, '$3']
+EOF
+}
+
+manifests() {
+	# shellcheck disable=SC2016 # $(hostname) is for the container's shell
+	deployment web httpd 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -v -p 8080 -h /www'
+	cat <<EOF
         ports: [{containerPort: 8080}]
         readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 2}
 ---
@@ -76,21 +85,9 @@ spec:
   selector: {app: web}
   ports: [{port: 8080, targetPort: 8080, nodePort: $NODEPORT}]
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: burn, namespace: $NS}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: burn}}
-  template:
-    metadata: {labels: {app: burn}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: burn
-        image: $IMAGE
-        imagePullPolicy: Never
-        command: [sh, -c, 'while :; do :; done']
+EOF
+	deployment burn burn 'while :; do :; done'
+	cat <<EOF
         resources:
           requests: {cpu: 100m, memory: 16Mi}
           limits: {cpu: 200m, memory: 32Mi}

@@ -9,28 +9,29 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from placedock import db_init
+from placedock import db_init, environment
 from tests.support.databases import MariaDBServer, PostgreSQLServer
 
 ADMIN_USER = "placedock_admin"
 ADMIN_PASSWORD = "admin-secret"
 
 
-def test_variable_is_read_from_its_file_without_the_final_newline(tmp_path: Path) -> None:
+def test_url_is_read_from_its_file_by_the_environment_rule(tmp_path: Path) -> None:
     secret = tmp_path / "url"
     secret.write_text("mysql+pymysql://a:b@h/d\n")
-    value = db_init.variable({"X_FILE": str(secret)}, "X")
-    assert value == "mysql+pymysql://a:b@h/d"
+    url = db_init.database_url({f"{db_init.PLACEMENT}_FILE": str(secret)}, db_init.PLACEMENT)
+    assert (url.username, url.password, url.host, url.database) == ("a", "b", "h", "d")
 
 
-def test_variable_given_twice_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(db_init.DbInitError, match="both X and X_FILE"):
-        db_init.variable({"X": "a", "X_FILE": str(tmp_path)}, "X")
+def test_url_given_twice_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(environment.ConfigurationError, match="both X and X_FILE"):
+        db_init.database_url({"X": "a", "X_FILE": str(tmp_path)}, "X")
 
 
-def test_variable_missing_names_both_forms() -> None:
-    with pytest.raises(db_init.DbInitError, match=r"X: not set \(nor X_FILE\)"):
-        db_init.variable({}, "X")
+def test_url_missing_names_both_forms_and_the_command() -> None:
+    with pytest.raises(environment.ConfigurationError,
+                       match=r"X: not set \(nor X_FILE\); db-init needs it"):
+        db_init.database_url({}, "X")
 
 
 def test_sqlite_is_refused() -> None:

@@ -47,3 +47,10 @@ def test_the_readme_table_gives_each_default(variable: str) -> None:
     row = re.search(rf"^\| `{variable}` \| `([^`]*)` \|", README, re.MULTILINE)
     assert row, f"no row for {variable} in the README's table"
     assert row.group(1) == environment.OWN_DEFAULTS[variable]
+
+
+@pytest.mark.parametrize("variable", sorted(defaults.PLACEMENT_OPTIONS))
+def test_the_readme_table_gives_each_placement_option_default(variable: str) -> None:
+    row = re.search(rf"^\| `{variable}` \| `([^`]*)` \|", README, re.MULTILINE)
+    assert row, f"no row for {variable} in the README's table"
+    assert row.group(1) == defaults.PLACEMENT_OPTIONS[variable]

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from placedock import environment
-
-NOAUTH = {"OS_API__AUTH_STRATEGY": "noauth2"}
+from placedock import defaults, environment
+from tests.support.server import NOAUTH
 
 
 def test_defaults_fill_in_what_uwsgi_needs(tmp_path: Path) -> None:
@@ -23,10 +22,40 @@ def test_defaults_fill_in_what_uwsgi_needs(tmp_path: Path) -> None:
         "PLACEDOCK_STATS_SOCKET": checked.settings.stats_socket,
         "PLACEDOCK_METRICS_PORT": "9180",
         "PLACEDOCK_LOG_FORMAT": "text",
+        **defaults.PLACEMENT_OPTIONS,
     }
     assert checked.settings.stats_socket.endswith("placedock-80.stats")
     assert checked.settings.db_sync is False
     assert checked.settings.db_wait_timeout == 60
+
+
+def test_the_wide_tree_guard_is_on_by_default_and_the_environment_overrides_it() -> None:
+    guarded = environment.read(NOAUTH).changes
+    assert guarded["OS_PLACEMENT__MAX_ALLOCATION_CANDIDATES"] == "1000"
+    assert guarded["OS_WORKAROUNDS__OPTIMIZE_FOR_WIDE_PROVIDER_TREES"] == "true"
+    assert guarded["OS_PLACEMENT__ALLOCATION_CANDIDATES_GENERATION_STRATEGY"] == "breadth-first"
+    unlimited = environment.read({**NOAUTH, "OS_PLACEMENT__MAX_ALLOCATION_CANDIDATES": "-1"})
+    assert "OS_PLACEMENT__MAX_ALLOCATION_CANDIDATES" not in unlimited.changes
+    assert unlimited.option_values["OS_PLACEMENT__MAX_ALLOCATION_CANDIDATES"] == "-1"
+    assert unlimited.changes["OS_WORKAROUNDS__OPTIMIZE_FOR_WIDE_PROVIDER_TREES"] == "true"
+
+
+def test_a_placement_conf_setting_the_guard_keeps_its_value(tmp_path: Path) -> None:
+    """The environment beats the file: a default exported over the file's value would win."""
+    (tmp_path / "placement.conf").write_text(
+        "[placement]\nmax_allocation_candidates = 50000\n"
+        "[workarounds]\noptimize-for-wide-provider-trees = false\n")
+    checked = environment.read({**NOAUTH, "OS_PLACEMENT_CONFIG_DIR": str(tmp_path)})
+    assert "OS_PLACEMENT__MAX_ALLOCATION_CANDIDATES" not in checked.changes
+    assert "OS_WORKAROUNDS__OPTIMIZE_FOR_WIDE_PROVIDER_TREES" not in checked.changes
+    assert checked.changes["OS_PLACEMENT__ALLOCATION_CANDIDATES_GENERATION_STRATEGY"] == (
+        "breadth-first")
+
+
+def test_the_guard_values_are_valid_for_placement() -> None:
+    """Each default passes the same check as a value the user gives."""
+    assert environment.read({**NOAUTH, **defaults.PLACEMENT_OPTIONS}).changes.keys().isdisjoint(
+        defaults.PLACEMENT_OPTIONS)
 
 
 @pytest.mark.parametrize("word", ["True", "true", "1", "yes", "ON"])
@@ -48,6 +77,33 @@ def test_file_form_replaces_the_variable(tmp_path: Path) -> None:
     )
     assert checked.changes["OS_PLACEMENT_DATABASE__CONNECTION_FILE"] is None
     assert checked.settings.database_url.password == "pw"
+
+
+def test_file_value_reads_the_file_without_its_final_newline(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\r\n")
+    assert environment.file_value({"X_FILE": str(secret)}, "X") == "s3cret"
+    assert environment.file_value({"X": "plain"}, "X") == "plain"
+    assert environment.file_value({}, "X") is None
+
+
+@pytest.mark.parametrize("given, refusal", [
+    ({"X": "a", "X_FILE": "/dev/null"}, "X: both X and X_FILE are set; set only one"),
+    ({"X_FILE": ""}, "X_FILE: set but empty"),
+    ({"X_FILE": "/nonexistent/secret"},
+     "X_FILE: cannot read '/nonexistent/secret': No such file or directory"),
+])
+def test_file_value_refusals_name_the_variable(given: dict[str, str], refusal: str) -> None:
+    with pytest.raises(environment.ConfigurationError) as raised:
+        environment.file_value(given, "X")
+    assert str(raised.value).startswith(refusal)
+
+
+@pytest.mark.parametrize("given", [{}, {"X": ""}])
+def test_required_value_refuses_unset_or_empty_naming_the_command(given: dict[str, str]) -> None:
+    with pytest.raises(environment.ConfigurationError,
+                       match=r"^X: not set \(nor X_FILE\); db-init needs it$"):
+        environment.required_value(given, "X", "db-init")
 
 
 def test_real_option_ending_in_file_is_a_value_not_a_file_form() -> None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from placedock import conf_to_env, environment, options
+from tests.support.server import NOAUTH
 
-NOAUTH = {"OS_API__AUTH_STRATEGY": "noauth2"}
 SECRET = "Agr33ment-s3cret"
 PASSWORD_PLUGIN = {("keystone_authtoken", "auth_type"): "password"}
 

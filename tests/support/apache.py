@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import re
 import signal
-import urllib.request
 from pathlib import Path
 
-from tests.support.keystone import SpawnedServer, process_environment
+from tests.support import http
+from tests.support.processes import ServerProcess, clean_environment
 
 MODULES = ["mpm_event", "authz_core", "slotmem_shm", "proxy", "proxy_http", "proxy_balancer",
            "lbmethod_byrequests", "proxy_hcheck"]
@@ -34,7 +34,7 @@ MEMBER_ROW = re.compile(r">http://127\.0\.0\.1:(\d+)/placement</a></td>(?:<td>[^
                         r"<td>([^<]*)</td>")
 
 
-class Apache(SpawnedServer):
+class Apache(ServerProcess):
     """Debian's apache2 in the foreground with a config of its own; stopped by its PID."""
 
     kind = "apache"
@@ -46,9 +46,9 @@ class Apache(SpawnedServer):
         config = self.workdir / "httpd.conf"
         config.write_text(HTTPD_CONF.format(dir=self.workdir, port=self.port, modules=modules,
                                             site=site))
-        self._spawn(["/usr/sbin/apache2", "-f", str(config), "-DFOREGROUND"],
-                    process_environment({}))
-        return self._wait_until(lambda: bool(self.members()), timeout)
+        self.spawn(["/usr/sbin/apache2", "-f", str(config), "-DFOREGROUND"], clean_environment(),
+                   cwd=self.workdir)
+        return self.wait_until_ready(lambda: bool(self.members()), timeout)
 
     @property
     def url(self) -> str:
@@ -56,17 +56,15 @@ class Apache(SpawnedServer):
 
     def graceful(self) -> None:
         """What `apache2ctl graceful` does: re-read the config, let requests in flight finish."""
-        assert self.pid is not None
         os.kill(self.pid, signal.SIGUSR1)
 
     def members(self) -> dict[int, str]:
         """Port -> status ("Init Ok", "Init HcFl", ...) from the balancer-manager page."""
         try:
-            with urllib.request.urlopen(self.url + "/balancer-manager", timeout=5) as response:
-                page = response.read().decode()
+            _, page = http.get(self.url + "/balancer-manager", token=None, timeout=5)
         except OSError:
             return {}
-        return {int(port): status.strip() for port, status in MEMBER_ROW.findall(page)}
+        return {int(port): status.strip() for port, status in MEMBER_ROW.findall(page.decode())}
 
     def access_log(self) -> list[str]:
         return (self.workdir / "access.log").read_text().splitlines()

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import time
-
+from tests.support import http
 from tests.support.docker_engine import docker
-from tests.support.server import get
+from tests.support.processes import wait_until
+from tests.support.server import QUICK_START
 
 IMAGE = "placedock"
-NOAUTH = ["-e", "OS_API__AUTH_STRATEGY=noauth2", "-e", "DB_SYNC=True"]
+
+
+def env_options(env: dict[str, str]) -> list[str]:
+    """``docker run`` options that set ``env`` in the container."""
+    return [option for key, value in env.items() for option in ("-e", f"{key}={value}")]
+
+
+QUICK_START_OPTIONS = env_options(QUICK_START)
 
 
 class Containers:
@@ -29,16 +36,15 @@ class Containers:
 
 
 def wait_http(url: str, timeout: float = 60, container: str | None = None) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            if get(url, timeout=2)[0] == 200:
-                return time.monotonic() - started
-        except OSError:
-            pass
-        time.sleep(0.05)
-    logs = docker("logs", container).stdout + docker("logs", container).stderr if container else ""
-    raise AssertionError(f"{url} never answered 200:\n{logs[-3000:]}")
+    """Seconds until ``url`` answers 200; NotReady with the container's log if it never does."""
+    return http.wait_for(url, timeout=timeout,
+                         log=(lambda: logs(container)[-3000:]) if container else None)
+
+
+def wait_health(container: str, wanted: str = "healthy", timeout: float = 60) -> float:
+    """Seconds until the engine reports the container's health check as ``wanted``."""
+    return wait_until(lambda: inspect(container, "{{.State.Health.Status}}") == wanted, timeout,
+                      interval=0.5, what=f"health {wanted}", log=lambda: logs(container)[-3000:])
 
 
 def logs(container: str) -> str:
@@ -48,5 +54,3 @@ def logs(container: str) -> str:
 
 def inspect(container: str, template: str) -> str:
     return docker("inspect", "--format", template, container).stdout.strip()
-
-

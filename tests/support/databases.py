@@ -25,17 +25,16 @@ import signal
 import stat
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from tests.support import processes
+from tests.support.processes import ServerProcess
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 APP_USER = "placement"
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,63}$")
 
 
-class _Server(processes.ServerProcess):
+class _Server(ServerProcess):
     """What both servers share: workdir, fixed port, per-server password, the process we started."""
 
     kind = "database"
@@ -53,20 +52,8 @@ class _Server(processes.ServerProcess):
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self._initialized():
             self._initialize()
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                self._server_command(), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True, **self._run_as(),
-            )
-        deadline = time.monotonic() + timeout
-        while not self._accepts_connections():
-            if self._process.poll() is not None:
-                code, self._process = self._process.returncode, None
-                raise RuntimeError(f"{self.kind} exited with {code}:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{self.kind} not ready after {timeout} s:\n{self.log_tail()}")
-            time.sleep(0.05)
+        self.spawn(self._server_command(), None, **self._run_as())
+        self.wait_until_ready(self._accepts_connections, timeout)
         self._admin_sql(self._ensure_user_sql())
 
     # -- databases ---------------------------------------------------------------------------

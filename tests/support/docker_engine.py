@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from tests.support import processes
+from tests.support.processes import NotReady, Process, wait_until
 
 DOCKER = "docker"
 BUILD_ARGS_FOR_THIS_MACHINE = ["--network", "host"]  # builds reach package registries only so
@@ -71,24 +69,19 @@ def engine_answers() -> bool:
 class DockerEngine:
     """A reachable engine; `process` is set only when we started dockerd ourselves."""
 
-    def __init__(self, process: subprocess.Popen[bytes] | None = None,
-                 log_path: Path | None = None) -> None:
+    def __init__(self, process: Process | None = None) -> None:
         self.process = process
-        self.log_path = log_path
 
     @property
     def started_by_us(self) -> bool:
         return self.process is not None
 
-    def log_tail(self, lines: int = 40) -> str:
-        return processes.log_tail(self.log_path, lines)
-
     def stop(self, timeout: float = 60) -> None:
         """Stop dockerd if we started it (by its PID) and wait; an engine we found is left alone."""
         process, self.process = self.process, None
-        processes.stop(process, signal.SIGTERM, timeout)
-        if self.log_path is not None:
-            shutil.rmtree(self.log_path.parent, ignore_errors=True)
+        if process is not None:
+            process.stop(timeout)
+            shutil.rmtree(process.log_path.parent, ignore_errors=True)
 
 
 def ensure_engine(timeout: float = 60) -> DockerEngine | None:
@@ -99,22 +92,16 @@ def ensure_engine(timeout: float = 60) -> DockerEngine | None:
     if os.geteuid() != 0 or dockerd is None or shutil.which(DOCKER) is None:
         return None
     log_path = Path(tempfile.mkdtemp(prefix="placedock-dockerd-")) / "dockerd.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([dockerd], stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    engine = DockerEngine(process, log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if engine_answers():
-            if process.poll() is not None:  # ours lost a race with another dockerd: use that one
-                return DockerEngine()
-            return engine
-        if process.poll() is not None and not engine_answers():
-            raise RuntimeError(f"dockerd exited with {process.returncode}:\n{engine.log_tail()}")
-        time.sleep(0.2)
-    tail = engine.log_tail()
-    engine.stop()
-    raise RuntimeError(f"dockerd did not answer within {timeout} s:\n{tail}")
+    process = Process(log_path, kind="dockerd").spawn([dockerd], None)
+    try:
+        wait_until(engine_answers, timeout, interval=0.2, what="docker info to answer",
+                   process=process)
+    except NotReady:
+        if not engine_answers():
+            raise
+    if not process.running:  # ours lost a race with another dockerd: use that one
+        return DockerEngine()
+    return DockerEngine(process)
 
 
 def image_exists(name: str) -> bool:

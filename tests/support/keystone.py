@@ -1,7 +1,5 @@
-"""A real keystone and a real memcached on 127.0.0.1 for tests, each stopped by its own PID.
+"""A real keystone on 127.0.0.1 for tests, stopped by its own PID.
 
-    memcached = MemcachedServer(workdir / "memcached")
-    memcached.start()                      # memcached.servers == "127.0.0.1:PORT"
     keystone = KeystoneServer(workdir / "keystone")
     keystone.start()                       # install (once), initialise (once), serve, wait
     token = keystone.issue_token("admin", keystone.admin_password, "admin")
@@ -20,25 +18,23 @@ Every password is random per server object.
 
 from __future__ import annotations
 
-import fcntl
 import grp
 import json
 import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.support import processes
+from tests.support import http
+from tests.support.cache import cache_dir, locked
+from tests.support.processes import SYSTEM_PATH, ServerProcess, clean_environment
 
 KEYSTONE_REQUIREMENTS = ("keystone==30.0.0", "pyuwsgi==2.0.30.post1")
 READY_MARKER = ".placedock-ready"
@@ -51,36 +47,8 @@ DEMO_PROJECT = "demo"
 MOUNT = "/identity"
 
 
-def cache_dir() -> Path:
-    """Where tools too slow to fetch on every run are kept between runs."""
-    configured = os.environ.get("TESTS_CACHE_DIR")
-    return Path(configured) if configured else Path.home() / ".cache" / "placedock"
-
-
 def keystone_venv() -> Path:
     return cache_dir() / "keystone-venv"
-
-
-def process_environment(extra: dict[str, str]) -> dict[str, str]:
-    """A clean environment: no caller OS_* variable may reach keystone's oslo.config."""
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": os.environ.get("HOME", "/root"),
-        "LANG": "C.UTF-8",
-        **extra,
-    }
-
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on a file, so parallel test sessions install the venv only once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_keystone_venv(timeout: float = 900) -> Path:
@@ -109,72 +77,11 @@ def ensure_keystone_venv(timeout: float = 900) -> Path:
     return venv
 
 
-class SpawnedServer(processes.ServerProcess):
-    """One long-running server process we started, with its log; stopped by its PID only."""
-
-    def __init__(self, workdir: Path) -> None:
-        super().__init__(workdir, f"{self.kind}.log")
-
-    def _spawn(self, command: list[str], env: dict[str, str]) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=env, cwd=self.workdir, start_new_session=True,
-            )
-
-    def _wait_until(self, ready: Any, timeout: float) -> float:
-        """Seconds until ready() is true; stop and raise with the log if it never is."""
-        started = time.monotonic()
-        while not ready():
-            if self._process is None or self._process.poll() is not None:
-                code = self._process.returncode if self._process else None
-                self._process = None
-                raise RuntimeError(f"{self.kind} exited with {code}:\n{self.log_tail()}")
-            if time.monotonic() - started > timeout:
-                self.stop()
-                raise RuntimeError(f"{self.kind} not ready after {timeout} s:\n{self.log_tail()}")
-            time.sleep(0.05)
-        return time.monotonic() - started
-
-
-class MemcachedServer(SpawnedServer):
-    """Debian's memcached on 127.0.0.1 (TCP only, no UDP)."""
-
-    kind = "memcached"
-    binary = "memcached"  # Debian's package, found on PATH
-
-    @property
-    def servers(self) -> str:
-        """The value for [keystone_authtoken]memcached_servers."""
-        return f"127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 10) -> float:
-        if self.running:
-            return 0.0
-        binary = shutil.which(self.binary)
-        if binary is None:
-            raise RuntimeError("memcached is not installed (apt-get install memcached)")
-        command = [binary, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "32"]
-        if os.geteuid() == 0:
-            command += ["-u", pwd.getpwuid(0).pw_name]  # memcached refuses root without -u
-        self._spawn(command, process_environment({}))
-        return self._wait_until(self._answers, timeout)
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                sock.sendall(b"version\r\n")
-                return sock.recv(64).startswith(b"VERSION")
-        except OSError:
-            return False
-
-
 class KeystoneError(RuntimeError):
     pass
 
 
-class KeystoneServer(SpawnedServer):
+class KeystoneServer(ServerProcess):
     """keystone (PyPI release, own venv) on sqlite under uwsgi at http://127.0.0.1:PORT/identity."""
 
     kind = "keystone"
@@ -216,8 +123,8 @@ class KeystoneServer(SpawnedServer):
         if not initialised:
             self._initialise()
         setup_seconds = time.monotonic() - started
-        self._spawn(self._uwsgi_command(), self._environment())
-        self.start_seconds = self._wait_until(self._answers, timeout)
+        self.spawn(self._uwsgi_command(), self._environment(), cwd=self.workdir)
+        self.start_seconds = self.wait_until_ready(self._answers, timeout)
         if not initialised:
             started = time.monotonic()
             self._create_accounts()
@@ -226,11 +133,10 @@ class KeystoneServer(SpawnedServer):
 
     def _environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         assert self.venv is not None
-        return process_environment({
-            "PATH": f"{self.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        return clean_environment({
             "OS_KEYSTONE_CONFIG_DIR": str(self.workdir),
             **(extra or {}),
-        })
+        }, path=f"{self.venv / 'bin'}:{SYSTEM_PATH}")
 
     def _uwsgi_command(self) -> list[str]:
         assert self.venv is not None
@@ -249,11 +155,7 @@ class KeystoneServer(SpawnedServer):
         ]
 
     def _answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/v3", timeout=2) as response:
-                return response.status == 200
-        except (OSError, urllib.error.HTTPError):
-            return False
+        return http.status(self.url + "/v3", token=None, timeout=2) == 200
 
     # -- first start -------------------------------------------------------------------------
     def _initialise(self) -> None:

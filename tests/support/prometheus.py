@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 import urllib.parse
 from pathlib import Path
 
-from tests.support import processes
-from tests.support.server import get
+from tests.support import http
+from tests.support.processes import ServerProcess
 
 BINARY = "prometheus"
 SCRAPE_INTERVAL_S = 1
 JOB = "placedock"
 
 
-class PrometheusServer(processes.ServerProcess):
+class PrometheusServer(ServerProcess):
     """Scrapes ``targets`` (host:port) every second; stopped by its own PID."""
 
     kind = "prometheus"
 
     def __init__(self, workdir: Path, targets: list[str]) -> None:
-        super().__init__(workdir, "prometheus.log")
+        super().__init__(workdir)
         self.targets = targets
 
     @property
@@ -40,29 +39,17 @@ class PrometheusServer(processes.ServerProcess):
         }))
         binary = shutil.which(BINARY)
         assert binary, "prometheus is not installed"
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                [binary, f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{self.port}"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while not self._ready():
-            assert self.running, f"prometheus exited:\n{self.log_tail()}"
-            assert time.monotonic() < deadline, f"prometheus not ready:\n{self.log_tail()}"
-            time.sleep(0.1)
+        self.spawn([binary, f"--config.file={config}",
+                    f"--storage.tsdb.path={self.workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}"], None)
+        http.wait_for(f"{self.url}/-/ready", timeout=timeout, token=None, process=self,
+                      interval=0.1)
         return self
-
-    def _ready(self) -> bool:
-        try:
-            return get(f"{self.url}/-/ready", timeout=2)[0] == 200
-        except OSError:
-            return False
 
     def query(self, expression: str) -> dict[tuple[tuple[str, str], ...], float]:
         """An instant query: each series' labels (sorted; without the name, job and instance) ->
         value."""
-        status, body = get(f"{self.url}/api/v1/query?"
+        status, body = http.get(f"{self.url}/api/v1/query?"
                            + urllib.parse.urlencode({"query": expression}), timeout=10)
         answer = json.loads(body)
         assert status == 200 and answer["status"] == "success", answer

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from placedock import health
+from tests.support import http
 from tests.support.network import free_port
+from tests.support.processes import SYSTEM_PATH, Process, clean_environment
 
 REPO = Path(__file__).resolve().parents[2]
 STARTUP = REPO / "startup.sh"
 
+# placement without keystone: noauth2 takes any token (it still wants one: http.TOKEN).
+NOAUTH = {"OS_API__AUTH_STRATEGY": "noauth2"}
+# The quick start's settings: noauth2, and the schema made at start, so a server on sqlite
+# serves on its own.
+QUICK_START = {**NOAUTH, "DB_SYNC": "True"}
+
 
 def base_environment() -> dict[str, str]:
-    """A clean environment: the test venv first on PATH, nothing of the caller's OS_* leaking."""
-    venv_bin = str(Path(sys.executable).parent)
-    return {
-        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": os.environ.get("HOME", "/root"),
-        "LANG": "C.UTF-8",
-    }
+    """A clean environment with the test venv first on PATH (where startup.sh finds uwsgi)."""
+    return clean_environment(path=f"{Path(sys.executable).parent}:{SYSTEM_PATH}")
 
 
 def run_startup(args: list[str], env: dict[str, str],
@@ -37,23 +35,15 @@ def run_startup(args: list[str], env: dict[str, str],
     )
 
 
-def get(url: str, token: str | None = "admin", timeout: float = 10) -> tuple[int, bytes]:
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("x-auth-token", token)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-class Server:
+class Server(Process):
     """startup.sh serving placement; stopped by its own PID only."""
+
+    kind = "placedock"
 
     def __init__(self, workdir: Path, port: int, env: dict[str, str],
                  host: str = "127.0.0.1") -> None:
         """``host``: where the tests reach it (PLACEDOCK_ADDRESS, unless that is 0.0.0.0 or ::)."""
+        super().__init__(workdir / f"placedock-{port}.log")
         self.workdir = workdir
         self.port = port
         self.host = host
@@ -61,38 +51,18 @@ class Server:
         self.env = {**base_environment(), "PLACEDOCK_ADDRESS": "127.0.0.1",
                     "PLACEDOCK_PORT": str(port), "PLACEDOCK_METRICS_PORT": str(free_port()),
                     **env}
-        self.log_path = workdir / f"placedock-{port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://{f'[{self.host}]' if ':' in self.host else self.host}:{self.port}"
 
     def start(self) -> Server:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [str(STARTUP)], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
+        self.log_path.unlink(missing_ok=True)  # one start, one log
+        return self.spawn([str(STARTUP)], self.env)
 
     def wait_ready(self, timeout: float = 60) -> float:
-        """Seconds until /health/ready answers 200; fail with the log if it never does."""
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"placedock exited {self.process.returncode}:\n{self.log()}")
-            try:
-                if get(self.url + "/health/ready", timeout=2)[0] == 200:
-                    return time.monotonic() - started
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"placedock not ready after {timeout} s:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        """Seconds until /health/ready answers 200; NotReady with the log if it never does."""
+        return http.wait_for(self.url + "/health/ready", timeout=timeout, process=self)
 
     def worker_pids(self) -> list[int]:
         """The uwsgi workers, as the master lists them on its stats socket (the metrics mule is
@@ -103,24 +73,5 @@ class Server:
 
     def children(self) -> list[int]:
         """Every child of the master: the workers and the metrics mule."""
-        assert self.process is not None
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
         return [int(pid) for pid in children.read_text().split()]
-
-    def signal(self, signum: int) -> None:
-        assert self.process is not None
-        self.process.send_signal(signum)
-
-    def wait_exit(self, timeout: float) -> int:
-        assert self.process is not None
-        return self.process.wait(timeout=timeout)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)  # the group we started, our own
-            self.process.wait(timeout=5)
