@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Self
@@ -109,3 +110,36 @@ class CpuWindow:
 
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+class PeakPss:
+    """Samples the PSS of some process trees in a thread while in the ``with`` block; keeps the
+    peak of ``combine`` over them (sum: a server's total; max: its largest worker). Sampling
+    also ends as soon as ``proceed(peak)`` is false."""
+
+    def __init__(self, pids: Callable[[], list[int]], combine: Callable[[list[int]], int] = sum,
+                 interval: float = 0.5, proceed: Callable[[int], bool] = lambda peak: True) -> None:
+        self._pids = pids
+        self._combine = combine
+        self._interval = interval
+        self._proceed = proceed
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            sizes = [pss_bytes(pid) for pid in self._pids()]
+            if sizes:
+                self.peak = max(self.peak, self._combine(sizes))
+            if not self._proceed(self.peak):
+                return
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

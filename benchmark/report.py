@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,16 +133,20 @@ def throughput_table(results: Results) -> list[str]:
     return lines
 
 
+def markdown_table(header: list[str], aligns: str, rows: Iterable[list[str]]) -> list[str]:
+    """A Markdown table's lines; `aligns` has a character a column: "l" (left) or "r" (right)."""
+    return ["| " + " | ".join(header) + " |",
+            "| " + " | ".join("---" if align == "l" else "---:" for align in aligns) + " |",
+            *("| " + " | ".join(row) + " |" for row in rows)]
+
+
 def writes_table(results: Results) -> list[str]:
-    lines = [("| Configuration | PUT /allocations/{new consumer}: allocations/s | CPU ms/req | "
-              "p50 / p99 ms | Errors | Load / others / stolen |"),
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for row in results.rows:
-        lines.append(f"| {_name(row)} | {_spread(row.rate(WRITES))} | "
-                     f"{_spread(row.cpu_per_request(WRITES), _ms)} | "
-                     f"{row.p50(WRITES).median:.0f} / {row.p99(WRITES).median:.0f} | "
-                     f"{row.errors(WRITES)} | {_conditions(row, [WRITES])} |")
-    return lines
+    return markdown_table(
+        ["Configuration", "PUT /allocations/{new consumer}: allocations/s", "CPU ms/req",
+         "p50 / p99 ms", "Errors", "Load / others / stolen"], "lrrrrr",
+        ([_name(row), _spread(row.rate(WRITES)), _spread(row.cpu_per_request(WRITES), _ms),
+          f"{row.p50(WRITES).median:.0f} / {row.p99(WRITES).median:.0f}",
+          str(row.errors(WRITES)), _conditions(row, [WRITES])] for row in results.rows))
 
 
 def spread_table(results: Results) -> list[str]:

@@ -132,37 +132,26 @@ def worker_pids(server: Placedock) -> list[int]:
     return [worker["pid"] for worker in stats.get("workers", []) if worker.get("pid", 0) > 0]
 
 
-class WorkerPss:
-    """Samples each uwsgi worker's PSS four times a second and keeps the largest one seen; past
-    `bound` bytes (if given) it stops the server, our own process, so that a runaway request
-    cannot take the machine's memory (`stopped` then says so)."""
+class WorkerPss(processes.PeakPss):
+    """The largest uwsgi worker's PSS, four samples a second; past `bound` bytes (if given) it
+    stops the server, our own process, so that a runaway request cannot take the machine's
+    memory (`stopped` then says so)."""
 
     def __init__(self, server: Placedock, bound: int | None = None) -> None:
         self.server = server
         self.bound = bound
-        self.peak = 0
         self.stopped = False
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(lambda: worker_pids(server), combine=max, interval=0.25,
+                         proceed=self._within_bound)
 
-    def _run(self) -> None:
-        while self.server.running:
-            for pid in worker_pids(self.server):
-                self.peak = max(self.peak, processes.pss_bytes(pid))
-            if self.bound is not None and self.peak > self.bound:
-                self.stopped = True
-                self.server.stop(timeout=5)
-                return
-            if self._done.wait(0.25):
-                return
-
-    def __enter__(self) -> WorkerPss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
+    def _within_bound(self, peak: int) -> bool:
+        if not self.server.running:
+            return False
+        if self.bound is not None and peak > self.bound:
+            self.stopped = True
+            self.server.stop(timeout=5)
+            return False
+        return True
 
 
 def run_cell(label: str, port: int, requests: Callable[[int], Request], budget: Budget,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from benchmark import scale_requests, wide_tree
+from benchmark.report import markdown_table
 from benchmark.scale_load import OUTCOMES, Cell
 
 if TYPE_CHECKING:  # the sweep's module imports this one
@@ -170,16 +171,14 @@ def _slope_text(slope_list: list[float | None]) -> str:
 
 
 def cells_table(results: Results) -> list[str]:
-    lines = ["| Database | Nodes | Request | 2xx (others) | CPU ms/req | DB ms/req | "
-             "p50 / p99 ms | Response | Peak worker PSS MB |",
-             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for size in results.sizes:
-        for label, cell in cells(size):
-            lines.append(f"| {size.database} | {size.nodes:,} | {label} | {outcomes(cell)} | "
-                         f"{cpu(cell)} | {_ms(cell.database_cpu_ms)} | "
-                         f"{_ms(cell.percentile_ms(0.5))} / {_ms(cell.percentile_ms(0.99))} | "
-                         f"{_bytes(cell.size)} | {cell.worker_pss / MB:,.0f} |")
-    return lines
+    return markdown_table(
+        ["Database", "Nodes", "Request", "2xx (others)", "CPU ms/req", "DB ms/req",
+         "p50 / p99 ms", "Response", "Peak worker PSS MB"], "lrlrrrrrr",
+        ([size.database, f"{size.nodes:,}", label, outcomes(cell), cpu(cell),
+          _ms(cell.database_cpu_ms),
+          f"{_ms(cell.percentile_ms(0.5))} / {_ms(cell.percentile_ms(0.99))}",
+          _bytes(cell.size), f"{cell.worker_pss / MB:,.0f}"]
+         for size in results.sizes for label, cell in cells(size)))
 
 
 def sizing_table(results: Results) -> list[str]:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import signal
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
 
 from benchmark import processes, wrk
 from benchmark.batches import Batch
@@ -55,29 +53,6 @@ class Measured:
     pss_during: dict[str, int] = field(default_factory=dict)  # the peak under each read's load
     workers: str = ""  # what placedock said it runs ("2x4"), for its defaults
     batch: Batch | None = None  # allocation candidates in a closed batch (the CPU goal's rows)
-
-
-class PeakPss:
-    """Samples the PSS of some process trees every half second in a thread; keeps the peak."""
-
-    def __init__(self, pids: Callable[[], list[int]]) -> None:
-        self._pids = pids
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, sum(processes.pss_bytes(pid) for pid in self._pids()))
-            self._stop.wait(0.5)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def server_env(base: dict[str, str], settings: Settings, port: int) -> dict[str, str]:
@@ -143,7 +118,7 @@ def measure_reads(config: Config, server: Process, port: int,
     measured.idle_pss = processes.pss_bytes(server.pid)
     script = wrk.headers_script(settings.workdir)
     for label, path in endpoints.items():
-        with PeakPss(lambda: [server.pid]) as peak:
+        with processes.PeakPss(lambda: [server.pid]) as peak:
             measured.results[label] = _wrk(f"http://127.0.0.1:{port}{path}", script, server,
                                            settings)
         measured.pss_during[label] = max(peak.peak, processes.pss_bytes(server.pid))
@@ -185,7 +160,7 @@ def measure_limit_reads(config: Config, workers: Workers, endpoints: dict[str, s
     measured = Measured(config)
     measured.idle_pss = sum(processes.pss_bytes(pid) for pid in workers.pids)
     for label, path in endpoints.items():
-        with PeakPss(lambda: workers.pids) as peak:
+        with processes.PeakPss(lambda: workers.pids) as peak:
             measured.results[label] = _point(
                 lambda seconds, path=path: _combine(workers.get(path, seconds)), workers,
                 settings)
