@@ -34,7 +34,7 @@ BALANCER_SH = configs.REPO / "devstack" / "balancer.sh"
 SHIPPED_MEMBER = "disablereuse=On"  # in balancer.sh's member options
 UWSGI_IDLE_S = 4.0  # uwsgi's socket-timeout: how long http11-socket keeps an idle connection
 PATH = "/placement/resource_providers"
-CLIENTS = 8  # more than the 2 x 2 threads: Apache's pool grows past them
+CLIENTS = 8  # more than the defaults' threads (2 x 1): Apache's pool grows past them
 CLIENT_TIMEOUT_S = 30.0
 # The ways a request ends, in table order; a status not listed counts as "other".
 OUTCOMES = ["2xx", "502", "503", "reset", "refused", "timeout", "other"]
@@ -163,12 +163,12 @@ def table(outcomes: list[Outcome]) -> list[str]:
 
 def method(count: int) -> str:
     """The paragraph above the table."""
-    return (f"One placedock server (2 x 2, as the defaults) behind Debian's Apache 2.4 with "
-            f"devstack/balancer.sh's file for one member, its member options changed as each row "
-            f"says. {count} rounds of {CLIENTS} clients each sending `GET {PATH}` at once, every "
-            f"request on a new connection to Apache; between rounds the clients stay idle for "
-            f"{UWSGI_IDLE_S - 0.1:g} to {UWSGI_IDLE_S + 0.1:g} s (swept across the rounds), "
-            f"about uwsgi's {UWSGI_IDLE_S:g} s idle timeout for a kept connection, so that Apache "
-            f"reuses pooled connections uwsgi is about to close. Every request is counted by how "
-            f"it ended: 2xx, 502 and 503 from Apache, reset (a connection closed without a "
-            f"response), refused, timeout ({CLIENT_TIMEOUT_S:g} s).")
+    return (f"One placedock server (its defaults, {configs.default_workers()}) behind Debian's "
+            f"Apache 2.4 with devstack/balancer.sh's file for one member, its member options "
+            f"changed as each row says. {count} rounds of {CLIENTS} clients each sending "
+            f"`GET {PATH}` at once, every request on a new connection to Apache; between rounds "
+            f"the clients stay idle for {UWSGI_IDLE_S - 0.1:g} to {UWSGI_IDLE_S + 0.1:g} s "
+            f"(swept across the rounds), about uwsgi's {UWSGI_IDLE_S:g} s idle timeout for a kept "
+            f"connection, so that Apache reuses pooled connections uwsgi is about to close. Every "
+            f"request is counted by how it ended: 2xx, 502 and 503 from Apache, reset (a "
+            f"connection closed without a response), refused, timeout ({CLIENT_TIMEOUT_S:g} s).")

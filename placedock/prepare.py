@@ -68,7 +68,7 @@ def prepare_server() -> None:
         with step("database schema at head") as detail:
             detail.append(database.check_at_head(settings.database_url))
     log(f"serving on port {settings.port} with {settings.processes} processes "
-        f"x {settings.threads} threads")
+        f"x {settings.threads} thread{'' if settings.threads == 1 else 's'}")
 
 
 def command_shell_lines() -> str:
