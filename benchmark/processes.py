@@ -59,8 +59,9 @@ def jiffies(pids: list[int]) -> int:
 
 def tree_jiffies(roots: list[int]) -> int:
     """CPU time of these processes and of every process below them, as they are now: a server's
-    master and workers (and any mule), or the in-process leader and its forked workers."""
-    return jiffies([pid for root in roots for pid in descendants(root)])
+    master and workers (and any mule), or the in-process leader and its forked workers. A
+    process below two roots (a container's server below the engine's shim) counts once."""
+    return jiffies(sorted({pid for root in roots for pid in descendants(root)}))
 
 
 def clock_ticks() -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmark import processes, wrk
 from benchmark.batches import Batch
 from benchmark.configs import Config
-from benchmark.containers import ContainerServer, ContainerWorkers
+from benchmark.containers import ContainerServer, ContainerWorkers, engine_pids
 from benchmark.inprocess import Answer, Workers
 from tests.support import http
 from tests.support.network import free_port
@@ -137,7 +137,7 @@ def _wrk(url: str, script: Path, server: Process, settings: Settings
     return timed(lambda: wrk.run(url, settings.warmup_s, settings.measure_s,
                                  settings.connections, script,
                                  counted_window_cpu(lambda: [server.pid], settings)),
-                 lambda: [server.pid, settings.database_pid])
+                 lambda: [server.pid, settings.database_pid, *_engine(server)])
 
 
 @contextmanager
@@ -187,7 +187,12 @@ def _point(run: Callable[[float], wrk.LoadResult], workers: Workers, settings: S
         result.server_cpu_s = spent / processes.clock_ticks()
         return result
 
-    return timed(measured, lambda: [*workers.pids, settings.database_pid])
+    return timed(measured, lambda: [*workers.pids, settings.database_pid, *_engine(workers)])
+
+
+def _engine(host: Process | Workers) -> list[int]:
+    """In a container, the Docker engine's processes too (containers.engine_pids)."""
+    return engine_pids() if isinstance(host, ContainerServer | ContainerWorkers) else []
 
 
 def _combine(answers: list[Answer]) -> wrk.LoadResult:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
-from benchmark import balancer
+from benchmark import balancer, processes
 from benchmark.configs import (
     IMAGE_LIMIT,
     IMAGE_ROW,
@@ -18,12 +19,13 @@ from benchmark.configs import (
     keep_alive_ini,
     unfrozen_ini,
 )
+from benchmark.containers import engine_pids, host_pid
 from benchmark.repeats import Spread
 from benchmark.report import BATCH_ROWS
 from benchmark.run import VARIANTS
 from benchmark.wrk import LoadResult
 from tests.support.databases import PG_BIN
-from tests.support.docker_engine import DockerEngine
+from tests.support.docker_engine import DockerEngine, docker
 from tests.support.server import REPO
 from tests.support.skips import require
 
@@ -122,3 +124,34 @@ def test_the_unfrozen_ini_differs_from_the_shipped_one_only_in_the_module() -> N
     shipped = SHIPPED_INI.read_text()
     removed = set(shipped.splitlines()) - set(unfrozen_ini(shipped).splitlines())
     assert removed == {"module = placedock.wsgi:application"}
+
+
+def test_a_process_below_two_roots_counts_once(tmp_path: Path) -> None:
+    """A container's server is below the engine's shim and is measured as a root of its own."""
+    ready = tmp_path / "ready"
+    burn = f"sum(range(3 * 10**6)); open({str(ready)!r}, 'w').close(); import time; time.sleep(60)"
+    with subprocess.Popen(["python3", "-c", burn]) as child:
+        try:
+            deadline = time.monotonic() + 30
+            while not ready.exists():
+                assert child.poll() is None and time.monotonic() < deadline, "never got ready"
+                time.sleep(0.01)
+            spent = processes.jiffies([child.pid])
+            assert spent > 0
+            assert processes.tree_jiffies([child.pid, child.pid]) == spent
+            assert processes.tree_jiffies([os.getppid(), child.pid]) >= spent
+        finally:
+            child.kill()
+
+
+def test_the_engine_processes_include_the_containers_shim(base_image: str) -> None:
+    name = f"placedock-test-engine-{os.getpid()}"
+    docker("run", "-d", "--rm", "--name", name, base_image, "sleep", "60")
+    try:
+        server = host_pid(name)
+        stat = Path(f"/proc/{server}/stat").read_text().rsplit(")", 1)[1].split()
+        shim = int(stat[1])  # the parent of a container's first process
+        assert shim in engine_pids()
+        assert server not in engine_pids()
+    finally:
+        docker("rm", "-f", name)
