@@ -202,6 +202,7 @@ def measure_all(settings: throughput.Settings, base: dict[str, str], providers: 
         for row in rows:
             row.runs[repeat].results[throughput.WRITES] = writes(row.config, providers, settings,
                                                                  base)
+            seed.forget_allocations(settings.database_url)
             log(f"{row.config.name}: writes measured ({repeat + 1}/{repeats})")
     return rows
 

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from benchmark import balancer, processes
+from benchmark import balancer, processes, seed
 from benchmark.configs import (
     IMAGE_LIMIT,
     IMAGE_ROW,
@@ -155,3 +155,34 @@ def test_the_engine_processes_include_the_containers_shim(base_image: str) -> No
         assert server not in engine_pids()
     finally:
         docker("rm", "-f", name)
+
+
+def test_forgetting_allocations_empties_allocations_and_consumers_only(postgresql_url: str
+                                                                       ) -> None:
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    from placedock import database
+
+    database.migrate(make_url(postgresql_url), lambda line: None)
+    engine = sqlalchemy.create_engine(postgresql_url)
+    count = "SELECT (SELECT count(*) FROM allocations), (SELECT count(*) FROM consumers), " \
+            "(SELECT count(*) FROM resource_classes)"
+    try:
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text(
+                "INSERT INTO projects (id, external_id) VALUES (1, 'p');"
+                "INSERT INTO users (id, external_id) VALUES (1, 'u');"
+                "INSERT INTO consumers (id, uuid, project_id, user_id, generation) "
+                "VALUES (1, 'c0000000-0000-4000-a000-000000000001', 1, 1, 0);"
+                "INSERT INTO allocations (id, resource_provider_id, consumer_id, "
+                "resource_class_id, used) VALUES (1, 1, 'c0000000-0000-4000-a000-000000000001', "
+                "0, 1)"))
+            before = connection.execute(sqlalchemy.text(count)).one()
+        seed.forget_allocations(postgresql_url)
+        with engine.connect() as connection:
+            after = connection.execute(sqlalchemy.text(count)).one()
+    finally:
+        engine.dispose()
+    assert before[:2] == (1, 1) and before[2] > 0
+    assert after == (0, 0, before[2])  # the seeded resource classes stay
