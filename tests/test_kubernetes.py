@@ -117,6 +117,7 @@ def rendered_objects(manifest: str, here: Path = REPO) -> dict[str, dict]:
             for o in yaml.safe_load_all(result.stdout) if o}
 
 
+@pytest.mark.usefixtures("kubernetes_build")
 def test_render_makes_bootstraps_copy_of_each_object() -> None:
     objects = {**rendered_objects("deployment.yaml"), **rendered_objects("autoscaler.yaml"),
                **rendered_objects("postgresql.yaml")}
@@ -144,6 +145,7 @@ def test_render_makes_bootstraps_copy_of_each_object() -> None:
     assert objects["PodDisruptionBudget/placedock"]["apiVersion"] == "policy/v1beta1"
 
 
+@pytest.mark.usefixtures("kubernetes_build")
 def test_render_reads_yaml_not_lines(tmp_path: Path) -> None:
     """Re-indented, keys reordered, comments gone: the same objects come out."""
     for manifest in MANIFESTS:
@@ -155,6 +157,7 @@ def test_render_reads_yaml_not_lines(tmp_path: Path) -> None:
 @pytest.mark.parametrize("edit", [("  replicas: 1\n", "  replicas: 2\n"),
                                   ("image: placedock:latest", "image: placedock:edge"),
                                   ("  type: ClusterIP\n", "  type: NodePort\n")])
+@pytest.mark.usefixtures("kubernetes_build")
 def test_render_stops_in_one_line_when_a_change_does_not_apply(tmp_path: Path,
                                                                edit: tuple[str, str]) -> None:
     text = (REPO / "deployment.yaml").read_text()
@@ -211,14 +214,20 @@ def poll(what: str, predicate: Callable[[], bool], timeout: float, interval: flo
 
 
 @pytest.fixture(scope="module")
-def cluster(docker_engine: DockerEngine, base_image: str,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def kubernetes_build() -> None:
+    """Kubernetes built from source (tests/kubernetes/cluster.sh install; cached after the first
+    time): the render tests need its kubectl before any test needs the cluster."""
     require(os.geteuid() == 0 and shutil.which("apt-get") is not None,
             "root on Debian, to build and run a Kubernetes cluster (tests/kubernetes/cluster.sh)")
-    require(shutil.which("ab") is not None, "ab (Debian package apache2-utils)")
     install = subprocess.run(["bash", str(CLUSTER_SH), "install"], capture_output=True, text=True,
                              timeout=3600, check=False)
     require(install.returncode == 0, f"a Kubernetes {K8S_VERSION} build: {install.stderr[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def cluster(kubernetes_build: None, docker_engine: DockerEngine, base_image: str,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    require(shutil.which("ab") is not None, "ab (Debian package apache2-utils)")
     # The official postgres image cannot be pulled here: a test-only stand-in of the same name.
     if not image_exists(POSTGRES_IMAGE):
         ensure_base_image(POSTGRES_BASE)
