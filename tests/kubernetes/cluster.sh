@@ -220,11 +220,17 @@ cmd_install() {
 # running PID WORD: the process lives (a zombie does not count: this VM's init reaps
 # slowly) and its command line holds WORD (guards against a reused PID).
 running() {
-	local pid=$1 word=$2 stat cmd
+	local pid=$1 word=$2 stat cmd i
 	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
 	stat=${stat##*) }
 	[ "${stat%% *}" != Z ] || return 1
-	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	# A process in the middle of an exec shows an empty command line for a moment (python3 may
+	# be a chain of them: pyenv's shims are scripts): read it again rather than call it gone.
+	for ((i = 0; i < 20; i++)); do
+		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+		[ -z "$cmd" ] || break
+		sleep 0.05
+	done
 	[[ $cmd == *"$word"* ]]
 }
 # The word each component's command line must hold.
@@ -425,7 +431,10 @@ default_sa_ready() {
 }
 
 start_metrics_api() {
-	spawn metrics-api python3 "$HERE/metrics_api.py" \
+	# The interpreter itself, not a wrapper that execs it (pyenv's python3 is a shell script).
+	local python
+	python=$(python3 -c 'import sys; print(sys.executable)')
+	spawn metrics-api "$python" "$HERE/metrics_api.py" \
 		--port "$METRICS_PORT" --state-dir "$STATE" --node-name "$NODE" \
 		--apiserver "https://127.0.0.1:$APISERVER_PORT" --token-file "$STATE/token"
 	wait_for 30 metrics-api metrics_listening
