@@ -11,7 +11,7 @@ ADDRESS = "0.0.0.0"  # every IPv4 address: a container's port is published from 
 PORT = "80"
 DATA_DIR = "/var/lib/placement"  # the default sqlite database's folder: the image makes it
 # Processes x threads: measured on 2 cores (README, "Choosing the defaults"): a second thread
-# in a process costs every request 15-25% more CPU while both are busy (they take turns on the
+# in a process costs every request 10-25% more CPU while both are busy (they take turns on the
 # interpreter lock), more than it saves on a database on the same host.
 PROCESSES = "2"
 THREADS = "1"

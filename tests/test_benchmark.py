@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def test_a_process_below_two_roots_counts_once(tmp_path: Path) -> None:
     """A container's server is below the engine's shim and is measured as a root of its own."""
     ready = tmp_path / "ready"
     burn = f"sum(range(3 * 10**6)); open({str(ready)!r}, 'w').close(); import time; time.sleep(60)"
-    with subprocess.Popen(["python3", "-c", burn]) as child:
+    with subprocess.Popen([sys.executable, "-c", burn]) as child:
         try:
             deadline = time.monotonic() + 30
             while not ready.exists():
