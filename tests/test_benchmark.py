@@ -168,10 +168,12 @@ def test_forgetting_allocations_empties_allocations_and_consumers_only(postgresq
     database.migrate(make_url(postgresql_url), lambda line: None)
     engine = sqlalchemy.create_engine(postgresql_url)
     count = "SELECT (SELECT count(*) FROM allocations), (SELECT count(*) FROM consumers), " \
-            "(SELECT count(*) FROM resource_classes)"
+            "(SELECT count(*) FROM resource_providers)"
     try:
         with engine.begin() as connection:
             connection.execute(sqlalchemy.text(
+                "INSERT INTO resource_providers (id, uuid, name, generation, root_provider_id) "
+                "VALUES (1, 'a0000000-0000-4000-a000-000000000001', 'cn0', 1, 1);"
                 "INSERT INTO projects (id, external_id) VALUES (1, 'p');"
                 "INSERT INTO users (id, external_id) VALUES (1, 'u');"
                 "INSERT INTO consumers (id, uuid, project_id, user_id, generation) "
@@ -185,5 +187,5 @@ def test_forgetting_allocations_empties_allocations_and_consumers_only(postgresq
             after = connection.execute(sqlalchemy.text(count)).one()
     finally:
         engine.dispose()
-    assert before[:2] == (1, 1) and before[2] > 0
-    assert after == (0, 0, before[2])  # the seeded resource classes stay
+    assert before == (1, 1, 1)
+    assert after == (0, 0, 1)  # the provider stays
