@@ -42,6 +42,8 @@ NAMESPACE = "placedock"
 LABEL = "app.kubernetes.io/managed-by=placedock-bootstrap"
 
 # The README's Kubernetes commands, verbatim (tests/test_readme.py checks they are here).
+# autoscaler.yaml's bounds are 1 and 10.
+HPA_BOUNDS = '{"spec": {"minReplicas": %d, "maxReplicas": %d}}'
 BOOTSTRAP = "./bootstrap.sh --load none --expose nodeport --node-address 127.0.0.1 --replicas 3"
 TOP = "kubectl -n placedock top pods"
 WATCH_HPA = "kubectl -n placedock get hpa -w"
@@ -359,10 +361,12 @@ def test_a_node_drain_under_load_keeps_a_replica_and_fails_no_request(deployed: 
     """kubectl drain evicts one of two replicas (preStop, then placedock's stop); the
     PodDisruptionBudget refuses to evict the other while its replacement cannot be scheduled on
     the cordoned node. Under load throughout: not one request fails."""
-    deployed.kubectl("scale", "deployment", "placedock", "--replicas=2")
-    poll("two replicas", lambda: deployed.replicas() == (2, 2), 180)
+    # Two replicas held by the autoscaler itself: a plain `kubectl scale` raced it, which an
+    # earlier test's load had set scaling (CI once waited 180 s for two in vain).
+    deployed.kubectl("patch", "hpa", "placedock", "-p", HPA_BOUNDS % (2, 2))
     node = deployed.kubectl("get", "nodes", "-o", "jsonpath={.items[0].metadata.name}").strip()
     try:
+        poll("two replicas", lambda: deployed.replicas() == (2, 2), 180)
         with Load(deployed.url + "/resource_providers", clients=4, max_seconds=240) as load:
             load.wait_for("200", 50)
             drain = deployed.sh(f"kubectl drain {node} --ignore-daemonsets --delete-emptydir-data "
@@ -372,6 +376,7 @@ def test_a_node_drain_under_load_keeps_a_replica_and_fails_no_request(deployed: 
             load.wait_for("200", load.count("200") + 100, timeout=60)
     finally:
         deployed.kubectl("uncordon", node)
+        deployed.kubectl("patch", "hpa", "placedock", "-p", HPA_BOUNDS % (1, 10))
     outcomes = dict(load.outcomes)
     deployed.figures["node drain"] = f"1 of 2 evicted, the other kept; outcomes {outcomes}"
     say(f"node drain: rc {drain.returncode}, ready during {ready_during}, {outcomes}")
