@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Self
 
+from benchmark import processes
 from benchmark.inprocess import REPO, Workers
 from tests.support.containers import env_options
 from tests.support.docker_engine import DOCKER, docker
@@ -23,7 +24,7 @@ from tests.support.processes import Process
 PASSED_PREFIXES = ("OS_", "PLACEDOCK_", "DB_SYNC", "MALLOC_")
 NOT_PASSED = {"PLACEDOCK_DATA_DIR"}
 BENCHMARK_IN_IMAGE = "/opt/placedock-benchmark"  # where this package is mounted for the limit
-# The Docker engine's processes (/proc/PID/comm; the kernel cuts names to 15 characters).
+# The Docker engine's processes, by name (processes.pids_named).
 ENGINE_COMMANDS = {"dockerd", "containerd", "containerd-shim"}
 
 
@@ -42,15 +43,7 @@ def engine_pids() -> list[int]:
     a container's output to its log (placement writes a line per request), work that running the
     image costs: a measurement of the image counts it as the benchmark's own, not as other
     programs' (it was a fifth of the machine's CPU under `GET /` load)."""
-    found = []
-    for comm in Path("/proc").glob("[0-9]*/comm"):
-        try:
-            name = comm.read_text().strip()
-        except OSError:
-            continue  # exited meanwhile
-        if name in ENGINE_COMMANDS:
-            found.append(int(comm.parent.name))
-    return found
+    return processes.pids_named(ENGINE_COMMANDS)
 
 
 def _docker_run(name: str, env: dict[str, str]) -> list[str]:

@@ -23,6 +23,20 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def pids_named(commands: set[str]) -> list[int]:
+    """Every process whose name (/proc/PID/comm, cut by the kernel to 15 characters) is one of
+    `commands`."""
+    found = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            name = comm.read_text().strip()
+        except OSError:
+            continue  # exited meanwhile
+        if name in commands:
+            found.append(int(comm.parent.name))
+    return found
+
+
 def pss_bytes(pid: int) -> int:
     """Proportional set size of `pid` and its descendants (shared pages counted once in all)."""
     total = 0
