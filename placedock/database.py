@@ -267,8 +267,9 @@ class OutageWatch:
 
 def serialise_sqlite_transactions(engine: Engine) -> bool:
     """On sqlite, make each transaction of ``engine`` (placement's) take the write lock at BEGIN
-    and wait up to SQLITE_BUSY_TIMEOUT_MS for it; other databases are left alone. Returns whether
-    it applies. Calling it again adds nothing.
+    and wait up to SQLITE_BUSY_TIMEOUT_MS for it, except one a thread begins while it holds that
+    lock itself (see _begin); other databases are left alone. Returns whether it applies.
+    Calling it again adds nothing.
 
     Why: oslo.db begins every sqlite transaction with a plain (deferred) BEGIN, and placement's
     writes read first (generations, ids) and then write. Two such transactions each hold a read
@@ -281,9 +282,9 @@ def serialise_sqlite_transactions(engine: Engine) -> bool:
     """
     if engine.url.get_backend_name() != "sqlite":
         return False
-    if not event.contains(engine, "before_cursor_execute", _begin_immediate):
+    if not event.contains(engine, "before_cursor_execute", _begin):
         event.listen(engine, "connect", _busy_timeout)
-        event.listen(engine, "before_cursor_execute", _begin_immediate, retval=True)
+        event.listen(engine, "before_cursor_execute", _begin, retval=True)
     return True
 
 
@@ -291,12 +292,52 @@ def _busy_timeout(dbapi_connection: sqlite3.Connection, _record: object) -> None
     dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
-def _begin_immediate(_connection: Connection, _cursor: object, statement: str,
-                     parameters: object, _context: object, _many: bool) -> tuple[str, object]:
-    """oslo.db's own BEGIN (its sqlite "begin" listener), made IMMEDIATE."""
-    if statement == "BEGIN":
-        statement = "BEGIN IMMEDIATE"
-    return statement, parameters
+class _WriteLock(threading.local):
+    """The DB-API connection on which this thread last took sqlite's write lock."""
+
+    connection: sqlite3.Connection | None = None
+
+
+_write_lock = _WriteLock()
+
+
+def _begin(connection: Connection, _cursor: object, statement: str, parameters: object,
+           _context: object, _many: bool) -> tuple[str, object]:
+    """oslo.db's own BEGIN (its sqlite "begin" listener), made IMMEDIATE, unless this thread
+    already holds the write lock on another connection: then it stays deferred, and reads.
+
+    Why: placement reads on a second connection inside a write of its own. A conflicting
+    allocation write is retried after reading the providers' generations again in an
+    independent transaction (placement.objects.allocation.replace_all), while the request's
+    write transaction is still open. Begun IMMEDIATE, that read would wait for the write lock its
+    own request holds, for the whole busy timeout, then fail: a 30 s stall for every request
+    queued behind it, then a 500. Deferred, it takes only a read lock, which sqlite grants beside
+    a pending write (the holder of the write lock is this very thread, so nobody is committing),
+    and it sees what the racing request committed, as placement means it to.
+    """
+    if statement != "BEGIN":
+        return statement, parameters
+    dbapi_connection = connection.connection.dbapi_connection
+    if _holds_write_lock_elsewhere(dbapi_connection):
+        return statement, parameters
+    _write_lock.connection = dbapi_connection  # type: ignore[assignment]
+    return "BEGIN IMMEDIATE", parameters
+
+
+def _holds_write_lock_elsewhere(dbapi_connection: object) -> bool:
+    """Whether this thread's last write transaction is still open on another connection.
+
+    oslo.db gives a sqlite file a NullPool: each DB-API connection serves one checkout, on one
+    thread, and is closed at its end. So a connection still open and in a transaction is this
+    thread's transaction, still going.
+    """
+    holder = _write_lock.connection
+    if holder is None or holder is dbapi_connection:
+        return False
+    try:
+        return holder.in_transaction
+    except sqlite3.ProgrammingError:  # closed: that checkout has ended
+        return False
 
 
 def _true(value: object) -> bool:

@@ -5,13 +5,14 @@ to end in tests/test_databases.py and tests/test_outage.py."""
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from oslo_db.sqlalchemy import engines
+from oslo_db.sqlalchemy import enginefacade, engines
 from sqlalchemy.engine import URL, make_url
 
 from placedock import database
@@ -62,7 +63,7 @@ def test_other_databases_are_left_alone(url: str) -> None:
     before = (len(engine.pool.dispatch.connect), len(engine.dispatch.before_cursor_execute))
     assert database.serialise_sqlite_transactions(engine) is False
     assert (len(engine.pool.dispatch.connect), len(engine.dispatch.before_cursor_execute)) == before
-    assert not sa.event.contains(engine, "before_cursor_execute", database._begin_immediate)
+    assert not sa.event.contains(engine, "before_cursor_execute", database._begin)
 
 
 def read_then_write_at_once(engine: sa.Engine, writers: int = 2) -> list[str]:
@@ -98,6 +99,67 @@ def test_with_it_overlapping_writers_queue_and_all_commit(tmp_path: Path) -> Non
     assert read_then_write_at_once(engine, writers=4) == []
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM t")).scalar() == 4
+
+
+@enginefacade.transaction_context_provider
+class RequestContext:
+    """What placement's own request context is to oslo.db: a holder of the transaction."""
+
+
+def placement_like_facade(path: Path) -> enginefacade._TransactionContextManager:
+    facade = enginefacade.transaction_context()
+    facade.configure(connection=f"sqlite:///{path}")
+    engine = facade.writer.get_engine()
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE IF NOT EXISTS t (x INTEGER)"))
+    database.serialise_sqlite_transactions(engine)
+    return facade
+
+
+def test_a_read_inside_its_own_threads_write_does_not_wait_for_that_write(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # placement's allocation retry: an independent reader inside the request's open writer.
+    # Were it begun IMMEDIATE it would wait out the busy timeout (cut to 2 s here), then fail.
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 2_000)
+    facade = placement_like_facade(tmp_path / "p.sqlite")
+    seen = statements(facade.writer.get_engine())
+    context = RequestContext()
+    read_inside: list[int] = []
+    started = time.monotonic()
+    with facade.writer.using(context):
+        context.session.execute(sa.text("INSERT INTO t VALUES (1)"))
+        with facade.reader.independent.using(context):
+            # Its own read lock, beside the write: it sees only what was committed.
+            read_inside.append(context.session.execute(sa.text("SELECT count(*) FROM t")).scalar())
+        context.session.execute(sa.text("INSERT INTO t VALUES (2)"))
+    assert time.monotonic() - started < 1
+    assert read_inside == [0]
+    assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE", "BEGIN"]
+    with facade.reader.using(context):
+        assert context.session.execute(sa.text("SELECT count(*) FROM t")).scalar() == 2
+
+
+def test_a_transaction_after_the_threads_write_ended_takes_the_write_lock_again(
+        tmp_path: Path) -> None:
+    facade = placement_like_facade(tmp_path / "p.sqlite")
+    seen = statements(facade.writer.get_engine())
+    for _ in range(2):
+        with facade.writer.using(RequestContext()) as session:
+            session.execute(sa.text("INSERT INTO t VALUES (1)"))
+    assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"] * 2
+
+
+def test_each_connection_serves_one_checkout_as_the_write_lock_tracking_assumes(
+        tmp_path: Path) -> None:
+    # placedock.database._holds_write_lock_elsewhere counts on oslo.db's NullPool for sqlite:
+    # were connections pooled, one could be another thread's by now.
+    engine = oslo_engine(tmp_path / "p.sqlite")
+    database.serialise_sqlite_transactions(engine)
+    with engine.connect() as connection, connection.begin():
+        connection.execute(sa.text("INSERT INTO t VALUES (1)"))
+    assert isinstance(engine.pool, sa.pool.NullPool)
+    with pytest.raises(sqlite3.ProgrammingError):
+        database._write_lock.connection.in_transaction  # closed with its checkout
 
 
 def test_outage_watch_marks_only_the_thread_that_saw_it() -> None:

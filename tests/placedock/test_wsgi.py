@@ -49,7 +49,7 @@ print(json.dumps({
     "ready": call("/health/ready"),
     "head": wsgi.HEAD,
     "sqlite_serialised": database.event.contains(engine, "before_cursor_execute",
-                                                 database._begin_immediate),
+                                                 database._begin),
     "signals": signals,
     "stop_signal": drain.SIGNAL,
     "frozen": gc.get_freeze_count(),
