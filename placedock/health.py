@@ -48,9 +48,9 @@ def ready(environ: Mapping[str, str]) -> str | None:
         return None
     except urllib.error.HTTPError as error:
         body = error.read().decode("utf-8", "replace")
-        try:
-            return f"not ready: {json.loads(body)['reason']}"
-        except (ValueError, KeyError):
+        try:  # placedock.middleware.Readiness's error: its detail begins "not ready: "
+            return str(json.loads(body)["errors"][0]["detail"])
+        except (ValueError, LookupError, TypeError):
             return f"not ready: HTTP {error.code}"
     except OSError as error:
         return f"no answer from {url}: {error}"

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
+from placedock import errors
+
 PREFIX = "/placement"
 READY_PATH = "/health/ready"
 RETRY_AFTER_S = 2  # the database came back within a second of being restored in the tests
@@ -64,10 +66,9 @@ class Readiness:
         if problem is None:
             return _json_response(start_response, "200 OK", {"status": "ready"}, [])
         LOG.warning("not ready: %s", problem)
-        return _json_response(
-            start_response, "503 Service Unavailable", {"status": "not ready", "reason": problem},
-            [("Retry-After", str(RETRY_AFTER_S))],
-        )
+        return errors.respond(start_response, environ, 503, f"not ready: {problem}",
+                              errors.SERVICE_NOT_READY,
+                              headers=[("Retry-After", str(RETRY_AFTER_S))])
 
 
 class Outages(Protocol):
@@ -118,20 +119,16 @@ class HideServerErrors:
         if self.outages.unreachable:
             LOG.warning("503 for %s %s (request %s): the database is unreachable",
                         environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), request_id)
-            return _error(start_response, 503, "Service Unavailable",
-                          "The database is unreachable; retry shortly.", request_id,
-                          [*kept, ("Retry-After", str(RETRY_AFTER_S))])
+            return errors.respond(start_response, environ, 503,
+                                  "The database is unreachable; retry shortly.",
+                                  errors.DATABASE_UNAVAILABLE, request_id,
+                                  [*kept, ("Retry-After", str(RETRY_AFTER_S))])
         LOG.error("500 for %s %s (request %s): %s", environ.get("REQUEST_METHOD"),
                   environ.get("PATH_INFO"), request_id, original.decode("utf-8", "replace"))
-        return _error(start_response, 500, "Internal Server Error",
-                      "The server failed to handle the request; the log holds the details "
-                      f"under request id {request_id or '(none)'}.", request_id, kept)
-
-
-def _error(start_response: StartResponse, code: int, title: str, detail: str, request_id: str,
-           headers: list[tuple[str, str]]) -> list[bytes]:
-    error = {"status": code, "title": title, "detail": detail, "request_id": request_id}
-    return _json_response(start_response, f"{code} {title}", {"errors": [error]}, headers)
+        return errors.respond(start_response, environ, 500,
+                              "The server failed to handle the request; the log holds the "
+                              f"details under request id {request_id or '(none)'}.",
+                              errors.code_of(original), request_id, kept)
 
 
 class Recorder(Protocol):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.support.error_schema import checked_error
 from tests.support.http import get
 from tests.support.network import free_port
 from tests.support.server import NOAUTH, Server
@@ -177,7 +178,7 @@ def test_readiness_follows_the_database(tmp_path: Path, database) -> None:
         db_server.stop()
         status, body = get(server.url + "/health/ready", token=None)
         assert status == 503, body
-        assert "database check failed" in json.loads(body)["reason"]
+        assert "database check failed" in checked_error(body, 503)["detail"]
         db_server.start()
         server.wait_ready(timeout=30)
     finally:

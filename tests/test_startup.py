@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.error_schema import checked_error
 from tests.support.http import get
 from tests.support.load import Load
 from tests.support.network import free_port
@@ -98,7 +99,7 @@ def test_readiness_fails_when_the_schema_is_gone(server: Server, tmp_path: Path)
         db.execute("UPDATE alembic_version SET version_num = 'b4ed3a175331'")
     status, body = get(server.url + "/health/ready", token=None)
     assert status == 503
-    assert "placement needs" in json.loads(body)["reason"]
+    assert "placement needs" in checked_error(body, 503)["detail"]
 
 
 def refused(url: str) -> bool:

@@ -158,8 +158,9 @@ def test_each_connection_serves_one_checkout_as_the_write_lock_tracking_assumes(
     with engine.connect() as connection, connection.begin():
         connection.execute(sa.text("INSERT INTO t VALUES (1)"))
     assert isinstance(engine.pool, sa.pool.NullPool)
+    closed_with_its_checkout = database._write_lock.connection
     with pytest.raises(sqlite3.ProgrammingError):
-        database._write_lock.connection.in_transaction  # closed with its checkout
+        assert closed_with_its_checkout is not None and closed_with_its_checkout.in_transaction
 
 
 def test_outage_watch_marks_only_the_thread_that_saw_it() -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import wsgiref.simple_server
 from pathlib import Path
 
 import pytest
 
-from placedock import health
+from placedock import health, middleware
 
 
 def serve_once(path: Path, payload: dict) -> threading.Thread:
@@ -70,3 +71,25 @@ def test_ready_fails_when_nothing_listens() -> None:
 def test_readiness_asks_where_the_server_listens(address: str | None, url: str) -> None:
     environ = {} if address is None else {"PLACEDOCK_ADDRESS": address}
     assert health.ready_url(environ) == url
+
+
+def test_ready_reports_the_readiness_endpoints_reason() -> None:
+    # The real middleware behind a real (standard library) HTTP server.
+    app = middleware.Readiness(lambda environ, start_response: [],
+                               lambda: "database check failed: refused")
+    server = wsgiref.simple_server.make_server("127.0.0.1", 0, app,
+                                               handler_class=QuietHandler)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    try:
+        problem = health.ready({"PLACEDOCK_ADDRESS": "127.0.0.1",
+                                "PLACEDOCK_PORT": str(server.server_port)})
+    finally:
+        thread.join(10)
+        server.server_close()
+    assert problem == "not ready: database check failed: refused"
+
+
+class QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from placedock import middleware
+from placedock import errors, middleware
+from tests.support.error_schema import checked_error
 
 
 def call(app: middleware.App, path: str) -> tuple[str, dict[str, str], bytes, dict[str, Any]]:
@@ -60,11 +61,13 @@ def test_ready_when_check_passes() -> None:
     assert status == "200 OK" and json.loads(body) == {"status": "ready"}
 
 
-def test_not_ready_says_why() -> None:
+def test_not_ready_says_why_in_placements_error_shape() -> None:
     app = middleware.Readiness(recording_app(), lambda: "database check failed: refused")
     status, headers, body, _ = call(app, "/health/ready")
     assert status.startswith("503") and headers["Retry-After"] == str(middleware.RETRY_AFTER_S)
-    assert json.loads(body)["reason"] == "database check failed: refused"
+    error = checked_error(body, 503)
+    assert error["detail"] == "not ready: database check failed: refused"
+    assert error["code"] == errors.SERVICE_NOT_READY
 
 
 def test_other_paths_pass_through_readiness() -> None:
@@ -78,8 +81,17 @@ def test_500_body_is_replaced_and_request_id_kept() -> None:
     status, headers, body, _ = call(app, "/resource_providers")
     assert status.startswith("500")
     assert b"INSERT" not in body and b"pymysql" not in body
-    assert json.loads(body)["errors"][0]["request_id"] == "req-1"
+    error = checked_error(body, 500)
+    assert (error["request_id"], error["code"]) == ("req-1", errors.UNDEFINED)
     assert headers["x-openstack-request-id"] == "req-1"
+    assert headers["Content-Type"] == "application/json"
+
+
+def test_500_keeps_the_code_placement_gave_it() -> None:
+    given = b'{"errors": [{"detail": "SELECT ...", "code": "placement.concurrent_update"}]}'
+    app = middleware.HideServerErrors(recording_app("500 Internal Server Error", given), Outages())
+    _, _, body, _ = call(app, "/allocations/x")
+    assert checked_error(body, 500)["code"] == "placement.concurrent_update"
 
 
 def test_other_errors_pass_untouched() -> None:
@@ -95,10 +107,9 @@ def test_500_from_an_unreachable_database_is_a_503_with_retry_after() -> None:
     status, headers, body, _ = call(app, "/resource_providers")
     assert status == "503 Service Unavailable" and outages.requests == 1
     assert headers["Retry-After"] == str(middleware.RETRY_AFTER_S)
-    error = json.loads(body)["errors"][0]
-    assert (error["status"], error["request_id"]) == (503, "req-1")
+    error = checked_error(body, 503)
+    assert (error["request_id"], error["code"]) == ("req-1", errors.DATABASE_UNAVAILABLE)
     assert b"psycopg2" not in body
-
 
 
 class Recorded:

@@ -1,0 +1,82 @@
+"""The error responses placedock writes itself, in placement's own shape.
+
+placement writes ``{"errors": [{"status", "title", "detail", "request_id", "code"}]}``
+(placement.util.json_error_formatter; ``code`` since microversion 1.23). Clients read those
+fields: nova's report client reads ``errors[0]["code"]`` after every failed claim, and a body
+without it crashed the scheduler (KeyError) where placement's own body would have sent it on to
+the next host. So placedock's bodies always carry every field, at any microversion, with
+placement's codes where one fits and codes of the same shape where none does.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import microversion_parse
+from placement import microversion
+
+# placement's own code for an unexpected error (placement.errors.DEFAULT).
+UNDEFINED = "placement.undefined_code"
+# placedock's: the database could not be reached (503, Retry-After), or is not ready to serve.
+DATABASE_UNAVAILABLE = "placement.database.unavailable"
+SERVICE_NOT_READY = "placement.service.not_ready"
+# Every code placedock writes, for the docs and the tests.
+CODES = (UNDEFINED, DATABASE_UNAVAILABLE, SERVICE_NOT_READY)
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+
+def body(status: int, detail: str, code: str, request_id: str = "") -> dict[str, Any]:
+    """One error, as placement would write it."""
+    return {"errors": [{"status": status, "title": http.HTTPStatus(status).phrase,
+                        "detail": detail, "code": code, "request_id": request_id}]}
+
+
+def respond(start_response: StartResponse, environ: Environ, status: int, detail: str,
+            code: str, request_id: str = "",
+            headers: Sequence[tuple[str, str]] = ()) -> list[bytes]:
+    """Send the error with the headers placement's responses carry: JSON, and the microversion
+    the request was served at (``openstack-api-version``, with ``Vary`` on it), unless
+    ``headers`` has them already."""
+    payload = json.dumps(body(status, detail, code, request_id)).encode()
+    given = {name.lower() for name, _ in headers}
+    extra = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+    if "openstack-api-version" not in given:
+        extra.append(("openstack-api-version", f"placement {served_version(environ)}"))
+    if "vary" not in given:
+        extra.append(("Vary", "openstack-api-version"))
+    reason = http.HTTPStatus(status).phrase
+    start_response(f"{status} {reason}", [*extra, *[(n, v) for n, v in headers
+                                                    if n.lower() not in _OURS]])
+    return [payload]
+
+
+_OURS = {"content-type", "content-length"}
+
+
+def served_version(environ: Environ) -> str:
+    """The microversion placement served the request at; for a request it never parsed, the one
+    the client asked for if placement has it, else the minimum (what placement assumes when
+    none is asked for)."""
+    parsed = environ.get(microversion.MICROVERSION_ENVIRON)
+    if parsed is not None:
+        return str(parsed)
+    try:
+        return str(microversion_parse.extract_version(
+            microversion_parse.headers_from_wsgi_environ(environ), microversion.SERVICE_TYPE,
+            microversion.VERSIONS))
+    except (ValueError, TypeError):  # unknown, malformed or out of range: the minimum
+        return microversion.min_version_string()
+
+
+def code_of(payload: bytes) -> str:
+    """The code of placement's own error body, or placement's code for an unexpected error."""
+    try:
+        code = json.loads(payload)["errors"][0]["code"]
+    except (ValueError, LookupError, TypeError):
+        return UNDEFINED
+    return code if isinstance(code, str) and code else UNDEFINED
