@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+READY_MARKER = ".placedock-ready"
 
 
 def cache_dir() -> Path:
@@ -26,3 +31,30 @@ def locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_venv(name: str, requirements: Sequence[str], timeout: float = 900) -> Path:
+    """The virtualenv ``cache_dir()/name`` holding ``requirements`` (a server or client whose
+    pins differ from placement's), installed if missing or made for other requirements."""
+    venv = cache_dir() / name
+    wanted = "\n".join(requirements) + "\n"
+    marker = venv / READY_MARKER
+    with locked(cache_dir() / f"{name}.lock"):
+        if marker.exists() and marker.read_text() == wanted:
+            return venv
+        if venv.exists():
+            shutil.rmtree(venv)  # a half-made venv, or one for other versions: ours to replace
+        log = cache_dir() / f"{name}-install.log"
+        with open(log, "wb") as output:
+            for command in (
+                [sys.executable, "-m", "venv", str(venv)],
+                [str(venv / "bin" / "pip"), "install", "--quiet", *requirements],
+            ):
+                result = subprocess.run(
+                    command, stdout=output, stderr=subprocess.STDOUT, timeout=timeout, check=False
+                )
+                if result.returncode != 0:
+                    tail = log.read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"installing {name} failed ({result.returncode}):\n{tail}")
+        marker.write_text(wanted)
+    return venv

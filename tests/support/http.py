@@ -1,5 +1,5 @@
-"""HTTP as the tests and the benchmark use it: one GET, its status, and waiting until a URL
-answers the status wanted."""
+"""HTTP as the tests and the benchmark use it: one request, one GET, its status, and waiting
+until a URL answers the status wanted."""
 
 from __future__ import annotations
 
@@ -12,16 +12,31 @@ from tests.support.processes import Process, wait_until
 TOKEN = "admin"  # what placement's noauth2 takes as a token (it still wants one)
 
 
+def request(url: str, method: str = "GET", body: bytes | None = None,
+            headers: dict[str, str] | None = None, token: str | None = TOKEN,
+            timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers with lower-case names, body) of one request; an error status is an
+    answer too. A body is sent as JSON. OSError when no answer came."""
+    sent = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    if token:
+        sent.add_header("x-auth-token", token)
+    if body is not None:
+        sent.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(sent, timeout=timeout) as response:
+            return response.status, _lower(response.headers.items()), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, _lower(error.headers.items()), error.read()
+
+
+def _lower(headers: list[tuple[str, str]]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers}
+
+
 def get(url: str, token: str | None = TOKEN, timeout: float = 10) -> tuple[int, bytes]:
     """(status, body) of a GET; an error status is an answer too. OSError when none came."""
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("x-auth-token", token)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+    status, _, body = request(url, token=token, timeout=timeout)
+    return status, body
 
 
 def status(url: str, token: str | None = TOKEN, timeout: float = 5) -> int:

@@ -25,7 +25,6 @@ import pwd
 import secrets
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -33,11 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import http
-from tests.support.cache import cache_dir, locked
+from tests.support.cache import READY_MARKER, cache_dir, ensure_venv
 from tests.support.processes import SYSTEM_PATH, ServerProcess, clean_environment
 
 KEYSTONE_REQUIREMENTS = ("keystone==30.0.0", "pyuwsgi==2.0.30.post1")
-READY_MARKER = ".placedock-ready"
 DOMAIN = "Default"  # the name of the domain with id "default"
 REGION = "RegionOne"
 SERVICE_PROJECT = "service"
@@ -51,30 +49,8 @@ def keystone_venv() -> Path:
     return cache_dir() / "keystone-venv"
 
 
-def ensure_keystone_venv(timeout: float = 900) -> Path:
-    """The keystone virtualenv, installed if missing or made for other requirements."""
-    venv = keystone_venv()
-    wanted = "\n".join(KEYSTONE_REQUIREMENTS) + "\n"
-    marker = venv / READY_MARKER
-    with locked(cache_dir() / "keystone-venv.lock"):
-        if marker.exists() and marker.read_text() == wanted:
-            return venv
-        if venv.exists():
-            shutil.rmtree(venv)  # a half-made venv, or one for other versions: ours to replace
-        log = cache_dir() / "keystone-venv-install.log"
-        with open(log, "wb") as output:
-            for command in (
-                [sys.executable, "-m", "venv", str(venv)],
-                [str(venv / "bin" / "pip"), "install", "--quiet", *KEYSTONE_REQUIREMENTS],
-            ):
-                result = subprocess.run(
-                    command, stdout=output, stderr=subprocess.STDOUT, timeout=timeout, check=False
-                )
-                if result.returncode != 0:
-                    tail = log.read_text(errors="replace")[-3000:]
-                    raise RuntimeError(f"installing keystone failed ({result.returncode}):\n{tail}")
-        marker.write_text(wanted)
-    return venv
+def ensure_keystone_venv() -> Path:
+    return ensure_venv("keystone-venv", KEYSTONE_REQUIREMENTS)
 
 
 class KeystoneError(RuntimeError):
