@@ -16,15 +16,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import microversion_parse
-from placement import microversion
+from placement import exception, microversion
 
-# placement's own code for an unexpected error (placement.errors.DEFAULT).
+# placement's own codes: an unexpected error (placement.errors.DEFAULT); a write that met
+# another's (placement.errors.CONCURRENT_UPDATE).
 UNDEFINED = "placement.undefined_code"
+CONCURRENT_UPDATE = "placement.concurrent_update"
 # placedock's: the database could not be reached (503, Retry-After), or is not ready to serve.
 DATABASE_UNAVAILABLE = "placement.database.unavailable"
 SERVICE_NOT_READY = "placement.service.not_ready"
 # Every code placedock writes, for the docs and the tests.
-CODES = (UNDEFINED, DATABASE_UNAVAILABLE, SERVICE_NOT_READY)
+CODES = (UNDEFINED, CONCURRENT_UPDATE, DATABASE_UNAVAILABLE, SERVICE_NOT_READY)
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -80,3 +82,19 @@ def code_of(payload: bytes) -> str:
     except (ValueError, LookupError, TypeError):
         return UNDEFINED
     return code if isinstance(code, str) and code else UNDEFINED
+
+
+def concurrent_update(payload: bytes) -> bool:
+    """Whether placement's 500 was a write that met another's: its ConcurrentUpdateDetected,
+    which every handler answers 409 with CONCURRENT_UPDATE, except PUT and DELETE of a
+    provider's traits (placement 16.0.0): there the generation is compared when read, and the
+    write's own compare-and-swap, losing a race, escapes as a 500. Clients retry a 409 with the
+    new generation (nova does); a 500 they report as a failure. The exception's message is all
+    that reaches the body (placement's FaultWrapper writes str(exception))."""
+    try:
+        detail = json.loads(payload)["errors"][0]["detail"]
+    except (ValueError, LookupError, TypeError):
+        return False
+    return isinstance(detail, str) and any(
+        kind.msg_fmt in detail for kind in (exception.ResourceProviderConcurrentUpdateDetected,
+                                            exception.ConcurrentUpdateDetected))

@@ -82,7 +82,8 @@ class Outages(Protocol):
 
 class HideServerErrors:
     """Replace the body of every 500 with a generic one carrying the request id; a 500 caused by
-    an unreachable database becomes a 503 with Retry-After.
+    an unreachable database becomes a 503 with Retry-After, and one that was a concurrent update
+    placement failed to catch, the 409 placement gives it elsewhere (errors.concurrent_update).
 
     placement's fault wrapper puts the exception text in the body; from the database layer that
     text is the SQL statement with its parameters. The original goes to the log instead.
@@ -123,6 +124,14 @@ class HideServerErrors:
                                   "The database is unreachable; retry shortly.",
                                   errors.DATABASE_UNAVAILABLE, request_id,
                                   [*kept, ("Retry-After", str(RETRY_AFTER_S))])
+        if errors.concurrent_update(original):
+            LOG.warning("409 for %s %s (request %s): placement answered a concurrent update "
+                        "with a 500", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+                        request_id)
+            return errors.respond(start_response, environ, 409,
+                                  "Another request updated the resource provider at the same "
+                                  "time; read its generation again and retry.",
+                                  errors.CONCURRENT_UPDATE, request_id, kept)
         LOG.error("500 for %s %s (request %s): %s", environ.get("REQUEST_METHOD"),
                   environ.get("PATH_INFO"), request_id, original.decode("utf-8", "replace"))
         return errors.respond(start_response, environ, 500,

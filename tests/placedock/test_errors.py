@@ -7,7 +7,7 @@ from typing import Any
 
 import microversion_parse
 import pytest
-from placement import microversion
+from placement import exception, microversion
 
 from placedock import errors
 from tests.support.error_schema import checked_error
@@ -80,3 +80,18 @@ def test_the_schema_refuses_a_body_without_a_code() -> None:
                        "request_id": "req-1"}]}
     with pytest.raises(Exception, match="'code' is a required property"):
         checked_error(json.dumps(old).encode(), 500)
+
+
+@pytest.mark.parametrize(("payload", "conflict"), [
+    # What placement's FaultWrapper writes for the traits handler's escaped exception.
+    (json.dumps({"errors": [{"detail": "The server has either erred or is incapable of "
+                             "performing the requested operation.\n\n "
+                             f"{exception.ResourceProviderConcurrentUpdateDetected.msg_fmt}  "}]}
+                ).encode(), True),
+    (json.dumps({"errors": [{"detail": exception.ConcurrentUpdateDetected.msg_fmt}]}).encode(),
+     True),
+    (b'{"errors": [{"detail": "(sqlite3.OperationalError) no such table: traits"}]}', False),
+    (b"not JSON", False),
+])
+def test_a_concurrent_update_is_told_from_other_500s(payload: bytes, conflict: bool) -> None:
+    assert errors.concurrent_update(payload) is conflict

@@ -192,3 +192,14 @@ def test_nothing_is_observed_when_nothing_records() -> None:
     assert isinstance(wrapped, middleware.ServePrefix)
     assert isinstance(middleware.wrap(app, lambda: None, Outages(), str, [Recorded()]),
                       middleware.Observe)
+
+
+def test_a_concurrent_update_placement_let_escape_is_its_409() -> None:
+    escaped = json.dumps({"errors": [{"detail": "erred.\n\n Another thread concurrently updated "
+                                      "the resource provider data. Please retry your update  "}]})
+    app = middleware.HideServerErrors(
+        recording_app("500 Internal Server Error", escaped.encode()), Outages())
+    status, headers, body, _ = call(app, "/resource_providers/x/traits")
+    assert status == "409 Conflict"
+    error = checked_error(body, 409)
+    assert (error["code"], error["request_id"]) == (errors.CONCURRENT_UPDATE, "req-1")

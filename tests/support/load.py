@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import http.client
 import json
+import random
 import threading
 import time
 import urllib.parse
@@ -251,3 +252,130 @@ class WriterLoad:
             if self._cycle():
                 with self._lock:
                     self.cycles += 1
+
+
+class SharedProviderWrites:
+    """``clients`` threads writing, for ``seconds``, on the same two resource providers: each
+    turn one of KINDS, chosen in turn, with the generation it read just before (so clients
+    conflict, and placement answers 409 or retries itself). Every request's outcome is counted;
+    a status other than 200, 204 or 409 is a failure, and so is no response."""
+
+    KINDS = ("inventories", "traits", "aggregates", "allocations", "reshaper", "delete")
+    VCPU, MEMORY_MB = 100_000, 10_000_000
+    # The reshaper is for services only (nova-compute): noauth2 takes the roles from X-Roles.
+    HEADERS = {**WRITER_HEADERS, "X-Roles": "admin,service"}
+
+    def __init__(self, url: str, clients: int, seconds: float, timeout: float = 60) -> None:
+        self.url = urllib.parse.urlsplit(url.rstrip("/"))
+        self.clients, self.seconds, self.timeout = clients, seconds, timeout
+        self.outcomes: collections.Counter[str] = collections.Counter()
+        self.outcomes_by_kind: dict[str, collections.Counter[str]] = collections.defaultdict(
+            collections.Counter)
+        self.failures: list[str] = []
+        self.slowest = 0.0
+        self.acknowledged: dict[str, str] = {}  # consumer -> provider, allocated and kept
+        self.providers: list[str] = []
+        self._lock = threading.Lock()
+
+    def _call(self, kind: str, method: str, path: str, payload: object | None) -> Reply:
+        started = time.monotonic()
+        body = None if payload is None else json.dumps(payload).encode()
+        reply = send(self.url, method, (self.url.path or "") + path, self.HEADERS, body,
+                     self.timeout)
+        took = time.monotonic() - started
+        with self._lock:
+            self.slowest = max(self.slowest, took)
+            self.outcomes[reply.outcome] += 1
+            ok = reply.status is not None and 200 <= reply.status < 300
+            self.outcomes_by_kind[kind]["2xx" if ok else reply.outcome] += 1
+            if reply.outcome not in {"200", "204", "409"}:
+                self.failures.append(f"{kind} {method} {path}: {reply.outcome} "
+                                     f"{reply.first_line() or reply.detail}")
+        return reply
+
+    def _generation(self, provider: str) -> int:
+        reply = self._call("read", "GET", f"/resource_providers/{provider}", None)
+        return int(json.loads(reply.body)["generation"]) if reply.status == 200 else 0
+
+    def _inventories(self) -> dict[str, dict[str, int]]:
+        return {"VCPU": {"total": self.VCPU}, "MEMORY_MB": {"total": self.MEMORY_MB}}
+
+    def _allocation(self, provider: str) -> dict[str, object]:
+        return {"allocations": {provider: {"resources": {"VCPU": 1, "MEMORY_MB": 64}}},
+                "consumer_generation": None, "consumer_type": "INSTANCE",
+                "project_id": str(uuid.uuid4()), "user_id": str(uuid.uuid4())}
+
+    def _turn(self, kind: str, provider: str) -> None:
+        base = f"/resource_providers/{provider}"
+        if kind == "allocations":  # POST /allocations: two consumers at once
+            consumers = {str(uuid.uuid4()): self._allocation(provider) for _ in range(2)}
+            if self._call(kind, "POST", "/allocations", consumers).status == 204:
+                with self._lock:
+                    self.acknowledged.update(dict.fromkeys(consumers, provider))
+            return
+        if kind == "delete":
+            with self._lock:
+                consumer = next(iter(self.acknowledged), None)
+                if consumer:
+                    del self.acknowledged[consumer]
+            if consumer and self._call(kind, "DELETE", f"/allocations/{consumer}",
+                                       None).status != 204:
+                with self._lock:
+                    self.acknowledged[consumer] = provider  # not deleted: still there
+            return
+        generation = self._generation(provider)
+        if kind == "inventories":
+            self._call(kind, "PUT", f"{base}/inventories", {
+                "resource_provider_generation": generation, "inventories": self._inventories()})
+        elif kind == "traits":
+            self._call(kind, "PUT", f"{base}/traits", {
+                "resource_provider_generation": generation,
+                "traits": random.sample(["HW_CPU_X86_AVX2", "HW_CPU_X86_SSE42",
+                                         "COMPUTE_VOLUME_EXTEND", "STORAGE_DISK_SSD"], 2)})
+        elif kind == "aggregates":
+            self._call(kind, "PUT", f"{base}/aggregates", {
+                "resource_provider_generation": generation,
+                "aggregates": [str(uuid.uuid4())]})
+        elif kind == "reshaper":  # the same inventory, and one new consumer's allocation
+            consumer = str(uuid.uuid4())
+            allocation = self._allocation(provider)
+            reply = self._call(kind, "POST", "/reshaper", {
+                "inventories": {provider: {"resource_provider_generation": generation,
+                                           "inventories": self._inventories()}},
+                "allocations": {consumer: allocation}})
+            if reply.status == 204:
+                with self._lock:
+                    self.acknowledged[consumer] = provider
+
+    def _run(self, index: int, deadline: float) -> None:
+        turn = index
+        while time.monotonic() < deadline:
+            self._turn(self.KINDS[turn % len(self.KINDS)], self.providers[turn % 2])
+            turn += 1
+
+    def run(self) -> Self:
+        for _ in range(2):
+            provider = str(uuid.uuid4())
+            self._call("setup", "POST", "/resource_providers",
+                       {"name": f"shared-{provider}", "uuid": provider})
+            self._call("setup", "PUT", f"/resource_providers/{provider}/inventories",
+                       {"resource_provider_generation": 0, "inventories": self._inventories()})
+            self.providers.append(provider)
+        deadline = time.monotonic() + self.seconds
+        threads = [threading.Thread(target=self._run, args=(index, deadline), daemon=True)
+                   for index in range(self.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=self.seconds + 2 * self.timeout)
+        return self
+
+    def allocations_kept(self) -> int:
+        """How many acknowledged allocations placement holds, as they were written."""
+        kept = 0
+        for consumer, provider in self.acknowledged.items():
+            reply = send(self.url, "GET", f"{self.url.path or ''}/allocations/{consumer}",
+                         WRITER_HEADERS, timeout=self.timeout)
+            held = json.loads(reply.body).get("allocations", {}) if reply.status == 200 else {}
+            kept += held.get(provider, {}).get("resources") == {"VCPU": 1, "MEMORY_MB": 64}
+        return kept
