@@ -1,7 +1,8 @@
 """Drive placement as a nova deployment does, with nova's own code: run in a venv holding nova.
 
-    python boots.py --url URL [--computes N] [--schedulers S] [--boots-per-minute B]
+    python boots.py --url URL [--computes N] [--schedulers S] [--boots-per-minute B[,B...]]
                     [--seconds T] [--period P] [--lifetime L] [--hosts-per-claim K]
+                    [--register-threads R]
 
 - Computes: one ``SchedulerReportClient`` each (as each nova-compute has), sharing one HTTP
   session; each sends its provider tree through ``get_provider_tree_and_ensure_root`` and
@@ -17,7 +18,8 @@
 
 Every HTTP exchange is counted by status and timed; every exception out of nova's client is a
 crash. At the end every instance still alive must hold its allocation in placement, and every
-deleted one none. Prints one JSON document on stdout.
+deleted one none. Prints JSON lines on stdout: the registration, then for each rate a line as
+it starts and one with what happened.
 """
 
 from __future__ import annotations
@@ -160,31 +162,38 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--computes", type=int, default=3)
-    parser.add_argument("--schedulers", type=int, default=6)
-    parser.add_argument("--boots-per-minute", type=float, default=600)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--period", type=float, default=60, help="compute update period (s)")
-    parser.add_argument("--lifetime", type=float, default=5, help="seconds an instance lives")
-    parser.add_argument("--hosts-per-claim", type=int, default=10)
-    args = parser.parse_args(argv)
-
-    exchanges = Exchanges()
-    adapter = nova_adapter(args.url, exchanges)
-    context = nova_context.get_admin_context()
-    computes = Computes(adapter, args.computes, args.period)
-    crashes: list[str] = []
+def register(computes: Computes, context: Any, threads: int) -> float:
+    """Every node registers before the first boot, as at a cloud's start; seconds taken."""
     started = time.monotonic()
-    for host in computes.hosts:  # every node registers before the first boot, as at a start
-        computes.update(context, host)
-    registered_s = time.monotonic() - started
+    pending = list(computes.hosts)
+    lock = threading.Lock()
 
-    boots = Boots(adapter, args.boots_per_minute, args.lifetime, args.hosts_per_claim)
-    until = time.monotonic() + args.seconds
-    boots.next_at = time.monotonic()
+    def work() -> None:
+        while True:
+            with lock:
+                if not pending:
+                    return
+                host = pending.pop()
+            computes.update(context, host)
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return time.monotonic() - started
+
+
+def rung(args: argparse.Namespace, adapter: Any, exchanges: Exchanges, computes: Computes,
+         context: Any, per_minute: float) -> dict[str, Any]:
+    """Boots at ``per_minute`` for ``args.seconds`` while the computes update; what happened."""
+    exchanges.reset()
+    crashes: list[str] = []
+    updates_before = computes.updates
+    boots = Boots(adapter, per_minute, args.lifetime, args.hosts_per_claim)
+    started = time.monotonic()
+    until = started + args.seconds
+    boots.next_at = started
     threads = [threading.Thread(target=computes.run, args=(context, until, crashes))]
     threads += [threading.Thread(target=boots.run_scheduler, args=(context, until))
                 for _ in range(args.schedulers)]
@@ -192,15 +201,15 @@ def main(argv: list[str]) -> int:
         thread.start()
     for thread in threads:
         thread.join()
-    wall_s = time.monotonic() - started - registered_s
+    wall_s = time.monotonic() - started
     checked = missing_allocations(adapter, boots)
     allocation_candidates = exchanges.seconds.get("GET /allocation_candidates", [])
     slowest = max(((max(times), kind) for kind, times in exchanges.seconds.items()),
                   default=(0.0, ""))
-    print(json.dumps({
+    return {
         "computes": args.computes, "schedulers": args.schedulers,
-        "boots_per_minute_asked": args.boots_per_minute, "seconds": round(wall_s, 1),
-        "registered_s": round(registered_s, 2), "compute_updates": computes.updates,
+        "boots_per_minute_asked": per_minute, "seconds": round(wall_s, 1),
+        "compute_updates": computes.updates - updates_before,
         "boots": len(boots.booted), "failed_boots": len(boots.failed),
         "failures": boots.failed[:5], "claims_refused": boots.claims_refused,
         "crashes": (crashes + boots.crashes)[:5], "crash_count": len(crashes + boots.crashes),
@@ -209,7 +218,36 @@ def main(argv: list[str]) -> int:
         "slowest_s": round(slowest[0], 3), "slowest_kind": slowest[1],
         "allocation_candidates_p95_s": round(percentile(allocation_candidates, 0.95), 3),
         **checked,
-    }))
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--computes", type=int, default=3)
+    parser.add_argument("--schedulers", type=int, default=6)
+    parser.add_argument("--boots-per-minute", default="600",
+                        help="a rate, or rates separated by commas: one run after another")
+    parser.add_argument("--seconds", type=float, default=20, help="of each rate")
+    parser.add_argument("--period", type=float, default=60, help="compute update period (s)")
+    parser.add_argument("--lifetime", type=float, default=5, help="seconds an instance lives")
+    parser.add_argument("--hosts-per-claim", type=int, default=10)
+    parser.add_argument("--register-threads", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    exchanges = Exchanges()
+    adapter = nova_adapter(args.url, exchanges)
+    context = nova_context.get_admin_context()
+    computes = Computes(adapter, args.computes, args.period)
+    registered_s = register(computes, context, args.register_threads)
+    print(json.dumps({"registered_s": round(registered_s, 2),
+                      "registration_statuses": dict(exchanges.statuses)}), flush=True)
+    # One line as each rate starts and one with its result: a caller measuring the server
+    # (benchmark.nova_capacity) reads them as they come.
+    for per_minute in (float(rate) for rate in args.boots_per_minute.split(",")):
+        print(json.dumps({"starting": per_minute}), flush=True)
+        print(json.dumps(rung(args, adapter, exchanges, computes, context, per_minute)),
+              flush=True)
     return 0
 
 

@@ -34,6 +34,12 @@ class Exchanges:
         self.seconds: dict[str, list[float]] = collections.defaultdict(list)
         self.server_errors: list[str] = []
 
+    def reset(self) -> None:
+        with self.lock:
+            self.statuses.clear()
+            self.seconds.clear()
+            self.server_errors.clear()
+
     def hook(self, response: Any, *args: object, **kwargs: object) -> None:
         kind = f"{response.request.method} {_route(response.request.path_url)}"
         with self.lock:
