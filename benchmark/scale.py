@@ -20,7 +20,7 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +35,7 @@ from benchmark import (
     wide_tree,
 )
 from benchmark.scale_load import Budget, Cell, run_cell, worker_pids
+from benchmark.scale_report import SizeResult
 from placedock import defaults
 from tests.support.databases import PG_BIN
 
@@ -60,18 +61,6 @@ FULL = Mode((100, 1000, 10000, 50000), Budget(seconds=6, least=2, most=200, time
 QUICK = Mode((100, 1000), Budget(seconds=1, least=2, most=30, timeout=60),
              Budget(seconds=1, least=5, most=40, timeout=60, retries=3), wide_timeout=30,
              guard=1000, quick=True)
-
-
-@dataclass
-class SizeResult:
-    database: str
-    nodes: int
-    seeded: scale_seed.Seeded
-    checked: scale_check.Checked
-    cells: dict[str, Cell] = field(default_factory=dict)  # placedock's defaults
-    upstream: dict[str, Cell] = field(default_factory=dict)  # with UPSTREAM
-    idle_worker_pss: int = 0
-    load: str = ""  # the load average after this size
 
 
 def log(message: str) -> None:

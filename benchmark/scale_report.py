@@ -11,18 +11,30 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from benchmark import scale_requests, wide_tree
+from benchmark import scale_check, scale_requests, scale_seed, wide_tree
 from benchmark.report import markdown_table
 from benchmark.scale_load import OUTCOMES, Cell
 
-if TYPE_CHECKING:  # the sweep's module imports this one
+if TYPE_CHECKING:
     from pathlib import Path
-
-    from benchmark.scale import SizeResult
 
 MB = 2**20
 UPSTREAM = " (placement's defaults)"
 BEND = 0.3  # a change of slope this large between two segments is a bend
+
+
+@dataclass
+class SizeResult:
+    """One database at one size: what was seeded and checked, and each request's cell."""
+
+    database: str
+    nodes: int
+    seeded: scale_seed.Seeded
+    checked: scale_check.Checked
+    cells: dict[str, Cell] = field(default_factory=dict)  # placedock's defaults
+    upstream: dict[str, Cell] = field(default_factory=dict)  # with UPSTREAM
+    idle_worker_pss: int = 0
+    load: str = ""  # the load average after this size
 
 
 @dataclass

@@ -175,7 +175,8 @@ def serve() -> None:
     from placement import db_api
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
-    from placedock import database, health, wsgi
+    # The app is loaded: the master imported placedock.wsgi before it forked this mule.
+    from placedock import database, health
 
     path = os.environ[DIRECTORY_VARIABLE]
     registry = CollectorRegistry()
@@ -188,9 +189,10 @@ def serve() -> None:
     Processes(registry, path)
     # An engine of its own: the scrape's check is no request, and never waits for the pool.
     engine = database.engine_for(db_api.get_placement_engine().url)
+    wanted = database.head()
     registry.register(ServerState(
         stats=lambda: health.uwsgi_stats(os.environ),
-        schema=lambda: database.schema_state(engine, wsgi.HEAD),
+        schema=lambda: database.schema_state(engine, wanted),
         placedock_revision=os.environ.get("PLACEDOCK_REVISION", "unknown"),
     ))
     address = os.environ.get("PLACEDOCK_ADDRESS", defaults.ADDRESS)
