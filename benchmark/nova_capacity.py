@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,9 @@ from tests.support.processes import SYSTEM_PATH, clean_environment
 SIZES = (100, 1_000, 10_000)
 RATES = (60, 300, 600, 1_200, 2_400)  # boots a minute
 P95_BOUND_S = 1.0  # allocation candidates' p95 a scheduler can live with
+# The boots asked for must be served within this much more time than the window: a server that
+# falls behind serves them late (each boot waits for the ones before it), whatever the rate asked.
+LAG_ALLOWED = 1.15
 SQLITE = "sqlite"
 DATABASES = (SQLITE, scale_server.POSTGRESQL)
 REGISTER_THREADS = 4
@@ -46,14 +50,20 @@ class Rung:
     database: str
     computes: int
     per_minute: float
+    window: float
     result: dict[str, Any]
     cpu_s: float
+
+    @property
+    def achieved_per_minute(self) -> float:
+        return 60 * self.result["boots"] / max(self.result["seconds"], self.window)
 
     @property
     def served(self) -> bool:
         return (self.result["failed_boots"] == 0 and self.result["server_error_count"] == 0
                 and self.result["crash_count"] == 0 and self.result["lost"] == 0
-                and self.result["allocation_candidates_p95_s"] <= P95_BOUND_S)
+                and self.result["allocation_candidates_p95_s"] <= P95_BOUND_S
+                and self.result["seconds"] <= self.window * LAG_ALLOWED)
 
     @property
     def cpu_ms_per_boot(self) -> float:
@@ -90,26 +100,31 @@ def ladder(kind: str, computes: int, url: str | None, workdir: Path, rates: tupl
                               text=True, env=clean_environment(path=SYSTEM_PATH)) as driver:
             assert driver.stdout is not None
             started_jiffies = 0
-            for line in driver.stdout:
-                message = json.loads(line)
-                if "registered_s" in message:
-                    print(f"  {kind} {computes:,} nodes registered in "
-                          f"{message['registered_s']} s", flush=True)
-                elif "starting" in message:
-                    started_jiffies = processes.tree_jiffies([server.pid])
-                else:
-                    cpu_s = ((processes.tree_jiffies([server.pid]) - started_jiffies)
-                             / processes.clock_ticks())
-                    rung = Rung(kind, computes, message["boots_per_minute_asked"], message, cpu_s)
-                    rungs.append(rung)
-                    print(f"  {kind} {computes:,} nodes, {rung.per_minute:g}/min: "
-                          f"{message['boots']} boots, failed {message['failed_boots']}, "
-                          f"5xx {message['server_error_count']}, candidates p95 "
-                          f"{message['allocation_candidates_p95_s']} s, "
-                          f"{rung.cpu_ms_per_boot:.0f} ms CPU a boot", flush=True)
-                    if not rung.served:
-                        driver.terminate()  # the ladder ends at the first rate not served
-                        break
+            try:
+                for line in driver.stdout:
+                    message = json.loads(line)
+                    if "registered_s" in message:
+                        print(f"  {kind} {computes:,} nodes registered in "
+                              f"{message['registered_s']} s", flush=True)
+                    elif "starting" in message:
+                        started_jiffies = processes.tree_jiffies([server.pid])
+                    else:
+                        cpu_s = ((processes.tree_jiffies([server.pid]) - started_jiffies)
+                                 / processes.clock_ticks())
+                        rung = Rung(kind, computes, message["boots_per_minute_asked"], window,
+                                    message, cpu_s)
+                        rungs.append(rung)
+                        print(f"  {kind} {computes:,} nodes, {rung.per_minute:g}/min: "
+                              f"{message['boots']} boots in {message['seconds']} s, "
+                              f"failed {message['failed_boots']}, "
+                              f"5xx {message['server_error_count']}, candidates p95 "
+                              f"{message['allocation_candidates_p95_s']} s, "
+                              f"{rung.cpu_ms_per_boot:.0f} ms CPU a boot", flush=True)
+                        if not rung.served:
+                            break  # the ladder ends at the first rate not served
+            finally:
+                if driver.poll() is None:  # an error, a stop: the driver goes too
+                    driver.terminate()
     return rungs
 
 
@@ -120,17 +135,21 @@ def report(rungs: list[Rung], window: float) -> list[str]:
         f"Made by `.venv/bin/python -m benchmark.nova_capacity` on "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {processes.load_average()}: "
         f"each rate for {window:g} s, {SCHEDULERS} schedulers, every node updating each 60 s. "
-        f"Served: no failed boot, no 5xx, allocation candidates' p95 <= {P95_BOUND_S:g} s.",
+        f"Served: no failed boot, no 5xx, allocation candidates' p95 <= {P95_BOUND_S:g} s, and "
+        f"the boots done within {LAG_ALLOWED:g} times the window (a server that falls behind "
+        "serves them late). CPU a boot is the server's own CPU (every request: the nodes' "
+        "updates, candidates, claims, deletes) over the boots.",
         "",
     ]
-    rows = [[r.database, f"{r.computes:,}", f"{r.per_minute:g}", str(r.result["boots"]),
+    rows = [[r.database, f"{r.computes:,}", f"{r.per_minute:g}", f"{r.achieved_per_minute:.0f}",
+             str(r.result["boots"]), f"{r.result['seconds']:g}",
              str(r.result["failed_boots"]), str(r.result["server_error_count"]),
              f"{1000 * r.result['allocation_candidates_p95_s']:.0f}",
              f"{1000 * r.result['slowest_s']:.0f}", f"{r.cpu_ms_per_boot:.0f}",
              "yes" if r.served else "**no**"] for r in rungs]
-    lines += markdown_table(["database", "nodes", "boots/min asked", "boots", "failed", "5xx",
-                             "candidates p95 ms", "slowest ms", "CPU ms/boot", "served"],
-                            "lrrrrrrrrl", rows)
+    lines += markdown_table(["database", "nodes", "boots/min asked", "boots/min done", "boots",
+                             "seconds", "failed", "5xx", "candidates p95 ms", "slowest ms",
+                             "CPU ms/boot", "served"], "lrrrrrrrrrrl", rows)
     lines += ["", "Capacity (the highest rate served):", ""]
     capacity = {}
     for rung in rungs:
@@ -146,7 +165,16 @@ def report(rungs: list[Rung], window: float) -> list[str]:
     return lines
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM ends the run as Ctrl-C does: the servers it started are stopped on the way out."""
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str]) -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(str(size) for size in SIZES))
     parser.add_argument("--rates", default=",".join(str(rate) for rate in RATES))

@@ -27,7 +27,7 @@ def test_the_quick_capacity_run_climbs_the_ladder_and_writes_its_tables(tmp_path
     assert len(rows) == 3, table  # two rungs, and the capacity line
     for rung in rows[:2]:
         cells = [cell.strip() for cell in rung.strip("|").split("|")]
-        boots, failed, server_errors, cpu_ms = int(cells[3]), cells[4], cells[5], float(cells[8])
+        boots, failed, server_errors, cpu_ms = int(cells[4]), cells[6], cells[7], float(cells[10])
         assert boots > 0 and failed == "0" and server_errors == "0", rung
         assert cpu_ms > 0, rung  # the server's CPU was measured
     assert rows[2].endswith("| 600 |"), rows[2]
