@@ -22,11 +22,13 @@ from placement import exception, microversion
 # another's (placement.errors.CONCURRENT_UPDATE).
 UNDEFINED = "placement.undefined_code"
 CONCURRENT_UPDATE = "placement.concurrent_update"
-# placedock's: the database could not be reached (503, Retry-After), or is not ready to serve.
+# placedock's: the database could not be reached (503, Retry-After), or is not ready to serve;
+# a request whose line has no path (400).
 DATABASE_UNAVAILABLE = "placement.database.unavailable"
 SERVICE_NOT_READY = "placement.service.not_ready"
+MALFORMED_REQUEST = "placement.request.malformed"
 # Every code placedock writes, for the docs and the tests.
-CODES = (UNDEFINED, CONCURRENT_UPDATE, DATABASE_UNAVAILABLE, SERVICE_NOT_READY)
+CODES = (UNDEFINED, CONCURRENT_UPDATE, DATABASE_UNAVAILABLE, SERVICE_NOT_READY, MALFORMED_REQUEST)
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]

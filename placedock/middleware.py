@@ -32,7 +32,8 @@ def _json_response(
 
 
 class ServePrefix:
-    """Serve the API under /placement as well as /, as devstack's Apache balancer expects.
+    """Serve the API under /placement as well as /, as devstack's Apache balancer expects; a
+    request with no path at all gets a 400.
 
     The prefix moves to SCRIPT_NAME, so the links placement writes keep it. No uwsgi routing
     (and so no pcre) is needed.
@@ -42,7 +43,13 @@ class ServePrefix:
         self.app = app
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
+        if "PATH_INFO" not in environ:
+            # uwsgi passes a request line without a path ("GET", or no version) on without one;
+            # placement's own middleware would fail on it with a KeyError, and the client would
+            # get no answer at all.
+            return errors.respond(start_response, environ, 400,
+                                  "The request line has no path.", errors.MALFORMED_REQUEST)
+        path = environ["PATH_INFO"]
         if path == PREFIX or path.startswith(PREFIX + "/"):
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + PREFIX
             environ["PATH_INFO"] = path[len(PREFIX):] or "/"

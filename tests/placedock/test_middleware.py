@@ -203,3 +203,12 @@ def test_a_concurrent_update_placement_let_escape_is_its_409() -> None:
     assert status == "409 Conflict"
     error = checked_error(body, 409)
     assert (error["code"], error["request_id"]) == (errors.CONCURRENT_UPDATE, "req-1")
+
+
+def test_a_request_without_a_path_is_a_400_not_an_exception() -> None:
+    seen: dict[str, Any] = {}
+    app = middleware.ServePrefix(recording_app())
+    body = b"".join(app({"REQUEST_METHOD": "GET"},
+                        lambda status, headers: seen.update(status=status)))
+    assert seen["status"] == "400 Bad Request"
+    assert checked_error(body, 400)["code"] == errors.MALFORMED_REQUEST
