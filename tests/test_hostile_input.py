@@ -17,7 +17,8 @@ import json
 import socket
 import string
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from placement import handler
 
+from tests.support.containers import QUICK_START_OPTIONS, Containers, wait_http
+from tests.support.containers import logs as container_logs
+from tests.support.docker_engine import docker
 from tests.support.network import free_port
 from tests.support.server import QUICK_START, Server
 
@@ -40,17 +44,55 @@ PARAMETERS = ("resources", "required", "member_of", "in_tree", "limit", "group_p
 ANY_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    workdir: Path = tmp_path_factory.mktemp("hostile")
-    running = Server(workdir, free_port(), {**QUICK_START,
-                                            "PLACEDOCK_DATA_DIR": str(workdir / "data")})
-    running.start().wait_ready()
-    running.first_workers = running.worker_pids()  # type: ignore[attr-defined]
+@dataclass
+class Target:
+    """A live placedock: its port, its uwsgi workers' PIDs now, its log so far."""
+
+    port: int
+    worker_pids: Callable[[], list[int]]
+    log: Callable[[], str]
+    first_workers: list[int] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module", params=["native", "container"])
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    """startup.sh natively, then the image (the README's quick start `docker run`)."""
+    if request.param == "native":
+        workdir: Path = tmp_path_factory.mktemp("hostile")
+        running = Server(workdir, free_port(), {**QUICK_START,
+                                                "PLACEDOCK_DATA_DIR": str(workdir / "data")})
+        running.start().wait_ready()
+        try:
+            yield started(Target(running.port, running.worker_pids, running.log))
+        finally:
+            running.stop()
+        return
+    image: str = request.getfixturevalue("image")
+    containers = Containers()
+    port = free_port()
     try:
-        yield running
+        container = containers.run("-p", f"127.0.0.1:{port}:80", *QUICK_START_OPTIONS, image)
+        wait_http(f"http://127.0.0.1:{port}/health/ready", container=container)
+        yield started(Target(port, lambda: container_workers(container),
+                             lambda: container_logs(container)))
     finally:
-        running.stop()
+        containers.remove_all()
+
+
+def started(target: Target) -> Target:
+    target.first_workers = target.worker_pids()
+    return target
+
+
+def container_workers(container: str) -> list[int]:
+    """The uwsgi workers, as the container's own master lists them."""
+    result = docker("exec", container, "python3", "-c",
+                    "import json, os; from placedock import health; "
+                    "print(json.dumps([w['pid'] for w in health.uwsgi_stats(os.environ)"
+                    "['workers']]))")
+    assert result.returncode == 0, result.stderr
+    return [int(pid) for pid in json.loads(result.stdout)]
 
 
 def segments() -> st.SearchStrategy[str]:
@@ -159,7 +201,7 @@ def check(answer: bytes, sent: bytes) -> None:
                                  HealthCheck.data_too_large])
 @given(route=routes(), query=queries(), sent_headers=headers(), body=bodies())
 def test_generated_requests_get_no_5xx_and_leak_nothing(
-        server: Server, route: tuple[str, str], query: str, sent_headers: dict[str, str],
+        server: Target, route: tuple[str, str], query: str, sent_headers: dict[str, str],
         body: bytes | None) -> None:
     method, path = route
     target = path + ("?" + query if query else "")
@@ -191,16 +233,17 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize("raw", MALFORMED, ids=range(len(MALFORMED)))
-def test_malformed_framing_is_refused_or_closed_never_a_5xx(server: Server, raw: bytes) -> None:
+def test_malformed_framing_is_refused_or_closed_never_a_5xx(server: Target, raw: bytes) -> None:
     check(exchange(server.port, raw), raw)
 
 
-def test_after_all_of_it_every_worker_is_the_one_that_started(server: Server) -> None:
-    # Module order: this runs after the generated and malformed requests above.
+def test_after_all_of_it_every_worker_is_the_one_that_started(server: Target) -> None:
+    # Module order: this runs after the generated and malformed requests above, per target.
     print(f"hostile input: {sum(STATUSES.values())} requests, answers "
           f"{dict(sorted(STATUSES.items()))}")
     assert sum(STATUSES.values()) >= EXAMPLES
-    assert server.worker_pids() == server.first_workers  # type: ignore[attr-defined]
+    STATUSES.clear()  # the next target counts afresh
+    assert server.worker_pids() == server.first_workers
     assert "500 for" not in server.log()
     assert "Traceback" not in server.log(), server.log()[-3000:]
     assert "respawned" not in server.log(), "a worker died and was replaced"
