@@ -1,0 +1,39 @@
+"""benchmark.hostile_clients in a quick form: its baseline probe is all answered, and a phase of
+hostile connections opens them and counts every probe (whether the server stands it is the
+benchmark's figure, benchmark/hostile_clients.md, not this test's)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.support.server import REPO, base_environment
+
+COMMAND = ".venv/bin/python -m benchmark.hostile_clients"  # the README's, with quick options
+
+
+def test_the_quick_run_probes_each_phase_and_writes_its_table(tmp_path: Path) -> None:
+    output = tmp_path / "hostile.md"
+    result = subprocess.run(
+        ["bash", "-c", f"{COMMAND} --seconds 3 --phases baseline,slow-headers-2 "
+                       f"--output {output}"],
+        cwd=REPO, env=base_environment(), capture_output=True, text=True, timeout=300,
+        check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {cells[0]: cells for cells in (
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in output.read_text().splitlines() if line.startswith("| "))}
+    print(" / ".join(" ".join(rows[name]) for name in ("baseline", "slow-headers-2")))
+    baseline, slow = rows["baseline"], rows["slow-headers-2"]
+    assert int(baseline[2]) >= 20 and baseline[3] == "100.0%" and baseline[5] == "met", baseline
+    assert slow[1] == "2" and int(slow[2]) > 0, slow  # both opened; the probe was counted
+
+
+def test_an_unknown_phase_is_one_line_and_exit_1() -> None:
+    result = subprocess.run(["bash", "-c", f"{COMMAND} --phases slow-headers-3"], cwd=REPO,
+                            env=base_environment(), capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "--phases: unknown phase in 'slow-headers-3'; known: baseline, slow-headers-2, "
+        "slow-headers-64, slow-headers-1024, slow-bodies-64, idle-10000"]
