@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,8 +133,6 @@ class Hostiles:
 def probe(url: str, seconds: float) -> collections.Counter[str]:
     """GET / every PROBE_EVERY_S for ``seconds``: "answered" (a 200 within 1 s), else how it
     ended (timeout, refused, failed, a status)."""
-    import urllib.parse
-
     target = urllib.parse.urlsplit(url)
     outcomes: collections.Counter[str] = collections.Counter()
     deadline = time.monotonic() + seconds

@@ -31,7 +31,6 @@ from typing import Any
 from benchmark import processes, scale_server
 from benchmark.report import markdown_table
 from tests.support import nova
-from tests.support.processes import SYSTEM_PATH, clean_environment
 
 SIZES = (100, 1_000, 10_000)
 RATES = (60, 300, 600, 1_200, 2_400)  # boots a minute
@@ -90,14 +89,13 @@ def ladder(kind: str, computes: int, url: str | None, workdir: Path, rates: tupl
     extra = {"DB_SYNC": "True"}
     database = url or f"sqlite:///{workdir}/embedded-{computes}/placement.sqlite"
     with scale_server.placedock(database, workdir, extra) as (server, port):
-        command = [str(nova.ensure_nova_venv() / "bin" / "python"),
-                   str(nova.SCRIPTS / "boots.py"), "--url", f"http://127.0.0.1:{port}",
-                   "--computes", str(computes), "--schedulers", str(SCHEDULERS),
-                   "--boots-per-minute", ",".join(str(rate) for rate in rates),
-                   "--seconds", str(window), "--register-threads", str(REGISTER_THREADS)]
+        command = nova.command("boots.py", nova.boots_arguments(
+            f"http://127.0.0.1:{port}", computes=computes, schedulers=SCHEDULERS,
+            boots_per_minute=",".join(str(rate) for rate in rates), seconds=window,
+            register_threads=REGISTER_THREADS))
         rungs: list[Rung] = []
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              text=True, env=clean_environment(path=SYSTEM_PATH)) as driver:
+                              text=True, env=nova.ENVIRONMENT) as driver:
             assert driver.stdout is not None
             started_jiffies = 0
             try:

@@ -40,26 +40,32 @@ def body(status: int, detail: str, code: str, request_id: str = "") -> dict[str,
                         "detail": detail, "code": code, "request_id": request_id}]}
 
 
+def json_response(start_response: StartResponse, status: int, document: dict[str, Any],
+                  headers: Sequence[tuple[str, str]] = ()) -> list[bytes]:
+    """Send ``document`` as JSON with ``status``; a Content-Type or Content-Length in
+    ``headers`` gives way to this body's."""
+    payload = json.dumps(document).encode()
+    start_response(f"{status} {http.HTTPStatus(status).phrase}",
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
+                    *[(name, value) for name, value in headers
+                      if name.lower() not in {"content-type", "content-length"}]])
+    return [payload]
+
+
 def respond(start_response: StartResponse, environ: Environ, status: int, detail: str,
             code: str, request_id: str = "",
             headers: Sequence[tuple[str, str]] = ()) -> list[bytes]:
     """Send the error with the headers placement's responses carry: JSON, and the microversion
     the request was served at (``openstack-api-version``, with ``Vary`` on it), unless
     ``headers`` has them already."""
-    payload = json.dumps(body(status, detail, code, request_id)).encode()
     given = {name.lower() for name, _ in headers}
-    extra = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+    extra = []
     if "openstack-api-version" not in given:
         extra.append(("openstack-api-version", f"placement {served_version(environ)}"))
     if "vary" not in given:
         extra.append(("Vary", "openstack-api-version"))
-    reason = http.HTTPStatus(status).phrase
-    start_response(f"{status} {reason}", [*extra, *[(n, v) for n, v in headers
-                                                    if n.lower() not in _OURS]])
-    return [payload]
-
-
-_OURS = {"content-type", "content-length"}
+    return json_response(start_response, status, body(status, detail, code, request_id),
+                         [*extra, *headers])
 
 
 def served_version(environ: Environ) -> str:
@@ -77,26 +83,29 @@ def served_version(environ: Environ) -> str:
         return microversion.min_version_string()
 
 
-def code_of(payload: bytes) -> str:
-    """The code of placement's own error body, or placement's code for an unexpected error."""
+def first_error(payload: bytes) -> dict[str, Any]:
+    """The first error of placement's own error body; empty if the body is not one."""
     try:
-        code = json.loads(payload)["errors"][0]["code"]
+        error = json.loads(payload)["errors"][0]
     except (ValueError, LookupError, TypeError):
-        return UNDEFINED
+        return {}
+    return error if isinstance(error, dict) else {}
+
+
+def code_of(error: dict[str, Any]) -> str:
+    """The code of placement's error (first_error), or placement's code for an unexpected one."""
+    code = error.get("code")
     return code if isinstance(code, str) and code else UNDEFINED
 
 
-def concurrent_update(payload: bytes) -> bool:
-    """Whether placement's 500 was a write that met another's: its ConcurrentUpdateDetected,
-    which every handler answers 409 with CONCURRENT_UPDATE, except PUT and DELETE of a
-    provider's traits (placement 16.0.0): there the generation is compared when read, and the
-    write's own compare-and-swap, losing a race, escapes as a 500. Clients retry a 409 with the
-    new generation (nova does); a 500 they report as a failure. The exception's message is all
-    that reaches the body (placement's FaultWrapper writes str(exception))."""
-    try:
-        detail = json.loads(payload)["errors"][0]["detail"]
-    except (ValueError, LookupError, TypeError):
-        return False
+def concurrent_update(error: dict[str, Any]) -> bool:
+    """Whether placement's 500 (its first_error) was a write that met another's: its
+    ConcurrentUpdateDetected, which every handler answers 409 with CONCURRENT_UPDATE, except PUT
+    and DELETE of a provider's traits (placement 16.0.0): there the generation is compared when
+    read, and the write's own compare-and-swap, losing a race, escapes as a 500. Clients retry
+    a 409 with the new generation (nova does); a 500 they report as a failure. The exception's
+    message is all that reaches the body (placement's FaultWrapper writes str(exception))."""
+    detail = error.get("detail")
     return isinstance(detail, str) and any(
         kind.msg_fmt in detail for kind in (exception.ResourceProviderConcurrentUpdateDetected,
                                             exception.ConcurrentUpdateDetected))

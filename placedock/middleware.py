@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -18,17 +17,6 @@ LOG = logging.getLogger("placedock")
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 App = Callable[[Environ, StartResponse], Iterable[bytes]]
-
-
-def _json_response(
-    start_response: StartResponse, status: str, body: dict[str, Any], headers: list[tuple[str, str]]
-) -> list[bytes]:
-    payload = json.dumps(body).encode()
-    start_response(
-        status,
-        [("Content-Type", "application/json"), ("Content-Length", str(len(payload))), *headers],
-    )
-    return [payload]
 
 
 class ServePrefix:
@@ -71,7 +59,7 @@ class Readiness:
             return self.app(environ, start_response)
         problem = self.check()
         if problem is None:
-            return _json_response(start_response, "200 OK", {"status": "ready"}, [])
+            return errors.json_response(start_response, 200, {"status": "ready"})
         LOG.warning("not ready: %s", problem)
         return errors.respond(start_response, environ, 503, f"not ready: {problem}",
                               errors.SERVICE_NOT_READY,
@@ -131,7 +119,8 @@ class HideServerErrors:
                                   "The database is unreachable; retry shortly.",
                                   errors.DATABASE_UNAVAILABLE, request_id,
                                   [*kept, ("Retry-After", str(RETRY_AFTER_S))])
-        if errors.concurrent_update(original):
+        error = errors.first_error(original)
+        if errors.concurrent_update(error):
             LOG.warning("409 for %s %s (request %s): placement answered a concurrent update "
                         "with a 500", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
                         request_id)
@@ -144,7 +133,7 @@ class HideServerErrors:
         return errors.respond(start_response, environ, 500,
                               "The server failed to handle the request; the log holds the "
                               f"details under request id {request_id or '(none)'}.",
-                              errors.code_of(original), request_id, kept)
+                              errors.code_of(error), request_id, kept)
 
 
 class Recorder(Protocol):

@@ -4,21 +4,17 @@ benchmark's figure, benchmark/hostile_clients.md, not this test's)."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from tests.support.server import REPO, base_environment
+from tests.support.server import run_in_checkout
 
 COMMAND = ".venv/bin/python -m benchmark.hostile_clients"  # the README's, with quick options
 
 
 def test_the_quick_run_probes_each_phase_and_writes_its_table(tmp_path: Path) -> None:
     output = tmp_path / "hostile.md"
-    result = subprocess.run(
-        ["bash", "-c", f"{COMMAND} --seconds 3 --phases baseline,slow-headers-2 "
-                       f"--output {output}"],
-        cwd=REPO, env=base_environment(), capture_output=True, text=True, timeout=300,
-        check=False)
+    result = run_in_checkout(f"{COMMAND} --seconds 3 --phases baseline,slow-headers-2 "
+                             f"--output {output}", timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {cells[0]: cells for cells in (
         [cell.strip() for cell in line.strip("|").split("|")]
@@ -30,9 +26,7 @@ def test_the_quick_run_probes_each_phase_and_writes_its_table(tmp_path: Path) ->
 
 
 def test_an_unknown_phase_is_one_line_and_exit_1() -> None:
-    result = subprocess.run(["bash", "-c", f"{COMMAND} --phases slow-headers-3"], cwd=REPO,
-                            env=base_environment(), capture_output=True, text=True,
-                            timeout=120, check=False)
+    result = run_in_checkout(f"{COMMAND} --phases slow-headers-3", timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "--phases: unknown phase in 'slow-headers-3'; known: baseline, slow-headers-2, "

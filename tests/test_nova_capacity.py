@@ -3,11 +3,10 @@ climbs its ladder of boot rates, measures the server's CPU, and writes its table
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from tests.support.nova import ensure_nova_venv
-from tests.support.server import REPO, base_environment
+from tests.support.server import run_in_checkout
 
 COMMAND = ".venv/bin/python -m benchmark.nova_capacity"  # the README's, with quick options
 
@@ -15,11 +14,8 @@ COMMAND = ".venv/bin/python -m benchmark.nova_capacity"  # the README's, with qu
 def test_the_quick_capacity_run_climbs_the_ladder_and_writes_its_tables(tmp_path: Path) -> None:
     ensure_nova_venv()
     output = tmp_path / "capacity.md"
-    result = subprocess.run(
-        ["bash", "-c", f"{COMMAND} --sizes 10 --rates 60,600 --window 4 --databases sqlite "
-                       f"--output {output}"],
-        cwd=REPO, env=base_environment(), capture_output=True, text=True, timeout=600,
-        check=False)
+    result = run_in_checkout(f"{COMMAND} --sizes 10 --rates 60,600 --window 4 "
+                             f"--databases sqlite --output {output}", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     table = output.read_text()
     print(result.stdout.strip().splitlines()[2])  # a rung's line: the figures

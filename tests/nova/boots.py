@@ -193,7 +193,6 @@ def rung(args: argparse.Namespace, adapter: Any, exchanges: Exchanges, computes:
     boots = Boots(adapter, per_minute, args.lifetime, args.hosts_per_claim)
     started = time.monotonic()
     until = started + args.seconds
-    boots.next_at = started
     threads = [threading.Thread(target=computes.run, args=(context, until, crashes))]
     threads += [threading.Thread(target=boots.run_scheduler, args=(context, until))
                 for _ in range(args.schedulers)]

@@ -71,7 +71,7 @@ def test_an_error_says_the_microversion_it_was_served_at(environ: dict[str, Any]
     (b'{"errors": [{"code": 7}]}', errors.UNDEFINED),
 ])
 def test_the_code_of_placements_own_body(payload: bytes, code: str) -> None:
-    assert errors.code_of(payload) == code
+    assert errors.code_of(errors.first_error(payload)) == code
 
 
 def test_the_schema_refuses_a_body_without_a_code() -> None:
@@ -94,4 +94,4 @@ def test_the_schema_refuses_a_body_without_a_code() -> None:
     (b"not JSON", False),
 ])
 def test_a_concurrent_update_is_told_from_other_500s(payload: bytes, conflict: bool) -> None:
-    assert errors.concurrent_update(payload) is conflict
+    assert errors.concurrent_update(errors.first_error(payload)) is conflict

@@ -45,12 +45,15 @@ DEMO_PROJECT = "demo"
 MOUNT = "/identity"
 
 
+KEYSTONE_VENV = "keystone-venv"  # in cache_dir()
+
+
 def keystone_venv() -> Path:
-    return cache_dir() / "keystone-venv"
+    return cache_dir() / KEYSTONE_VENV
 
 
 def ensure_keystone_venv() -> Path:
-    return ensure_venv("keystone-venv", KEYSTONE_REQUIREMENTS)
+    return ensure_venv(KEYSTONE_VENV, KEYSTONE_REQUIREMENTS)
 
 
 class KeystoneError(RuntimeError):

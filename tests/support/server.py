@@ -35,6 +35,12 @@ def run_startup(args: list[str], env: dict[str, str],
     )
 
 
+def run_in_checkout(command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """A shell command line (a README's, say) run to completion at the repository's root."""
+    return subprocess.run(["bash", "-c", command], cwd=REPO, env=base_environment(),
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
 class Server(Process):
     """startup.sh serving placement; stopped by its own PID only."""
 
