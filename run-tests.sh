@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 VENV=${TESTS_VENV:-.venv}
 SYSTEM_PACKAGES=(
 	postgresql mariadb-server docker.io debootstrap shellcheck memcached apache2 curl
-	iptables wrk apache2-utils prometheus libjemalloc2 docker-compose
+	iptables wrk apache2-utils prometheus libjemalloc2 docker-compose nginx
 )
 
 log() { printf 'run-tests: %s\n' "$*" >&2; }
@@ -29,9 +29,19 @@ install_system_packages() {
 	fi
 	log "installing ${missing[*]}"
 	apt-get update -qq
-	# Debian's packages try to start their services; tests start their own, by PID.
+	# Debian's packages would start their services (nginx's on port 80 of the host); the tests
+	# start their own, by PID. So no service starts while they install (policy-rc.d says no).
+	local refuse_start=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod +x /usr/sbin/policy-rc.d
+		refuse_start=yes
+	fi
+	local status=0
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-		>/dev/null
+		>/dev/null || status=$?
+	[ -z "$refuse_start" ] || rm -f /usr/sbin/policy-rc.d
+	return "$status"
 }
 
 install_python_packages() {

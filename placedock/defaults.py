@@ -17,6 +17,13 @@ PROCESSES = "2"
 THREADS = "1"
 # Prometheus metrics (0: none), on a port of their own: the API's balancer never sees them.
 METRICS_PORT = "9180"
+# The front (placedock.front). The largest request body accepted: 4 times the largest legitimate
+# one measured (README, "Limits": a POST /allocations moving 1,000 consumers across a nested tree).
+MAX_BODY_SIZE = "2m"
+# Seconds a request may take before the client gets a 504 and its worker is replaced: 2.5 times
+# the slowest real request of the scale sweep (nova's allocation candidates at 50,000 providers,
+# about 23 s).
+REQUEST_TIMEOUT = "60"
 # placement's own options that placedock gives other defaults (README, "Wide trees"): without
 # them one request for many devices of a wide tree (8 single-unit children, 8 request groups)
 # never finishes, and its worker keeps computing after the client has gone. Set unless the

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,8 @@ OWN_DEFAULTS = {
     "PLACEDOCK_STATS_SOCKET": "",  # unset: a socket in the temp dir named after the port
     "PLACEDOCK_REQUIRE_SHARED_DATABASE": "false",
     "PLACEDOCK_METRICS_PORT": defaults.METRICS_PORT,  # 0: no metrics
+    "PLACEDOCK_MAX_BODY_SIZE": defaults.MAX_BODY_SIZE,
+    "PLACEDOCK_REQUEST_TIMEOUT": defaults.REQUEST_TIMEOUT,
     "PLACEDOCK_LOG_FORMAT": "text",
     "PLACEDOCK_REVISION": "unknown",  # the image build sets it; only reported, in the info metric
 }
@@ -59,8 +62,6 @@ COMMAND_VARIABLES = {
     "PLACEDOCK_INTERNAL_ENDPOINT_URL": "ks-register",
     "PLACEDOCK_ADMIN_ENDPOINT_URL": "ks-register",
 }
-# Made from PLACEDOCK_ADDRESS and PLACEDOCK_PORT for uwsgi's ini, which cannot bracket IPv6.
-HTTP_SOCKET = "PLACEDOCK_HTTP_SOCKET"
 LOG_FORMATS = ("text", "json")
 USE_JSON = "OS_DEFAULT__USE_JSON"
 # uwsgi's ini reads these, so they must exist even when left to their defaults.
@@ -94,6 +95,8 @@ class Settings:
     stats_socket: str
     metrics_port: int  # 0: no metrics
     log_format: str
+    max_body_size: int  # bytes
+    request_timeout: int  # seconds
 
 
 @dataclass
@@ -132,7 +135,6 @@ def read(environ: Mapping[str, str]) -> Environment:
     settings = _settings(values, auth_strategy, urls[CONNECTION].url)
     for name in UWSGI_VARIABLES:
         values.setdefault(name, OWN_DEFAULTS[name])
-    values[HTTP_SOCKET] = _http_socket(values, settings)
     values["PLACEDOCK_STATS_SOCKET"] = settings.stats_socket
     # The server's processes read these two from the environment (placedock.metrics, .logs).
     values["PLACEDOCK_METRICS_PORT"] = str(settings.metrics_port)
@@ -207,16 +209,6 @@ def _without_client_variables(environ: Mapping[str, str], notes: list[str]) -> d
     return {name: value for name, value in environ.items() if name not in client}
 
 
-def _http_socket(values: Mapping[str, str], settings: Settings) -> str:
-    """Accepted when given (a shell that ran startup.sh COMMAND has it), if it is the same."""
-    http_socket = addresses.socket_address(settings.address, settings.port)
-    if values.get(HTTP_SOCKET, http_socket) != http_socket:
-        raise ConfigurationError(
-            HTTP_SOCKET, "placedock makes it from PLACEDOCK_ADDRESS and PLACEDOCK_PORT; set those"
-        )
-    return http_socket
-
-
 def _settings(values: Mapping[str, str], auth_strategy: str, url: URL) -> Settings:
     own = {name: values.get(name, default) for name, default in OWN_DEFAULTS.items()}
     shared = _boolean("PLACEDOCK_REQUIRE_SHARED_DATABASE", own["PLACEDOCK_REQUIRE_SHARED_DATABASE"])
@@ -258,6 +250,8 @@ def _settings(values: Mapping[str, str], auth_strategy: str, url: URL) -> Settin
         stats_socket=health.stats_socket_path(values),
         metrics_port=metrics_port,
         log_format=log_format,
+        max_body_size=_size("PLACEDOCK_MAX_BODY_SIZE", own["PLACEDOCK_MAX_BODY_SIZE"]),
+        request_timeout=_request_timeout(own["PLACEDOCK_REQUEST_TIMEOUT"]),
     )
 
 
@@ -336,7 +330,7 @@ def _check_own_variable(name: str, value: str) -> None:
         raise ConfigurationError(
             name, f"only startup.sh {COMMAND_VARIABLES[name]} reads it; unset it for the server "
             "and every other command")
-    if name not in OWN_DEFAULTS and name != HTTP_SOCKET:
+    if name not in OWN_DEFAULTS:
         _unknown(name, OWN_DEFAULTS)
     if not value:
         _refuse_empty(name)
@@ -454,6 +448,39 @@ def _integer(name: str, value: str, low: int, high: int) -> int:
     if not low <= number <= high:
         raise ConfigurationError(name, f"{number} is out of range {low} to {high}")
     return number
+
+
+_SIZE = re.compile(r"(\d+)([kmg]?)", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+MIN_BODY_SIZE, MAX_BODY_SIZE = 1 << 10, 1 << 30
+_DURATION = re.compile(r"(\d+)([sm]?)")
+
+
+def _size(name: str, value: str) -> int:
+    """Bytes, or with k, m or g (KiB, MiB, GiB), as nginx reads sizes."""
+    match = _SIZE.fullmatch(value.strip())
+    if not match:
+        raise ConfigurationError(name, f"{value!r} is not a size (bytes, or a number with k, m "
+                                       "or g: 2m)")
+    size = int(match[1]) * _SIZE_UNITS[match[2].lower()]
+    if not MIN_BODY_SIZE <= size <= MAX_BODY_SIZE:
+        raise ConfigurationError(name, f"{value!r} is out of range 1k to 1g")
+    return size
+
+
+def _request_timeout(value: str) -> int:
+    """Whole seconds, or minutes with m; longer than the readiness probe waits, which passes
+    through the same front and would otherwise be cut by it."""
+    name = "PLACEDOCK_REQUEST_TIMEOUT"
+    match = _DURATION.fullmatch(value.strip())
+    if not match:
+        raise ConfigurationError(name, f"{value!r} is not a duration (seconds, or minutes "
+                                       "with m: 60 or 1m)")
+    seconds = int(match[1]) * (60 if match[2] == "m" else 1)
+    if not health.TIMEOUT_S < seconds <= 3600:
+        raise ConfigurationError(name, f"{value!r} is out of range: longer than the health "
+                                       f"probe's {health.TIMEOUT_S:g} s, at most 1 hour")
+    return seconds
 
 
 def _seconds(name: str, value: str) -> float:

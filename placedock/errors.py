@@ -23,12 +23,16 @@ from placement import exception, microversion
 UNDEFINED = "placement.undefined_code"
 CONCURRENT_UPDATE = "placement.concurrent_update"
 # placedock's: the database could not be reached (503, Retry-After), or is not ready to serve;
-# a request whose line has no path (400).
+# a request that cannot be parsed (400); the front's (placedock.front): a request larger than
+# it accepts (413, 414, 431), or slower to answer than it waits (504).
 DATABASE_UNAVAILABLE = "placement.database.unavailable"
 SERVICE_NOT_READY = "placement.service.not_ready"
 MALFORMED_REQUEST = "placement.request.malformed"
+REQUEST_TOO_LARGE = "placement.request.too_large"
+REQUEST_TIMEOUT = "placement.request.timeout"
 # Every code placedock writes, for the docs and the tests.
-CODES = (UNDEFINED, CONCURRENT_UPDATE, DATABASE_UNAVAILABLE, SERVICE_NOT_READY, MALFORMED_REQUEST)
+CODES = (UNDEFINED, CONCURRENT_UPDATE, DATABASE_UNAVAILABLE, SERVICE_NOT_READY, MALFORMED_REQUEST,
+         REQUEST_TOO_LARGE, REQUEST_TIMEOUT)
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]

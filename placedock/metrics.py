@@ -122,11 +122,16 @@ class ServerState:
         stats = self.stats()
         if isinstance(stats, dict):
             yield GaugeMetricFamily("placedock_uwsgi_listen_queue", "Connections waiting in the "
-                                    "listen queue for a free worker: a queue that grows means "
-                                    "add replicas.", value=stats.get("listen_queue", 0))
+                                    "listen queue for a free worker (requests the front has "
+                                    "read whole): a queue that grows means add replicas.", value=stats.get("listen_queue", 0))
             yield CounterMetricFamily("placedock_uwsgi_listen_queue_errors", "Connections "
                                       "refused because the listen queue was full.",
                                       value=stats.get("listen_queue_errors", 0))
+            yield CounterMetricFamily(
+                "placedock_request_timeouts", "Requests cut at PLACEDOCK_REQUEST_TIMEOUT: the "
+                "client got a 504 and the worker was replaced (uwsgi's harakiri).",
+                value=sum(worker.get("harakiri_count", 0)
+                          for worker in stats.get("workers", [])))
             workers = GaugeMetricFamily("placedock_uwsgi_workers", "uwsgi workers by state.",
                                         labels=["state"])
             states = {"idle": 0, "busy": 0}

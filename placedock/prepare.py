@@ -50,12 +50,15 @@ def checked_environment() -> environment.Environment:
     return checked
 
 
-def prepare_server() -> None:
+def prepare_server() -> environment.Settings:
     """Check the environment and apply it to this process, which becomes uwsgi (its ini and
     placement read it), then ready the database."""
     checked = checked_environment()
     environment.apply(checked, os.environ)
     settings = checked.settings
+    from placedock import front
+
+    front.nginx_binary()  # before the database's wait: a missing front is known at once
     # Imported only here: placement's database modules cost half a second to import.
     from placedock import database
 
@@ -68,7 +71,10 @@ def prepare_server() -> None:
         with step("database schema at head") as detail:
             detail.append(database.check_at_head(settings.database_url))
     log(f"serving on port {settings.port} with {settings.processes} processes "
-        f"x {settings.threads} thread{'' if settings.threads == 1 else 's'}")
+        f"x {settings.threads} thread{'' if settings.threads == 1 else 's'}, behind nginx "
+        f"(bodies up to {settings.max_body_size} bytes, requests up to "
+        f"{settings.request_timeout} s)")
+    return settings
 
 
 def command_shell_lines() -> str:

@@ -11,15 +11,22 @@ from __future__ import annotations
 import os
 import sys
 
+from typing import TYPE_CHECKING
+
 from placedock import PlacedockError, early_stop
 
+if TYPE_CHECKING:
+    from placedock.environment import Settings
 
-def ready_uwsgi_features() -> list[str]:
-    """Ready what the checked environment asks for beyond the ini (the metrics' empty folder,
-    JSON output from uwsgi's first line), and return uwsgi's options for it."""
-    from placedock import logs, metrics
 
-    options = []
+def ready_uwsgi_features(settings: Settings) -> list[str]:
+    """Ready what the checked environment asks for beyond the ini (the front's configuration,
+    the metrics' empty folder, JSON output from uwsgi's first line), and return uwsgi's options
+    for it."""
+    from placedock import front, logs, metrics
+
+    options = front.prepare(settings.address, settings.port, settings.stats_socket,
+                            settings.max_body_size, settings.request_timeout)
     if metrics.port():
         metrics.prepare_directory(os.environ["PLACEDOCK_STATS_SOCKET"])
         options.append("--mule=placedock.metrics:serve")  # optional argument: "=" needed
@@ -35,8 +42,8 @@ def main(argv: list[str]) -> int:
     try:
         from placedock import prepare
 
-        prepare.prepare_server()
-        arguments = [*argv[1:], *ready_uwsgi_features()]
+        settings = prepare.prepare_server()
+        arguments = [*argv[1:], *ready_uwsgi_features(settings)]
         import pyuwsgi
     except PlacedockError as error:
         prepare.log(f"error: {error}")

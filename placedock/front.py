@@ -1,0 +1,178 @@
+"""The front: nginx between the clients and uwsgi's workers.
+
+uwsgi's workers are synchronous: one that is reading a request's headers or body, slowly sent,
+serves no one else, and two connections sending a header byte every 2 s stopped the default
+2 x 1 server for everyone (benchmark/hostile_clients.md). nginx is event-driven: it reads every
+connection's headers and body (up to PLACEDOCK_MAX_BODY_SIZE, else 413 before reading it),
+times out slow and idle clients, holds keep-alive connections, and hands a worker a request only
+when it is whole, over a unix socket with uwsgi's own protocol. It waits
+PLACEDOCK_REQUEST_TIMEOUT for the answer, then answers 504 itself; uwsgi's harakiri replaces the
+worker a second later.
+
+uwsgi runs nginx as its control daemon (``attach-control-daemon``): uwsgi stays PID 1, and when
+nginx exits (its graceful stop: placedock.drain), uwsgi stops too. This module writes nginx's
+configuration for the checked environment, into a folder beside the stats socket (the tmpfs a
+read-only container writes to), and gives uwsgi its options for it.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import resource
+import shutil
+from pathlib import Path
+
+from placedock import PlacedockError, addresses, errors
+
+# A client must send its whole header block within this, and its body with no pause longer
+# than it (kolla-ansible's HAProxy: timeout http-request 10s).
+CLIENT_TIMEOUT_S = 10
+# An idle keep-alive connection is closed after this (it holds no worker meanwhile).
+KEEPALIVE_TIMEOUT_S = 60
+# A client that stops reading its answer is dropped after this pause.
+SEND_TIMEOUT_S = 30
+# uwsgi's harakiri replaces a worker this long after nginx has answered 504 for it.
+HARAKIRI_MARGIN_S = 1
+# Enough for 10,000 idle connections and the requests beside them (nginx preallocates them).
+MAX_CONNECTIONS = 16384
+# The uwsgi socket's queue: requests nginx has read and no worker has taken yet. A full unix
+# socket queue is an immediate 502, so it is as long as the kernel allows, up to this.
+MAX_QUEUE = 4096
+SEARCH_PATH = ("/usr/sbin", "/usr/local/sbin")  # nginx is not on a non-root user's PATH
+
+# What nginx answers itself, each as placement would: (nginx's status, the status answered,
+# code, detail). nginx's 494 is its own name for headers too large: HTTP's 431.
+ERRORS = (
+    (400, 400, errors.MALFORMED_REQUEST, "The request could not be parsed."),
+    (413, 413, errors.REQUEST_TOO_LARGE,
+     "The request body is larger than this server accepts (PLACEDOCK_MAX_BODY_SIZE)."),
+    (414, 414, errors.REQUEST_TOO_LARGE, "The request line is too long."),
+    (494, 431, errors.REQUEST_TOO_LARGE, "The request headers are too large."),
+    (502, 502, errors.UNDEFINED, "The worker serving the request ended without an answer."),
+    (504, 504, errors.REQUEST_TIMEOUT,
+     "The request took longer than this server allows (PLACEDOCK_REQUEST_TIMEOUT)."),
+)
+
+
+def folder(stats_socket: str) -> Path:
+    return Path(f"{stats_socket}.front")
+
+
+def uwsgi_socket(stats_socket: str) -> str:
+    """Where the workers listen: uwsgi's protocol, for nginx alone (mode 0600)."""
+    return f"{stats_socket}.uwsgi"
+
+
+def pid_file(stats_socket: str) -> Path:
+    return folder(stats_socket) / "nginx.pid"
+
+
+def nginx_binary() -> str:
+    path = shutil.which("nginx") or shutil.which("nginx", path=os.pathsep.join(SEARCH_PATH))
+    if not path:
+        raise PlacedockError("nginx: not found; placedock serves through it (apt-get install "
+                             "nginx-light or nginx)")
+    return path
+
+
+def queue_length() -> int:
+    try:
+        allowed = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    except (OSError, ValueError):
+        allowed = 128
+    return max(128, min(MAX_QUEUE, allowed))
+
+
+def _error_location(nginx_status: int, status: int, code: str, detail: str) -> str:
+    # nginx's request id (32 hex digits) in placement's form; nginx fills in $request_id.
+    document = errors.body(status, detail, code, "req-$request_id")
+    text = json.dumps(document).replace("\\", "\\\\").replace("'", "\\'")
+    return (f"        location @error{nginx_status} {{\n"
+            f"            default_type application/json;\n"
+            f"            add_header openstack-api-version 'placement 1.0' always;\n"
+            f"            add_header Vary openstack-api-version always;\n"
+            f"            return {status} '{text}';\n"
+            f"        }}\n")
+
+
+def _user_line() -> str:
+    """nginx switches its worker to 'nobody' when started as root: keep this process's user."""
+    if os.geteuid() != 0:
+        return ""
+    return (f"user {pwd.getpwuid(os.geteuid()).pw_name} "
+            f"{grp.getgrgid(os.getegid()).gr_name};\n")
+
+
+def configuration(address: str, port: int, stats_socket: str, max_body_size: int,
+                  request_timeout: int) -> str:
+    here = folder(stats_socket)
+    ip = address.strip("[]")
+    dual_stack = " ipv6only=off" if ip == "::" else ""
+    files = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    files = MAX_CONNECTIONS * 2 if files == resource.RLIM_INFINITY else min(files, 65536)
+    pages = "".join(f"        error_page {status} = @error{status};\n" for status, *_ in ERRORS)
+    locations = "".join(_error_location(*error) for error in ERRORS)
+    temp = "".join(f"    {kind}_temp_path {here / kind};\n"
+                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return f"""\
+# Written by placedock.front at each start; edits are lost.
+{_user_line()}daemon off;
+worker_processes 1;
+worker_rlimit_nofile {files};
+pid {pid_file(stats_socket)};
+error_log stderr warn;
+events {{
+    worker_connections {min(MAX_CONNECTIONS, files // 2)};
+}}
+http {{
+    access_log off;  # placement logs every request itself
+    server_tokens off;
+{temp}    client_header_timeout {CLIENT_TIMEOUT_S}s;
+    client_body_timeout {CLIENT_TIMEOUT_S}s;
+    send_timeout {SEND_TIMEOUT_S}s;
+    keepalive_timeout {KEEPALIVE_TIMEOUT_S}s;
+    reset_timedout_connection on;
+    client_max_body_size {max_body_size};
+    client_body_buffer_size {min(max_body_size, 1048576)};
+    merge_slashes off;  # the path reaches placement as the client wrote it
+    uwsgi_read_timeout {request_timeout}s;
+    uwsgi_send_timeout {request_timeout}s;
+    uwsgi_next_upstream off;  # a request runs once: never again on a second try
+    server {{
+        listen {addresses.socket_address(ip, port)} backlog={queue_length()}{dual_stack};
+{pages}        location / {{
+            uwsgi_pass unix:{uwsgi_socket(stats_socket)};
+            uwsgi_param QUERY_STRING $query_string;
+            uwsgi_param REQUEST_METHOD $request_method;
+            uwsgi_param CONTENT_TYPE $content_type;
+            uwsgi_param CONTENT_LENGTH $content_length;
+            uwsgi_param REQUEST_URI $request_uri;
+            uwsgi_param PATH_INFO $document_uri;
+            uwsgi_param SERVER_PROTOCOL $server_protocol;
+            uwsgi_param REQUEST_SCHEME $scheme;
+            uwsgi_param HTTPS $https if_not_empty;
+            uwsgi_param REMOTE_ADDR $remote_addr;
+            uwsgi_param REMOTE_PORT $remote_port;
+            uwsgi_param SERVER_PORT $server_port;
+            uwsgi_param SERVER_NAME $host;
+        }}
+{locations}    }}
+}}
+"""
+
+
+def prepare(address: str, port: int, stats_socket: str, max_body_size: int,
+            request_timeout: int) -> list[str]:
+    """Write nginx's configuration; return uwsgi's options that run nginx and bound a request."""
+    here = folder(stats_socket)
+    shutil.rmtree(here, ignore_errors=True)
+    here.mkdir(mode=0o700)
+    config = here / "nginx.conf"
+    config.write_text(configuration(address, port, stats_socket, max_body_size,
+                                    request_timeout))
+    return [f"--attach-control-daemon=exec {nginx_binary()} -e stderr -c {config}",
+            f"--harakiri={request_timeout + HARAKIRI_MARGIN_S}",
+            f"--listen={queue_length()}"]
