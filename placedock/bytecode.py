@@ -27,8 +27,9 @@ from typing import Any
 # keystone's auth plugin, the metrics' multiprocess collector).
 ENTRY_MODULES = [
     "placedock.serve", "placedock.prepare", "placedock.database", "placedock.health",
-    "placedock.metrics", "placedock.middleware", "placedock.routes", "placedock.drain", "placedock.front",
-    "placedock.logs", "placedock.db_init", "placedock.ks_register", "placedock.conf_to_env",
+    "placedock.metrics", "placedock.middleware", "placedock.routes", "placedock.drain",
+    "placedock.front", "placedock.logs", "placedock.db_init", "placedock.ks_register",
+    "placedock.conf_to_env",
     "placement.cmd.manage", "placement.cmd.status",
     "sqlalchemy.dialects.postgresql.psycopg2", "sqlalchemy.dialects.mysql.pymysql",
     "sqlalchemy.dialects.sqlite.pysqlite", "psycopg2", "pymysql",

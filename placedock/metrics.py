@@ -123,7 +123,8 @@ class ServerState:
         if isinstance(stats, dict):
             yield GaugeMetricFamily("placedock_uwsgi_listen_queue", "Connections waiting in the "
                                     "listen queue for a free worker (requests the front has "
-                                    "read whole): a queue that grows means add replicas.", value=stats.get("listen_queue", 0))
+                                    "read whole): a queue that grows means add replicas.",
+                                    value=stats.get("listen_queue", 0))
             yield CounterMetricFamily("placedock_uwsgi_listen_queue_errors", "Connections "
                                       "refused because the listen queue was full.",
                                       value=stats.get("listen_queue_errors", 0))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-
 from typing import TYPE_CHECKING
 
 from placedock import PlacedockError, early_stop

@@ -16,7 +16,6 @@ def test_defaults_fill_in_what_uwsgi_needs(tmp_path: Path) -> None:
         "OS_PLACEMENT_DATABASE__CONNECTION": f"sqlite:///{tmp_path}/placement.sqlite",
         "PLACEDOCK_ADDRESS": "0.0.0.0",
         "PLACEDOCK_PORT": "80",
-        "PLACEDOCK_HTTP_SOCKET": "0.0.0.0:80",
         "PLACEDOCK_PROCESSES": environment.OWN_DEFAULTS["PLACEDOCK_PROCESSES"],
         "PLACEDOCK_THREADS": environment.OWN_DEFAULTS["PLACEDOCK_THREADS"],
         "PLACEDOCK_STATS_SOCKET": checked.settings.stats_socket,
@@ -151,7 +150,7 @@ def test_apply_sets_and_unsets(tmp_path: Path) -> None:
     )
     assert environ["OS_DEFAULT__LOG_DATE_FORMAT"] == "%H$$M"
     assert environ["OS_PASSWORD"] == "client's"  # the client's, left alone
-    assert environ["PLACEDOCK_HTTP_SOCKET"] == "0.0.0.0:80"
+    assert environ["PLACEDOCK_ADDRESS"] == "0.0.0.0"
 
 
 def test_mysql_without_charset_gets_utf8mb4() -> None:
@@ -392,13 +391,9 @@ def _derived_only(options):  # type: ignore[no-untyped-def]
         options.client_variables.cache_clear()
 
 
-@pytest.mark.parametrize(("address", "socket"), [
-    ("::", "[::]:8080"), ("::1", "[::1]:8080"), ("0.0.0.0", "0.0.0.0:8080"),
-    ("127.0.0.1", "127.0.0.1:8080"), ("fd00::5", "[fd00::5]:8080"),
-])
-def test_ipv6_addresses_are_bracketed_for_uwsgi(address: str, socket: str) -> None:
+@pytest.mark.parametrize("address", ["::", "::1", "0.0.0.0", "127.0.0.1", "fd00::5"])
+def test_ip_addresses_of_either_family_are_taken(address: str) -> None:
     checked = environment.read({**NOAUTH, "PLACEDOCK_ADDRESS": address, "PLACEDOCK_PORT": "8080"})
-    assert checked.changes["PLACEDOCK_HTTP_SOCKET"] == socket
     assert checked.settings.address == address
 
 
@@ -407,11 +402,53 @@ def test_address_must_be_an_ip_address(address: str) -> None:
     assert "is not an IP address" in refusal({**NOAUTH, "PLACEDOCK_ADDRESS": address})
 
 
-def test_http_socket_is_placedocks_to_make() -> None:
-    env = {**NOAUTH, "PLACEDOCK_ADDRESS": "::1", "PLACEDOCK_PORT": "8080"}
-    environment.read({**env, "PLACEDOCK_HTTP_SOCKET": "[::1]:8080"})  # a second run: the same
-    assert refusal({**env, "PLACEDOCK_HTTP_SOCKET": "0.0.0.0:1"}).startswith(
-        "PLACEDOCK_HTTP_SOCKET: placedock makes it")
+@pytest.mark.parametrize(("value", "size"), [
+    ("2m", 2 << 20), ("2M", 2 << 20), ("1024", 1024), ("512k", 512 << 10), ("1g", 1 << 30),
+])
+def test_body_size_limit_takes_bytes_or_units(value: str, size: int) -> None:
+    checked = environment.read({**NOAUTH, "PLACEDOCK_MAX_BODY_SIZE": value})
+    assert checked.settings.max_body_size == size
+
+
+def test_body_size_limit_has_a_default() -> None:
+    assert environment.read(NOAUTH).settings.max_body_size == 2 << 20
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("2mb", "'2mb' is not a size (bytes, or a number with k, m or g: 2m)"),
+    ("-1", "'-1' is not a size (bytes, or a number with k, m or g: 2m)"),
+    ("1.5m", "'1.5m' is not a size (bytes, or a number with k, m or g: 2m)"),
+    ("100", "'100' is out of range 1k to 1g"),
+    ("2g", "'2g' is out of range 1k to 1g"),
+])
+def test_a_body_size_limit_that_is_no_size_is_refused(value: str, problem: str) -> None:
+    assert refusal({**NOAUTH, "PLACEDOCK_MAX_BODY_SIZE": value}) == (
+        f"PLACEDOCK_MAX_BODY_SIZE: {problem}")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("60", 60), ("90s", 90), ("2m", 120),
+                                                 ("6", 6), ("60m", 3600)])
+def test_request_timeout_takes_seconds_or_minutes(value: str, seconds: int) -> None:
+    checked = environment.read({**NOAUTH, "PLACEDOCK_REQUEST_TIMEOUT": value})
+    assert checked.settings.request_timeout == seconds
+
+
+def test_request_timeout_has_a_default() -> None:
+    assert environment.read(NOAUTH).settings.request_timeout == 60
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("1h", "'1h' is not a duration (seconds, or minutes with m: 60 or 1m)"),
+    ("1.5", "'1.5' is not a duration (seconds, or minutes with m: 60 or 1m)"),
+    ("soon", "'soon' is not a duration (seconds, or minutes with m: 60 or 1m)"),
+    ("5", "'5' is out of range: longer than the health probe's 5 s, at most 1 hour"),
+    ("0", "'0' is out of range: longer than the health probe's 5 s, at most 1 hour"),
+    ("61m", "'61m' is out of range: longer than the health probe's 5 s, at most 1 hour"),
+])
+def test_a_request_timeout_that_is_no_duration_or_too_short_is_refused(
+        value: str, problem: str) -> None:
+    assert refusal({**NOAUTH, "PLACEDOCK_REQUEST_TIMEOUT": value}) == (
+        f"PLACEDOCK_REQUEST_TIMEOUT: {problem}")
 
 
 def test_the_projects_own_scripts_use_no_name_the_entrypoint_refuses() -> None:
@@ -424,7 +461,7 @@ def test_the_projects_own_scripts_use_no_name_the_entrypoint_refuses() -> None:
     files = subprocess.run(["git", "ls-files", "*.sh", "*.yaml", "*.py", "*.md", "Dockerfile",
                             ".ci/run"], cwd=repo, capture_output=True, text=True,
                            check=True).stdout.split()
-    known = {*environment.OWN_DEFAULTS, environment.HTTP_SOCKET, *environment.COMMAND_VARIABLES}
+    known = {*environment.OWN_DEFAULTS, *environment.COMMAND_VARIABLES}
     used = {}
     for name in files:
         if name.startswith("tests/") and name.endswith(".py"):

@@ -1,5 +1,6 @@
-"""placedock.serve: uwsgi's command line (the ini, the caller's flags, and what the environment
-asks for: the metrics mule, JSON logs), and a start that stops before uwsgi on a bad environment."""
+"""placedock.serve: uwsgi's command line (the ini, the caller's flags, the front, and what the
+environment asks for: the metrics mule, JSON logs), and a start that stops before uwsgi on a bad
+environment."""
 
 from __future__ import annotations
 
@@ -11,8 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from placedock import logs, metrics, prepare, serve
+from placedock import environment, front, logs, metrics, prepare, serve
 from tests.support.server import REPO, base_environment
+
+
+def settings(tmp_path: Path) -> environment.Settings:
+    return environment.read({"OS_API__AUTH_STRATEGY": "noauth2",
+                             "PLACEDOCK_DATA_DIR": str(tmp_path), "PLACEDOCK_PORT": "8080",
+                             "PLACEDOCK_STATS_SOCKET": str(tmp_path / "stats"),
+                             "PLACEDOCK_REQUEST_TIMEOUT": "30"}).settings
+
+
+def front_options(tmp_path: Path) -> list[str]:
+    config = front.folder(str(tmp_path / "stats")) / "nginx.conf"
+    return [f"--attach-control-daemon=exec {front.nginx_binary()} -e stderr -c {config}",
+            "--harakiri=31", f"--listen={front.queue_length()}"]
 
 
 @pytest.fixture
@@ -24,8 +38,11 @@ def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def test_nothing_asked_for_adds_nothing(environ: pytest.MonkeyPatch) -> None:
-    assert serve.ready_uwsgi_features() == []
+def test_nothing_asked_for_adds_the_front_alone(environ: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    assert serve.ready_uwsgi_features(settings(tmp_path)) == front_options(tmp_path)
+    config = front.folder(str(tmp_path / "stats")) / "nginx.conf"
+    assert "listen 0.0.0.0:8080 " in config.read_text()
 
 
 def test_metrics_add_the_mule_and_an_empty_folder_for_the_counts(
@@ -36,18 +53,21 @@ def test_metrics_add_the_mule_and_an_empty_folder_for_the_counts(
     (left_over / "counter_123.db").write_bytes(b"an earlier run's counts")
     environ.setenv(metrics.PORT_VARIABLE, "9180")
     environ.setenv("PLACEDOCK_STATS_SOCKET", str(stats))
-    assert serve.ready_uwsgi_features() == ["--mule=placedock.metrics:serve"]
+    assert serve.ready_uwsgi_features(settings(tmp_path)) == [
+        *front_options(tmp_path), "--mule=placedock.metrics:serve"]
     assert left_over.is_dir() and list(left_over.iterdir()) == []
     assert os.environ[metrics.DIRECTORY_VARIABLE] == str(left_over)
 
 
-def test_json_logs_add_uwsgis_log_master_and_encoders(environ: pytest.MonkeyPatch) -> None:
+def test_json_logs_add_uwsgis_log_master_and_encoders(environ: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
     started: list[bool] = []
     # The real one redirects this process's stderr: what it does is tests/placedock/test_logs.py's.
     environ.setattr(logs, "start_json_output", lambda: started.append(True))
     environ.setenv(logs.FORMAT_VARIABLE, "json")
-    assert serve.ready_uwsgi_features() == ["--log-master", f"--log-encoder={logs.UWSGI_ENCODER}",
-                                     "--log-encoder=nl"]
+    assert serve.ready_uwsgi_features(settings(tmp_path)) == [
+        *front_options(tmp_path), "--log-master", f"--log-encoder={logs.UWSGI_ENCODER}",
+        "--log-encoder=nl"]
     assert started == [True]
 
 
@@ -55,12 +75,12 @@ def test_uwsgi_gets_the_callers_arguments_then_what_the_environment_adds(
         environ: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ran: list[tuple[str, ...]] = []
     environ.setitem(sys.modules, "pyuwsgi", types.SimpleNamespace(run=lambda *a: ran.append(a)))
-    environ.setattr(prepare, "prepare_server", lambda: None)
+    environ.setattr(prepare, "prepare_server", lambda: settings(tmp_path))
     environ.setattr(sys, "argv", list(sys.argv))
     environ.setenv(metrics.PORT_VARIABLE, "9180")
     environ.setenv("PLACEDOCK_STATS_SOCKET", str(tmp_path / "stats"))
     assert serve.main(["serve.py", "--ini", "placement-uwsgi.ini", "--processes", "3"]) == 0
-    expected = ("--ini", "placement-uwsgi.ini", "--processes", "3",
+    expected = ("--ini", "placement-uwsgi.ini", "--processes", "3", *front_options(tmp_path),
                 "--mule=placedock.metrics:serve")
     assert ran == [expected]
     assert sys.argv == ["uwsgi", *expected]  # what uwsgi shows, and re-executes on reload

@@ -1,0 +1,61 @@
+"""placedock.front: nginx's configuration, checked by the real nginx (``nginx -t``), with the
+limits asked for and every error nginx answers itself in placement's shape."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from placedock import PlacedockError, errors, front
+from tests.support.error_schema import checked_error
+
+
+def written(tmp_path: Path, address: str = "127.0.0.1") -> tuple[list[str], str]:
+    stats = str(tmp_path / "placedock.stats")
+    options = front.prepare(address, 8080, stats, 3 << 20, 45)
+    return options, (front.folder(stats) / "nginx.conf").read_text()
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "0.0.0.0", "::1", "::"])
+def test_nginx_accepts_the_configuration(tmp_path: Path, address: str) -> None:
+    _, config = written(tmp_path, address)
+    result = subprocess.run([front.nginx_binary(), "-t", "-e", "stderr", "-c",
+                             str(front.folder(str(tmp_path / "placedock.stats")) / "nginx.conf")],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    listen = re.search(r"^\s*listen (\S+)", config, re.MULTILINE)
+    assert listen and listen[1] == (f"[{address}]:8080" if ":" in address else f"{address}:8080")
+    assert ("ipv6only=off" in config) == (address == "::")  # :: serves both families, as before
+
+
+def test_the_limits_and_the_timeout_are_the_ones_asked_for(tmp_path: Path) -> None:
+    options, config = written(tmp_path)
+    assert f"client_max_body_size {3 << 20};" in config
+    assert "uwsgi_read_timeout 45s;" in config
+    assert "--harakiri=46" in options  # the worker goes a second after the client's 504
+    assert "uwsgi_next_upstream off;" in config  # a request never runs twice
+    assert f"uwsgi_pass unix:{tmp_path / 'placedock.stats'}.uwsgi;" in config
+
+
+def test_every_error_nginx_answers_has_placements_shape(tmp_path: Path) -> None:
+    _, config = written(tmp_path)
+    pages = re.findall(r"error_page (\d+) = @error\1;", config)
+    assert sorted(pages) == ["400", "413", "414", "494", "502", "504"]
+    for status, text in re.findall(r"return (\d+) '(.*)';", config):
+        document = text.replace("\\'", "'").replace("\\\\", "\\").replace("$request_id", "0" * 32)
+        error = checked_error(document.encode(), int(status))
+        assert error["code"] in errors.CODES
+        assert error["request_id"] == "req-" + "0" * 32
+        assert json.loads(document)["errors"][0]["status"] == int(status)
+
+
+def test_a_missing_nginx_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(front, "SEARCH_PATH", ())
+    with pytest.raises(PlacedockError) as raised:
+        front.nginx_binary()
+    assert str(raised.value).startswith("nginx: not found;")
