@@ -41,12 +41,20 @@ MAX_CONNECTIONS = 16384
 # The uwsgi socket's queue: requests nginx has read and no worker has taken yet. A full unix
 # socket queue is an immediate 502, so it is as long as the kernel allows, up to this.
 MAX_QUEUE = 4096
+# Where nginx's own error answers live: internal locations, which no client can ask for (a named
+# location cannot answer a request whose line nginx could not parse).
+ERROR_PATH = "/.placedock/error/"
 SEARCH_PATH = ("/usr/sbin", "/usr/local/sbin")  # nginx is not on a non-root user's PATH
 
 # What nginx answers itself, each as placement would: (nginx's status, the status answered,
-# code, detail). nginx's 494 is its own name for headers too large: HTTP's 431.
+# code, detail). nginx's 494 is its own name for headers too large: HTTP's 431. A version or a
+# transfer coding it does not speak (505, 501) is the client's error, as any request nginx
+# cannot parse: a 5xx would tell a monitor the server failed.
 ERRORS = (
     (400, 400, errors.MALFORMED_REQUEST, "The request could not be parsed."),
+    (501, 400, errors.MALFORMED_REQUEST, "The request's transfer coding is not supported."),
+    (505, 400, errors.MALFORMED_REQUEST, "The request's HTTP version is not supported."),
+    (404, 404, errors.UNDEFINED, "The resource could not be found."),
     (413, 413, errors.REQUEST_TOO_LARGE,
      "The request body is larger than this server accepts (PLACEDOCK_MAX_BODY_SIZE)."),
     (414, 414, errors.REQUEST_TOO_LARGE, "The request line is too long."),
@@ -90,7 +98,8 @@ def _error_location(nginx_status: int, status: int, code: str, detail: str) -> s
     # nginx's request id (32 hex digits) in placement's form; nginx fills in $request_id.
     document = errors.body(status, detail, code, "req-$request_id")
     text = json.dumps(document).replace("\\", "\\\\").replace("'", "\\'")
-    return (f"        location @error{nginx_status} {{\n"
+    return (f"        location = {ERROR_PATH}{nginx_status} {{\n"
+            f"            internal;\n"
             f"            default_type application/json;\n"
             f"            add_header openstack-api-version 'placement 1.0' always;\n"
             f"            add_header Vary openstack-api-version always;\n"
@@ -113,7 +122,8 @@ def configuration(address: str, port: int, stats_socket: str, max_body_size: int
     dual_stack = " ipv6only=off" if ip == "::" else ""
     files = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     files = MAX_CONNECTIONS * 2 if files == resource.RLIM_INFINITY else min(files, 65536)
-    pages = "".join(f"        error_page {status} = @error{status};\n" for status, *_ in ERRORS)
+    pages = "".join(f"        error_page {nginx_status} ={status} {ERROR_PATH}{nginx_status};\n"
+                    for nginx_status, status, *_ in ERRORS)
     locations = "".join(_error_location(*error) for error in ERRORS)
     temp = "".join(f"    {kind}_temp_path {here / kind};\n"
                    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))

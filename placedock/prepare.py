@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
-from placedock import PlacedockError, early_stop, environment, logs
+from placedock import PlacedockError, addresses, early_stop, environment, logs
 
 
 def log(message: str) -> None:
@@ -70,7 +70,8 @@ def prepare_server() -> environment.Settings:
     else:
         with step("database schema at head") as detail:
             detail.append(database.check_at_head(settings.database_url))
-    log(f"serving on port {settings.port} with {settings.processes} processes "
+    log(f"serving on port {settings.port} at {addresses.bracketed(settings.address)} with "
+        f"{settings.processes} processes "
         f"x {settings.threads} thread{'' if settings.threads == 1 else 's'}, behind nginx "
         f"(bodies up to {settings.max_body_size} bytes, requests up to "
         f"{settings.request_timeout} s)")

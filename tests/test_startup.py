@@ -62,8 +62,11 @@ def test_uwsgi_is_the_process_started_and_workers_are_forked(server: Server) -> 
     cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")
     assert b"placedock.serve" in cmdline  # bash exec'd python, which became uwsgi: same PID
     assert len(server.worker_pids()) == int(server.env.get("PLACEDOCK_PROCESSES", "2"))
-    # and the metrics' own process, the mule
-    assert len(set(server.children()) - set(server.worker_pids())) == 1
+    # and the stop's mule, the metrics' mule and the front (nginx's master)
+    others = set(server.children()) - set(server.worker_pids())
+    names = sorted(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+                   for pid in others)
+    assert len(names) == 3 and names[0].startswith("nginx: master process"), names
 
 
 def test_health_probes_against_the_real_server(server: Server) -> None:
@@ -142,7 +145,7 @@ def test_serves_on_an_ipv6_address(tmp_path: Path, address: str) -> None:
         assert probe.returncode == 0, probe.stderr
     finally:
         running.stop()
-    assert f"[{address}]:{port}" in running.log()
+    assert f"serving on port {port} at [{address}] with" in running.log()
 
 
 def test_command_runs_with_the_same_environment(tmp_path: Path, server: Server) -> None:
@@ -181,7 +184,7 @@ def stop_under_load(server: Server, path: str = "/resource_providers") -> Load:
     assert took < 10, f"exit took {took:.1f} s"
     assert set(load.outcomes) == {"200", "refused"}, (dict(load.outcomes), load.failures[:5])
     assert "MERCY" not in log and "killed" not in log.lower(), "a worker was cut short"
-    assert "placedock: stopped listening after" in log, log[-2000:]
+    assert "placedock: stopping: the front (nginx, pid" in log, log[-2000:]
     return load
 
 

@@ -43,8 +43,9 @@ def test_the_limits_and_the_timeout_are_the_ones_asked_for(tmp_path: Path) -> No
 
 def test_every_error_nginx_answers_has_placements_shape(tmp_path: Path) -> None:
     _, config = written(tmp_path)
-    pages = re.findall(r"error_page (\d+) = @error\1;", config)
-    assert sorted(pages) == ["400", "413", "414", "494", "502", "504"]
+    pages = dict(re.findall(r"error_page (\d+) =(\d+) /.placedock/error/\1;", config))
+    assert pages == {"400": "400", "404": "404", "413": "413", "414": "414", "494": "431",
+                     "501": "400", "502": "502", "504": "504", "505": "400"}
     for status, text in re.findall(r"return (\d+) '(.*)';", config):
         document = text.replace("\\'", "'").replace("\\\\", "\\").replace("$request_id", "0" * 32)
         error = checked_error(document.encode(), int(status))
