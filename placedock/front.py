@@ -151,6 +151,9 @@ http {{
     uwsgi_read_timeout {request_timeout}s;
     uwsgi_send_timeout {request_timeout}s;
     uwsgi_next_upstream off;  # a request runs once: never again on a second try
+    # A client that half-closes after its request (shutdown(SHUT_WR), nc) still gets its answer;
+    # one that has gone costs no more than it would anyway (a worker cannot be interrupted).
+    uwsgi_ignore_client_abort on;
     server {{
         listen {addresses.socket_address(ip, port)} backlog={queue_length()}{dual_stack};
 {pages}        location / {{
