@@ -222,6 +222,40 @@ def test_killing_a_replica_under_load_fails_no_request(stack: Stack) -> None:
     assert set(load.outcomes) == {"200"}, (dict(load.outcomes), load.failures[:5])
 
 
+# Longer than HAProxy's old server timeout (10 s), after which it sent the request again to
+# another replica, up to 3 more times, whatever the method.
+SLOW_REQUEST_S = 15
+
+
+def test_a_slow_read_runs_on_one_replica_and_is_answered(stack: Stack) -> None:
+    """A read held up by a table lock on the active Galera node (15 s) is answered when the lock
+    goes, and ran on exactly one replica: counted from the replicas' own request lines."""
+    marker = f"slow-{uuid.uuid4().hex}"
+    galera = stack.containers("galera-1")[0]
+    lock = ("LOCK TABLES resource_providers WRITE; "
+            f"SELECT SLEEP({SLOW_REQUEST_S}); UNLOCK TABLES;")
+    holder = subprocess.Popen(
+        ["docker", "exec", galera, "sh", "-c",
+         f'mariadb -uroot -p"$(cat /run/secrets/db-root-password)" placement -e "{lock}"'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)  # the lock is taken
+        started = time.monotonic()
+        status, _, body = http.request(f"{stack.url}/resource_providers?name={marker}",
+                                       timeout=SLOW_REQUEST_S + 30)
+        took = time.monotonic() - started
+    finally:
+        _, errors = holder.communicate(timeout=SLOW_REQUEST_S + 30)
+    assert holder.returncode == 0, errors
+    runs = {replica: (docker("logs", replica).stdout + docker("logs", replica).stderr
+                      ).count(marker) for replica in stack.containers("placedock")}
+    print(f"compose: a read held {SLOW_REQUEST_S} s by a lock: {status} after {took:.1f} s; "
+          f"runs per replica {sorted(runs.values(), reverse=True)}")
+    assert status == 200, body[:500]
+    assert took > 10  # slower than HAProxy's old server timeout
+    assert sum(runs.values()) == 1, runs
+
+
 def late_failures(load: Load, kills: list[float], grace: float) -> list[str]:
     """Every failed request of the whole load that did not end within ``grace`` s after a kill:
     the kill before it (1-based, 0 for none) and the seconds from it, and the outcome."""
