@@ -1,14 +1,14 @@
-"""Keep-alive behind Apache's balancer: uwsgi's `http11-socket` against the shipped `http-socket`
-with `Connection: close`, each behind a real Apache (mod_proxy_balancer, devstack/balancer.sh's
-file), with every request's ending counted.
+"""Keep-alive behind Apache's balancer: placedock (its front, nginx, which keeps a connection
+alive for 60 s) behind a real Apache (mod_proxy_balancer, devstack/balancer.sh's file) as
+shipped (`disablereuse=On`: a connection per request) and pooling its connections, with every
+request's ending counted.
 
-uwsgi's `http11-socket` keeps a connection open after its response for up to its socket timeout
-(4 s) and closes it when that passes with no new request. A proxy that pools its connections to
-uwsgi, as Apache's balancer does unless told `disablereuse=On`, may send a request on a pooled
-connection at the moment uwsgi closes it: the request is lost (a 502 from Apache), the race that
-made placedock say `Connection: close`. The load here makes that moment likely: rounds of CLIENTS
-requests sent together, each on a new connection to Apache, separated by idle gaps swept across
-uwsgi's 4 s, so that Apache reuses connections that have been idle for about that long.
+Before the front, uwsgi's own `http11-socket` closed an idle connection after 4 s, and a proxy
+that pooled its connections could send a request on one at that moment: the request was lost (a
+502 from Apache), the race that made placedock say `Connection: close`. The load here makes that
+moment likely for a server that closes after IDLE_GAP_S: rounds of CLIENTS requests sent
+together, each on a new connection to Apache, separated by idle gaps swept across IDLE_GAP_S,
+so that Apache reuses connections that have been idle for about that long.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark import configs
-from benchmark.configs import Config
 from benchmark.throughput import Settings, server_env, serving
 from tests.support.apache import Apache
 from tests.support.load import FAILED, REFUSED, TIMEOUT, send
@@ -32,7 +31,7 @@ from tests.support.network import free_port
 APACHE = "/usr/sbin/apache2"  # Debian's
 BALANCER_SH = configs.REPO / "devstack" / "balancer.sh"
 SHIPPED_MEMBER = "disablereuse=On"  # in balancer.sh's member options
-UWSGI_IDLE_S = 4.0  # uwsgi's socket-timeout: how long http11-socket keeps an idle connection
+IDLE_GAP_S = 4.0  # uwsgi's socket-timeout, how long http11-socket kept an idle connection
 PATH = "/placement/resource_providers"
 CLIENTS = 8  # more than the defaults' threads (2 x 1): Apache's pool grows past them
 CLIENT_TIMEOUT_S = 30.0
@@ -45,16 +44,13 @@ class Variant:
     """One server configuration behind one form of Apache's member line."""
 
     name: str
-    server: str  # "close": the shipped ini; "keep-alive": benchmark.configs.keep_alive_ini
     member: str  # replaces SHIPPED_MEMBER in balancer.sh's file ("" drops it)
 
 
 VARIANTS = [
-    Variant("http-socket + Connection: close; Apache as shipped (disablereuse=On)", "close",
-            SHIPPED_MEMBER),
-    Variant("http11-socket (keep-alive); Apache pooling its connections", "keep-alive", ""),
-    Variant(f"http11-socket (keep-alive); Apache pooling, ttl=2 (below uwsgi's "
-            f"{UWSGI_IDLE_S:g} s)", "keep-alive", "ttl=2"),
+    Variant("placedock (its front); Apache as shipped (disablereuse=On)", SHIPPED_MEMBER),
+    Variant("placedock (its front, keep-alive); Apache pooling its connections", ""),
+    Variant("placedock (its front, keep-alive); Apache pooling, ttl=2", "ttl=2"),
 ]
 
 
@@ -102,7 +98,7 @@ def site(port: int, member: str, folder: Path) -> Path:
 
 def rounds(url: str, count: int, outcome: Outcome) -> None:
     """`count` rounds of CLIENTS requests sent at once; between rounds an idle gap, swept from
-    just under uwsgi's idle timeout to just over it."""
+    just under IDLE_GAP_S to just over it."""
     target = urllib.parse.urlsplit(url)
     lock = threading.Lock()
 
@@ -124,13 +120,12 @@ def rounds(url: str, count: int, outcome: Outcome) -> None:
         for client in clients:
             client.join()
         sweep = index / max(1, count - 1)  # 0 .. 1
-        time.sleep(UWSGI_IDLE_S - 0.1 + 0.2 * sweep)
+        time.sleep(IDLE_GAP_S - 0.1 + 0.2 * sweep)
 
 
-def measure(variant: Variant, settings: Settings, base: dict[str, str], count: int,
-            keep_alive: Config) -> Outcome:
-    """The variant's server and an Apache of its own in front of it, under `count` rounds."""
-    config = configs.placedock() if variant.server == "close" else keep_alive
+def measure(variant: Variant, settings: Settings, base: dict[str, str], count: int) -> Outcome:
+    """placedock and an Apache of its own in front of it, under `count` rounds."""
+    config = configs.placedock()
     port = free_port()
     env = server_env(base, settings, port)
     outcome = Outcome(variant)
@@ -144,9 +139,8 @@ def measure(variant: Variant, settings: Settings, base: dict[str, str], count: i
     return outcome
 
 
-def measure_all(settings: Settings, base: dict[str, str], count: int,
-                keep_alive: Config) -> list[Outcome]:
-    return [measure(variant, settings, base, count, keep_alive) for variant in VARIANTS]
+def measure_all(settings: Settings, base: dict[str, str], count: int) -> list[Outcome]:
+    return [measure(variant, settings, base, count) for variant in VARIANTS]
 
 
 def table(outcomes: list[Outcome]) -> list[str]:
@@ -167,8 +161,9 @@ def method(count: int) -> str:
             f"Apache 2.4 with devstack/balancer.sh's file for one member, its member options "
             f"changed as each row says. {count} rounds of {CLIENTS} clients each sending "
             f"`GET {PATH}` at once, every request on a new connection to Apache; between rounds "
-            f"the clients stay idle for {UWSGI_IDLE_S - 0.1:g} to {UWSGI_IDLE_S + 0.1:g} s "
-            f"(swept across the rounds), about uwsgi's {UWSGI_IDLE_S:g} s idle timeout for a kept "
-            f"connection, so that Apache reuses pooled connections uwsgi is about to close. Every "
+            f"the clients stay idle for {IDLE_GAP_S - 0.1:g} to {IDLE_GAP_S + 0.1:g} s "
+            f"(swept across the rounds), about the {IDLE_GAP_S:g} s after which uwsgi's own "
+            f"http11-socket closed a kept connection (the front keeps one 60 s), so that Apache "
+            f"reuses pooled connections that have been idle that long. Every "
             f"request is counted by how it ended: 2xx, 502 and 503 from Apache, reset (a "
             f"connection closed without a response), refused, timeout ({CLIENT_TIMEOUT_S:g} s).")

@@ -97,14 +97,6 @@ def allocators() -> list[Config]:
     ]
 
 
-def keep_alive_ini(shipped: str) -> str:
-    """The shipped uwsgi ini with HTTP/1.1 keep-alive: `http11-socket` in place of `http-socket`,
-    without the `Connection: close` header placedock adds."""
-    lines = [line.replace("http-socket = ", "http11-socket = ", 1) for line in shipped.splitlines()
-             if line.strip() != "add-header = Connection: close"]
-    return "\n".join(lines) + "\n"
-
-
 def unfrozen_ini(shipped: str) -> str:
     """The shipped uwsgi ini serving benchmark.unfrozen: placedock's app without gc.freeze()."""
     return shipped.replace("module = placedock.wsgi:application",
@@ -115,14 +107,6 @@ def unfrozen(ini: Path) -> Config:
     """placedock's server (placedock.serve) on `ini`, an unfrozen_ini."""
     return Config(f"placedock {default_workers()}, without gc.freeze",
                   "placedock.serve on the shipped ini, the app's objects left to the collector",
-                  [str(Path(uwsgi()).parent / "python3"), "-m", "placedock.serve", "--ini",
-                   str(ini)], {"PYTHONPATH": str(REPO)}, kind=VARIANT)
-
-
-def keep_alive(ini: Path) -> Config:
-    """placedock's server (placedock.serve, as startup.sh runs it) on `ini`, a keep_alive_ini."""
-    return Config(f"placedock {default_workers()}, http11-socket (keep-alive)",
-                  "placedock.serve on the shipped ini with http11-socket, no Connection: close",
                   [str(Path(uwsgi()).parent / "python3"), "-m", "placedock.serve", "--ini",
                    str(ini)], {"PYTHONPATH": str(REPO)}, kind=VARIANT)
 

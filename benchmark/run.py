@@ -130,13 +130,6 @@ def seeded(settings: throughput.Settings, base: dict[str, str], count: int) -> l
         return workers.seed(count)
 
 
-def keep_alive(workdir: Path) -> Config:
-    """placedock on the shipped ini changed to keep connections alive (written into workdir)."""
-    ini = workdir / "keep-alive.ini"
-    ini.write_text(configs.keep_alive_ini(configs.SHIPPED_INI.read_text()))
-    return configs.keep_alive(ini)
-
-
 def unfrozen(workdir: Path) -> Config:
     """placedock on the shipped ini changed to serve its app without gc.freeze()."""
     ini = workdir / "unfrozen.ini"
@@ -148,8 +141,7 @@ def configurations(cores: int, workdir: Path) -> list[Config]:
     """Every configuration, in table order: placedock's defaults first."""
     default = configs.default_workers()
     variants = [configs.placedock(p, t) for p, t in VARIANTS if f"{p}x{t}" != default]
-    return [configs.placedock(), configs.metrics_off(), keep_alive(workdir),
-            *variants,
+    return [configs.placedock(), configs.metrics_off(), *variants,
             *configs.images(starts.IMAGE, OLDSTABLE_IMAGE), *configs.allocators(),
             unfrozen(workdir),
             configs.limit(cores), configs.image_limit(cores, starts.IMAGE), configs.original(),
@@ -255,7 +247,7 @@ def run(workdir: Path, stack: ExitStack, mode: Mode) -> report.Results:
     log(f"seeded in {time.monotonic() - started:.0f} s")
     rows = measure_all(settings, base, providers, mode.repeats)
     log("keep-alive behind Apache")
-    behind_apache = balancer.measure_all(settings, base, mode.balancer_rounds, keep_alive(workdir))
+    behind_apache = balancer.measure_all(settings, base, mode.balancer_rounds)
     for outcome in behind_apache:
         log(f"behind Apache, {outcome.variant.name}: {dict(outcome.counts)} {outcome.details}")
     return report.Results(context_lines(settings, load_before, mode), start_times, images, rows,

@@ -17,7 +17,6 @@ from benchmark.configs import (
     LIMIT,
     PLACEDOCK,
     SHIPPED_INI,
-    keep_alive_ini,
     unfrozen_ini,
 )
 from benchmark.containers import engine_pids, host_pid
@@ -111,14 +110,6 @@ def test_cpu_per_request_is_the_servers_cpu_over_the_requests_counted() -> None:
     result = LoadResult(rate=100.0, p50_ms=1.0, p99_ms=2.0, requests=500, server_cpu_s=0.25)
     assert result.cpu_ms_per_request == 0.5
     assert LoadResult(rate=0.0, p50_ms=0.0, p99_ms=0.0, requests=0).cpu_ms_per_request == 0.0
-
-
-def test_the_keep_alive_ini_differs_from_the_shipped_one_only_in_the_socket() -> None:
-    shipped = SHIPPED_INI.read_text()
-    keep_alive = keep_alive_ini(shipped)
-    assert "http11-socket = $(PLACEDOCK_HTTP_SOCKET)" in keep_alive
-    removed = set(shipped.splitlines()) - set(keep_alive.splitlines())
-    assert removed == {"http-socket = $(PLACEDOCK_HTTP_SOCKET)", "add-header = Connection: close"}
 
 
 def test_the_unfrozen_ini_differs_from_the_shipped_one_only_in_the_module() -> None:
