@@ -82,7 +82,6 @@ def test_the_quick_benchmark_reports_every_row_and_goal(docker_engine: DockerEng
         assert requests == sum(counts) >= balancer.CLIENTS, f"{row}: {cells}"
     default = table.split("**placedock defaults (", 1)[1].split(")", 1)[0]
     names = [f"**placedock defaults ({default})**", f"placedock {default}, metrics off",
-             f"placedock {default}, http11-socket (keep-alive)",
              f"placedock {default}, MALLOC_ARENA_MAX=2", f"placedock {default}, jemalloc",
              f"placedock {default}, without gc.freeze",
              *CONFIGURATIONS, *(f"placedock {p}x{t}" for p, t in VARIANTS if f"{p}x{t}" != default)]
