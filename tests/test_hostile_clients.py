@@ -1,6 +1,8 @@
-"""benchmark.hostile_clients in a quick form: its baseline probe is all answered, and a phase of
-hostile connections opens them and counts every probe (whether the server stands it is the
-benchmark's figure, benchmark/hostile_clients.md, not this test's)."""
+"""benchmark.hostile_clients in a quick form: its baseline probe is all answered, and with two
+slow-header connections open (which stopped uwsgi's own http-socket for everyone) at least 99%
+of the probe's requests are still answered within 1 s. The other phases' figures are the
+benchmark's (benchmark/hostile_clients.md); tests/test_front.py holds slow, idle and slow-body
+clients to the same rule."""
 
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ def test_the_quick_run_probes_each_phase_and_writes_its_table(tmp_path: Path) ->
     print(" / ".join(" ".join(rows[name]) for name in ("baseline", "slow-headers-2")))
     baseline, slow = rows["baseline"], rows["slow-headers-2"]
     assert int(baseline[2]) >= 20 and baseline[3] == "100.0%" and baseline[5] == "met", baseline
-    assert slow[1] == "2" and int(slow[2]) > 0, slow  # both opened; the probe was counted
+    assert slow[1] == "2" and int(slow[2]) >= 20, slow  # both opened; the probe was counted
+    assert float(slow[3].rstrip("%")) >= 99.0 and slow[5] == "met", slow
 
 
 def test_an_unknown_phase_is_one_line_and_exit_1() -> None:
