@@ -2,15 +2,16 @@
 benchmark.hostile_clients` from the repository's root.
 
 placedock's quick start (startup.sh natively, its defaults: 2 processes x 1 thread behind its
-front, nginx; the embedded sqlite, noauth2) meets one kind of client per phase, while a well-behaved probe asks `GET /`
-every 0.1 s with a 1 s timeout:
+front, nginx; the embedded sqlite, noauth2) meets one kind of client per phase, while a
+well-behaved probe asks `GET /` every 0.1 s with a 1 s timeout:
 - none (the baseline);
 - slow headers: connections that send `GET / HTTP/1.1` and then one header byte every 2 s
   (2, 64 and 1,024 of them);
 - slow bodies: full headers announcing a 1 MB body, then a body byte every 2 s (64);
 - idle: connections opened and left silent (10,000).
 The goal: at least 99% of the probe's requests answered within 1 s in every phase (before the
-front, uwsgi's own http-socket answered none with 2 slow-header connections). Writes benchmark/hostile_clients.md (or --output).
+front, uwsgi's own http-socket answered none with 2 slow-header connections). Writes
+benchmark/hostile_clients.md (or --output).
 Every connection is to 127.0.0.1; every phase is bounded in time; the server is stopped by its
 PID at the end.
 """
