@@ -23,6 +23,7 @@ import os
 import pwd
 import resource
 import shutil
+import socket
 from pathlib import Path
 
 from placedock import PlacedockError, addresses, errors
@@ -85,6 +86,23 @@ def nginx_binary() -> str:
         raise PlacedockError("nginx: not found; placedock serves through it (apt-get install "
                              "nginx-light or nginx)")
     return path
+
+
+def check_port(address: str, port: int) -> None:
+    """Refuse to start when the API's address cannot be listened on (another server has it, or
+    the port is privileged): nginx would fail only once uwsgi runs, and this start would have
+    replaced the runtime files (this module's folder, the stats socket) of a server on the same
+    port. Bound as nginx binds it (SO_REUSEADDR), then released at once."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+            probe.listen(1)
+        except OSError as error:
+            raise PlacedockError(
+                f"PLACEDOCK_PORT: cannot listen on {addresses.socket_address(address, port)} "
+                f"({error.strerror}); another server has it, or choose another port") from None
 
 
 def queue_length() -> int:

@@ -58,7 +58,9 @@ def prepare_server() -> environment.Settings:
     settings = checked.settings
     from placedock import front
 
-    front.nginx_binary()  # before the database's wait: a missing front is known at once
+    # Before the database's wait: a missing front or a taken port is known at once.
+    front.nginx_binary()
+    front.check_port(settings.address, settings.port)
     # Imported only here: placement's database modules cost half a second to import.
     from placedock import database
 

@@ -247,3 +247,20 @@ def test_database_never_up_gives_up_within_timeout(tmp_path: Path) -> None:
     assert 2 <= waited <= 4, result.stderr
     print(f"database never up, DB_WAIT_TIMEOUT=4: gave up after {waited} s "
           f"({elapsed:.1f} s in all)")
+
+
+def test_a_port_already_taken_is_one_line_before_anything_is_touched(tmp_path: Path) -> None:
+    """A second start on a port in use: one line, exit 1, and the running server's runtime
+    files (its stats socket, its front's folder) left alone: it still stops cleanly."""
+    port = free_port()
+    first = Server(tmp_path, port, {**QUICK_START, "PLACEDOCK_DATA_DIR": str(tmp_path / "one")})
+    try:
+        first.start().wait_ready()
+        result = run_startup([], {**QUICK_START, "PLACEDOCK_ADDRESS": "127.0.0.1",
+                                  "PLACEDOCK_PORT": str(port),
+                                  "PLACEDOCK_DATA_DIR": str(tmp_path / "two")})
+        assert_one_line_error(result, "PLACEDOCK_PORT", "Address already in use")
+        assert get(first.url + "/")[0] == 200
+    finally:
+        first.stop()
+    assert "placedock: stopping: the front (nginx, pid" in first.log()

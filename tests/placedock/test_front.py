@@ -60,3 +60,17 @@ def test_a_missing_nginx_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     with pytest.raises(PlacedockError) as raised:
         front.nginx_binary()
     assert str(raised.value).startswith("nginx: not found;")
+
+
+def test_a_taken_port_is_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(PlacedockError) as raised:
+            front.check_port("127.0.0.1", port)
+    assert str(raised.value) == (f"PLACEDOCK_PORT: cannot listen on 127.0.0.1:{port} (Address "
+                                 "already in use); another server has it, or choose another port")
+    front.check_port("127.0.0.1", port)  # free again: no error
