@@ -21,7 +21,7 @@ from typing import NoReturn
 from oslo_config import cfg
 from sqlalchemy.engine import URL
 
-from placedock import PlacedockError, addresses, defaults, health, options, policy
+from placedock import PlacedockError, addresses, defaults, health, options, policy, tls
 
 AUTH_STRATEGY = "OS_API__AUTH_STRATEGY"
 CONNECTION = "OS_PLACEMENT_DATABASE__CONNECTION"
@@ -48,6 +48,10 @@ OWN_DEFAULTS = {
     "PLACEDOCK_METRICS_PORT": defaults.METRICS_PORT,  # 0: no metrics
     "PLACEDOCK_MAX_BODY_SIZE": defaults.MAX_BODY_SIZE,
     "PLACEDOCK_REQUEST_TIMEOUT": defaults.REQUEST_TIMEOUT,
+    # Unset: HTTPS off (placedock.tls).
+    tls.CERT: "",
+    tls.KEY: "",
+    tls.CLIENT_CA: "",
     "PLACEDOCK_LOG_FORMAT": "text",
     "PLACEDOCK_REVISION": "unknown",  # the image build sets it; only reported, in the info metric
 }
@@ -97,6 +101,7 @@ class Settings:
     log_format: str
     max_body_size: int  # bytes
     request_timeout: int  # seconds
+    tls: tls.Files | None = None  # None: plain HTTP
 
 
 @dataclass
@@ -252,6 +257,7 @@ def _settings(values: Mapping[str, str], auth_strategy: str, url: URL) -> Settin
         log_format=log_format,
         max_body_size=_size("PLACEDOCK_MAX_BODY_SIZE", own["PLACEDOCK_MAX_BODY_SIZE"]),
         request_timeout=_request_timeout(own["PLACEDOCK_REQUEST_TIMEOUT"]),
+        tls=tls.files(own),
     )
 
 

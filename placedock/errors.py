@@ -30,9 +30,11 @@ SERVICE_NOT_READY = "placement.service.not_ready"
 MALFORMED_REQUEST = "placement.request.malformed"
 REQUEST_TOO_LARGE = "placement.request.too_large"
 REQUEST_TIMEOUT = "placement.request.timeout"
+# With client certificates (placedock.tls): a client without a valid one (403).
+CLIENT_CERTIFICATE = "placement.request.client_certificate"
 # Every code placedock writes, for the docs and the tests.
 CODES = (UNDEFINED, CONCURRENT_UPDATE, DATABASE_UNAVAILABLE, SERVICE_NOT_READY, MALFORMED_REQUEST,
-         REQUEST_TOO_LARGE, REQUEST_TIMEOUT)
+         REQUEST_TOO_LARGE, REQUEST_TIMEOUT, CLIENT_CERTIFICATE)
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]

@@ -26,7 +26,7 @@ import shutil
 import socket
 from pathlib import Path
 
-from placedock import PlacedockError, addresses, errors
+from placedock import PlacedockError, addresses, errors, tls
 
 # A client must send its whole header block within this, and its body with no pause longer
 # than it (kolla-ansible's HAProxy: timeout http-request 10s).
@@ -46,6 +46,9 @@ MAX_QUEUE = 4096
 # Where nginx's own error answers live: internal locations, which no client can ask for (a named
 # location cannot answer a request whose line nginx could not parse).
 ERROR_PATH = "/.placedock/error/"
+# The health endpoints, at the root and under /placement: with client certificates, the only
+# paths a client without one may ask.
+HEALTH = "~ ^(/placement)?/health/"
 SEARCH_PATH = ("/usr/sbin", "/usr/local/sbin")  # nginx is not on a non-root user's PATH
 
 # What nginx answers itself, each as placement would: (nginx's status, the status answered,
@@ -64,6 +67,11 @@ ERRORS = (
     (502, 502, errors.UNDEFINED, "The worker serving the request ended without an answer."),
     (504, 504, errors.REQUEST_TIMEOUT,
      "The request took longer than this server allows (PLACEDOCK_REQUEST_TIMEOUT)."),
+    # HTTPS (placedock.tls): plain HTTP sent to it; a client certificate missing or not valid.
+    (497, 400, errors.MALFORMED_REQUEST, "This port speaks HTTPS only."),
+    (403, 403, errors.CLIENT_CERTIFICATE,
+     "The API needs a client certificate signed by PLACEDOCK_TLS_CLIENT_CA_FILE's CA."),
+    (495, 403, errors.CLIENT_CERTIFICATE, "The client certificate is not valid."),
 )
 
 
@@ -134,8 +142,48 @@ def _user_line() -> str:
             f"{grp.getgrgid(os.getegid()).gr_name};\n")
 
 
+# Mozilla's "intermediate" TLS settings: TLS 1.2 with forward-secret AEAD ciphers, and TLS 1.3.
+TLS_PROTOCOLS = "TLSv1.2 TLSv1.3"
+TLS_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+               "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+               "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+               "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384")
+# What the API is passed to the workers with (twice with client certificates: the health
+# endpoints answer without one).
+PARAMS = ("QUERY_STRING $query_string", "REQUEST_METHOD $request_method",
+          "CONTENT_TYPE $content_type", "CONTENT_LENGTH $content_length",
+          "REQUEST_URI $request_uri", "PATH_INFO $document_uri",
+          "SERVER_PROTOCOL $server_protocol", "REQUEST_SCHEME $scheme",
+          "HTTPS $https if_not_empty", "REMOTE_ADDR $remote_addr", "REMOTE_PORT $remote_port",
+          "SERVER_PORT $server_port", "SERVER_NAME $host")
+
+
+def _tls_lines(files: tls.Files | None) -> str:
+    if files is None:
+        return ""
+    lines = [f"ssl_certificate {files.cert};", f"ssl_certificate_key {files.key};",
+             f"ssl_protocols {TLS_PROTOCOLS};", f"ssl_ciphers {TLS_CIPHERS};",
+             "ssl_prefer_server_ciphers off;", "ssl_session_cache shared:TLS:4m;",
+             "ssl_session_timeout 1h;", "ssl_session_tickets off;"]
+    if files.client_ca:
+        # optional, not on: the health endpoints take any client; the API checks below.
+        lines += [f"ssl_client_certificate {files.client_ca};", "ssl_verify_client optional;",
+                  "ssl_verify_depth 2;"]
+    return "".join(f"        {line}\n" for line in lines)
+
+
+def _api_location(path: str, stats_socket: str, client_certificate: bool) -> str:
+    guard = ("            if ($ssl_client_verify != SUCCESS) {\n"
+             "                return 403;\n"
+             "            }\n") if client_certificate else ""
+    params = "".join(f"            uwsgi_param {param};\n" for param in PARAMS)
+    return (f"        location {path} {{\n{guard}"
+            f"            uwsgi_pass unix:{uwsgi_socket(stats_socket)};\n{params}"
+            f"        }}\n")
+
+
 def configuration(address: str, port: int, stats_socket: str, max_body_size: int,
-                  request_timeout: int) -> str:
+                  request_timeout: int, tls_files: tls.Files | None = None) -> str:
     here = folder(stats_socket)
     ip = address.strip("[]")
     dual_stack = " ipv6only=off" if ip == "::" else ""
@@ -144,6 +192,7 @@ def configuration(address: str, port: int, stats_socket: str, max_body_size: int
     pages = "".join(f"        error_page {nginx_status} ={status} {ERROR_PATH}{nginx_status};\n"
                     for nginx_status, status, *_ in ERRORS)
     locations = "".join(_error_location(*error) for error in ERRORS)
+    clients = tls_files is not None and tls_files.client_ca is not None
     temp = "".join(f"    {kind}_temp_path {here / kind};\n"
                    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     return f"""\
@@ -174,37 +223,23 @@ http {{
     # one that has gone costs no more than it would anyway (a worker cannot be interrupted).
     uwsgi_ignore_client_abort on;
     server {{
-        listen {addresses.socket_address(ip, port)} backlog={queue_length()}{dual_stack};
-{pages}        location / {{
-            uwsgi_pass unix:{uwsgi_socket(stats_socket)};
-            uwsgi_param QUERY_STRING $query_string;
-            uwsgi_param REQUEST_METHOD $request_method;
-            uwsgi_param CONTENT_TYPE $content_type;
-            uwsgi_param CONTENT_LENGTH $content_length;
-            uwsgi_param REQUEST_URI $request_uri;
-            uwsgi_param PATH_INFO $document_uri;
-            uwsgi_param SERVER_PROTOCOL $server_protocol;
-            uwsgi_param REQUEST_SCHEME $scheme;
-            uwsgi_param HTTPS $https if_not_empty;
-            uwsgi_param REMOTE_ADDR $remote_addr;
-            uwsgi_param REMOTE_PORT $remote_port;
-            uwsgi_param SERVER_PORT $server_port;
-            uwsgi_param SERVER_NAME $host;
-        }}
-{locations}    }}
+        listen {addresses.socket_address(ip, port)}{" ssl" if tls_files else ""} \
+backlog={queue_length()}{dual_stack};
+{_tls_lines(tls_files)}{pages}{_api_location("/", stats_socket, bool(clients))}\
+{_api_location(HEALTH, stats_socket, False) if clients else ""}{locations}    }}
 }}
 """
 
 
 def prepare(address: str, port: int, stats_socket: str, max_body_size: int,
-            request_timeout: int) -> list[str]:
+            request_timeout: int, tls_files: tls.Files | None = None) -> list[str]:
     """Write nginx's configuration; return uwsgi's options that run nginx and bound a request."""
     here = folder(stats_socket)
     shutil.rmtree(here, ignore_errors=True)
     here.mkdir(mode=0o700)
     config = here / "nginx.conf"
     config.write_text(configuration(address, port, stats_socket, max_body_size,
-                                    request_timeout))
+                                    request_timeout, tls_files))
     return [f"--attach-control-daemon=exec {nginx_binary()} -e stderr -c {config}",
             f"--harakiri={request_timeout + HARAKIRI_MARGIN_S}",
             f"--listen={queue_length()}"]

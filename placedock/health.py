@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import sys
 import tempfile
 import urllib.error
@@ -20,7 +21,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from placedock import addresses, defaults
+from placedock import addresses, defaults, tls
 
 TIMEOUT_S = 5.0
 
@@ -37,13 +38,17 @@ def ready_url(environ: Mapping[str, str]) -> str:
     and ::."""
     address = environ.get("PLACEDOCK_ADDRESS") or defaults.ADDRESS
     host = addresses.bracketed(addresses.local_host(address))
-    return f"http://{host}:{environ.get('PLACEDOCK_PORT', defaults.PORT)}/health/ready"
+    scheme = "https" if tls.wanted(environ) else "http"
+    return f"{scheme}://{host}:{environ.get('PLACEDOCK_PORT', defaults.PORT)}/health/ready"
 
 
 def ready(environ: Mapping[str, str]) -> str | None:
     url = ready_url(environ)
+    # Over HTTPS the certificate is not checked: the probe asks its own server, on a loopback
+    # address the certificate need not name, whether it is ready, not who it is.
+    unchecked = ssl._create_unverified_context() if url.startswith("https") else None
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S, context=unchecked) as response:
             response.read()
         return None
     except urllib.error.HTTPError as error:

@@ -25,7 +25,7 @@ def ready_uwsgi_features(settings: Settings) -> list[str]:
     from placedock import front, logs, metrics
 
     options = front.prepare(settings.address, settings.port, settings.stats_socket,
-                            settings.max_body_size, settings.request_timeout)
+                            settings.max_body_size, settings.request_timeout, settings.tls)
     if metrics.port():
         metrics.prepare_directory(os.environ["PLACEDOCK_STATS_SOCKET"])
         options.append("--mule=placedock.metrics:serve")  # optional argument: "=" needed

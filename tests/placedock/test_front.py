@@ -45,7 +45,8 @@ def test_every_error_nginx_answers_has_placements_shape(tmp_path: Path) -> None:
     _, config = written(tmp_path)
     pages = dict(re.findall(r"error_page (\d+) =(\d+) /.placedock/error/\1;", config))
     assert pages == {"400": "400", "404": "404", "413": "413", "414": "414", "494": "431",
-                     "501": "400", "502": "502", "504": "504", "505": "400"}
+                     "501": "400", "502": "502", "504": "504", "505": "400", "497": "400",
+                     "403": "403", "495": "403"}
     for status, text in re.findall(r"return (\d+) '(.*)';", config):
         document = text.replace("\\'", "'").replace("\\\\", "\\").replace("$request_id", "0" * 32)
         error = checked_error(document.encode(), int(status))
@@ -74,3 +75,18 @@ def test_a_taken_port_is_one_line(tmp_path: Path) -> None:
     assert str(raised.value) == (f"PLACEDOCK_PORT: cannot listen on 127.0.0.1:{port} (Address "
                                  "already in use); another server has it, or choose another port")
     front.check_port("127.0.0.1", port)  # free again: no error
+
+
+def test_https_with_client_certificates_guards_all_but_health(tmp_path: Path) -> None:
+    from placedock import tls
+
+    files = tls.Files("/run/secrets/tls.crt", "/run/secrets/tls.key", "/run/secrets/ca.crt")
+    config = front.configuration("::", 443, str(tmp_path / "s"), 1 << 20, 60, files)
+    assert "listen [::]:443 ssl backlog=" in config
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in config
+    assert "ssl_verify_client optional;" in config
+    api, health = config.split("location / {", 1)[1].split("location ~ ^(/placement)?/health/ {")
+    assert "if ($ssl_client_verify != SUCCESS)" in api
+    assert "ssl_client_verify" not in health.split("}", 1)[0]
+    plain = front.configuration("::", 80, str(tmp_path / "s"), 1 << 20, 60)
+    assert "ssl" not in plain.replace("/.placedock/", "")
