@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -153,6 +154,35 @@ def test_runs_as_non_root_with_uwsgi_as_pid_1(image: str, containers: Containers
     assert uids == [str(UID)] * 4
     cmdline = docker("exec", container, "cat", "/proc/1/cmdline").stdout
     assert "placedock.serve" in cmdline
+
+
+def test_https_in_the_image_with_its_healthcheck(image: str, containers: Containers,
+                                                 tmp_path: Path) -> None:
+    """The README's HTTPS: a certificate and key mounted read-only, readable by uid 42424 only
+    through its group; curl with the CA gets the API, and the image's HEALTHCHECK (over HTTPS)
+    says healthy."""
+    from tests.support.certificates import Authority
+
+    authority = Authority(tmp_path, "image-ca")
+    issued = authority.issue("placedock")
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for source, name in ((issued.cert, "tls.crt"), (issued.key, "tls.key")):
+        target = secrets / name
+        target.write_bytes(source.read_bytes())
+        target.chmod(0o640)
+        os.chown(target, 0, UID)
+    port = free_port()
+    container = containers.run(
+        "-p", f"127.0.0.1:{port}:80", "-v", f"{secrets}:/run/secrets/tls:ro",
+        "-e", "PLACEDOCK_TLS_CERT_FILE=/run/secrets/tls/tls.crt",
+        "-e", "PLACEDOCK_TLS_KEY_FILE=/run/secrets/tls/tls.key", *QUICK_START_OPTIONS, image)
+    wait_health(container, timeout=90)
+    result = subprocess.run(["curl", "-sS", "--cacert", str(authority.cert), "-H",
+                             "x-auth-token: admin", f"https://127.0.0.1:{port}/resource_providers"],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr + logs(container)[-2000:]
+    assert json.loads(result.stdout) == {"resource_providers": []}
 
 
 def test_read_only_root_filesystem(image: str, containers: Containers) -> None:
