@@ -373,7 +373,14 @@ def test_a_node_drain_under_load_keeps_a_replica_and_fails_no_request(deployed: 
                                 "--pod-selector app.kubernetes.io/name=placedock --timeout=40s",
                                 check=False, timeout=120)
             ready_during = deployed.replicas()[1]
-            load.wait_for("200", load.count("200") + 100, timeout=60)
+            try:
+                load.wait_for("200", load.count("200") + 100, timeout=60)
+            except AssertionError as failed:
+                state = deployed.sh(f"kubectl -n {NAMESPACE} get pods,endpoints,pdb -o wide; "
+                                    f"kubectl -n {NAMESPACE} get events "
+                                    "--sort-by=.lastTimestamp | tail -30", check=False)
+                raise AssertionError(f"{failed}; drain: {drain.stdout[-1500:]}"
+                                     f"{drain.stderr[-1500:]}\n{state.stdout}") from None
     finally:
         deployed.kubectl("uncordon", node)
         deployed.kubectl("patch", "hpa", "placedock", "-p", HPA_BOUNDS % (1, 10))
