@@ -7,7 +7,7 @@ connection's headers and body (up to PLACEDOCK_MAX_BODY_SIZE, else 413 before re
 times out slow and idle clients, holds keep-alive connections, and hands a worker a request only
 when it is whole, over a unix socket with uwsgi's own protocol. It waits
 PLACEDOCK_REQUEST_TIMEOUT for the answer, then answers 504 itself; uwsgi's harakiri replaces the
-worker a second later.
+worker a second later. With the files of placedock.tls it serves HTTPS only, TLS terminating here.
 
 uwsgi runs nginx as its control daemon (``attach-control-daemon``): uwsgi stays PID 1, and when
 nginx exits (its graceful stop: placedock.drain), uwsgi stops too. This module writes nginx's
