@@ -32,7 +32,8 @@ def test_the_quick_run_measures_every_request_every_way(tmp_path: Path) -> None:
         figures = [float(cell.split()[0]) for cell in cells]
         assert len(figures) == 3 and all(figure > 0 for figure in figures), (name, cells)
         assert all(re.search(r"\([+-]\d+%\)$", cell) for cell in cells[:2]), cells
-    assert re.search(r"Total PSS .*: \d+ MB idle, \d+ MB at the peak", text), text
+    assert re.search(r"Total PSS .*: \d+ MB idle, \d+ MB under allocation-candidates load .*, "
+                     r"\d+ MB at the peak", text), text
 
 
 def test_a_bad_option_is_one_line_and_exit_1() -> None:
