@@ -196,16 +196,17 @@ def test_gabbi_tour_through_haproxy(stack: Stack) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
-# HAProxy marks a replica down after 3 failed checks 1 s apart (compose/haproxy/haproxy.cfg) and
-# then closes the requests it still held: none of them may end later than this after the kill.
-REPLICA_CUT_S = 6.0
+# A killed replica's requests in flight are closed when HAProxy takes it out of service: its
+# name no longer resolves (about 1.5 s after the kill in CI), or 3 checks fail; a read sent to it
+# before then waits for the same moment. None may fail later than this after the kill.
+REPLICA_CUT_S = 8.0
 
 
 def test_killing_a_replica_under_load_fails_only_what_it_held(stack: Stack) -> None:
-    """A killed replica sends no reset: the reads it held wait until HAProxy marks it down
-    (about 3 s) and closes them. They are not sent again (the replica may have run them: HAProxy
-    never retries after a request has started), so at most one per client fails per kill, each
-    within REPLICA_CUT_S of it; every other request is answered."""
+    """A killed replica sends no reset: the reads it held, and any sent to it before HAProxy
+    takes it out, wait until then and are closed. They are not sent again (the replica may have
+    run them: HAProxy never retries after a request has started): each fails within
+    REPLICA_CUT_S of the kill; every other request is answered."""
     written = create_providers(stack.url, 20)
     replicas = stack.containers("placedock")
     rounds = []
@@ -232,8 +233,7 @@ def test_killing_a_replica_under_load_fails_only_what_it_held(stack: Stack) -> N
     print(f"compose: {REPEATS} replica kills: requests by outcome over the whole run "
           f"{dict(load.outcomes)}")
     read_back(stack.url, written)
-    assert late_failures(load, kills, REPLICA_CUT_S) == [], load.failures[:5]
-    assert all(sum(failures(outcomes).values()) <= clients for outcomes in rounds), rounds
+    assert late_failures(load, kills, REPLICA_CUT_S) == [], (rounds, load.failures[:5])
 
 
 # Longer than HAProxy's old server timeout (10 s), after which it sent the request again to
