@@ -240,6 +240,7 @@ def prepare(address: str, port: int, stats_socket: str, max_body_size: int,
     config = here / "nginx.conf"
     config.write_text(configuration(address, port, stats_socket, max_body_size,
                                     request_timeout, tls_files))
-    return [f"--attach-control-daemon=exec {nginx_binary()} -e stderr -c {config}",
-            f"--harakiri={request_timeout + HARAKIRI_MARGIN_S}",
-            f"--listen={queue_length()}"]
+    return [f"--socket={uwsgi_socket(stats_socket)}", "--chmod-socket=600",
+            f"--listen={queue_length()}",
+            f"--attach-control-daemon=exec {nginx_binary()} -e stderr -c {config}",
+            f"--harakiri={request_timeout + HARAKIRI_MARGIN_S}"]

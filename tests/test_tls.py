@@ -16,6 +16,7 @@ import pytest
 from tests.support.certificates import Authority, Issued
 from tests.support.error_schema import checked_error
 from tests.support.network import free_port
+from tests.support.processes import wait_until
 from tests.support.server import QUICK_START, REPO, Server, base_environment, run_startup
 
 
@@ -41,16 +42,12 @@ def https_server(folder: Path, env: dict[str, str]) -> Server:
                                           **env})
     server.log_path.unlink(missing_ok=True)
     server.spawn([str(REPO / "startup.sh")], server.env)
-    probe = ["python3", "-m", "placedock.health", "ready"]
-    for _ in range(120):
-        if subprocess.run(probe, cwd=REPO, env={**base_environment(), **server.env},
-                          capture_output=True, timeout=30, check=False).returncode == 0:
-            return server
-        if not server.running:
-            break
-        subprocess.run(["sleep", "0.5"], check=True)
-    server.stop()
-    raise AssertionError(f"not ready over HTTPS:\n{server.log_tail()}")
+    probe = ["python3", "-m", "placedock.health", "ready"]  # the image's HEALTHCHECK, over HTTPS
+    wait_until(lambda: subprocess.run(probe, cwd=REPO, env={**base_environment(), **server.env},
+                                      capture_output=True, timeout=30,
+                                      check=False).returncode == 0,
+               timeout=60, interval=0.5, what="ready over HTTPS", process=server)
+    return server
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,10 @@ def settings(tmp_path: Path) -> environment.Settings:
 
 def front_options(tmp_path: Path) -> list[str]:
     config = front.folder(str(tmp_path / "stats")) / "nginx.conf"
-    return [f"--attach-control-daemon=exec {front.nginx_binary()} -e stderr -c {config}",
-            "--harakiri=31", f"--listen={front.queue_length()}"]
+    return [f"--socket={tmp_path / 'stats'}.uwsgi", "--chmod-socket=600",
+            f"--listen={front.queue_length()}",
+            f"--attach-control-daemon=exec {front.nginx_binary()} -e stderr -c {config}",
+            "--harakiri=31"]
 
 
 @pytest.fixture
