@@ -4,7 +4,7 @@ Prints the results as Markdown and writes them to benchmark/results.md, with a b
 benchmark/chart.png (or into --output). `--quick` (CI) produces every row and goal line from short
 windows, fewer providers and one run per point. It starts a Docker engine only if none answers
 (and then stops it), a PostgreSQL server of its own, and every server it measures, each stopped
-by its PID; nothing is installed. See the README's "Benchmark" section for the method.
+by its PID; nothing is installed. See docs/performance.md, "Benchmark", for the method.
 """
 
 from __future__ import annotations

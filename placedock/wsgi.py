@@ -61,5 +61,6 @@ drain.install()
 # The loaded modules' objects live for ever: out of the collector's sight, a full collection in
 # a worker no longer walks (and writes the header of) every one of them. Each write copied a
 # page the workers shared with the master: under allocation-candidates load the total PSS of
-# 2 x 2 fell from 215 to 150-160 MB, and each request's CPU by about a fifth (README, Benchmark).
+# 2 x 2 fell from 215 to 150-160 MB, and each request's CPU by about a fifth
+# (docs/performance.md, "Benchmark").
 gc.freeze()

@@ -263,7 +263,7 @@ def largest_legitimate_request() -> tuple[list[tuple[str, str, dict]], dict]:
 
 def test_the_largest_legitimate_request_fits_the_default_limit_4_times(tmp_path: Path) -> None:
     """Against a server with the default limit: the request is served, and the default is at
-    least 4 times its size (the margin README's "Limits" states)."""
+    least 4 times its size (the margin docs/performance.md states)."""
     running = Server(tmp_path, free_port(), {**QUICK_START,
                                              "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
     default = environment.read({**QUICK_START, "PLACEDOCK_DATA_DIR": str(tmp_path)}

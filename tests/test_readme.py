@@ -1,4 +1,5 @@
-"""The README is the user's manual: every command it shows is run by some test, verbatim."""
+"""The README and the guides in docs/ are the user's manual: every command they show is run by
+some test, verbatim."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from tests.support.processes import Process
 from tests.support.server import REPO, base_environment
 
 README = (REPO / "README.md").read_text()
+DOCS = [README, *(path.read_text() for path in sorted((REPO / "docs").glob("*.md")))]
 FENCE = re.compile(r"^```sh\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def readme_commands() -> list[str]:
-    return [line for block in FENCE.findall(README) for line in block.splitlines()
+    return [line for text in DOCS for block in FENCE.findall(text) for line in block.splitlines()
             if line.strip() and not line.startswith("#")]
 
 
