@@ -31,7 +31,8 @@ from tests.support.server import REPO
 from tests.support.skips import require
 from tests.test_startup import gabbi
 
-README = (REPO / "README.md").read_text()
+# The commands the README and its Compose guide show.
+README = (REPO / "README.md").read_text() + (REPO / "docs" / "compose.md").read_text()
 UP = "docker compose up -d"
 SCALE = "docker compose up -d --scale placedock=4"
 DOWN = "docker compose down -v"
@@ -92,7 +93,7 @@ class Stack:
 
     def run(self, command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """One of the README's `docker compose ...` lines, verbatim, on this test's project."""
-        assert command in README, f"the README no longer shows {command!r}"
+        assert command in README, f"the README and docs/compose.md no longer show {command!r}"
         words = command.split()[2:]  # after "docker compose"
         return self.compose(*words, timeout=timeout)
 

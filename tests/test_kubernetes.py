@@ -41,7 +41,7 @@ POSTGRES_BASE = "debian:bookworm-slim"  # its stand-in's base: bookworm ships Po
 NAMESPACE = "placedock"
 LABEL = "app.kubernetes.io/managed-by=placedock-bootstrap"
 
-# The README's Kubernetes commands, verbatim (tests/test_readme.py checks they are here).
+# docs/kubernetes.md's commands, verbatim (tests/test_readme.py checks they are here).
 # autoscaler.yaml's bounds are 1 and 10.
 HPA_BOUNDS = '{"spec": {"minReplicas": %d, "maxReplicas": %d}}'
 BOOTSTRAP = "./bootstrap.sh --load none --expose nodeport --node-address 127.0.0.1 --replicas 3"
