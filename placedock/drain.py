@@ -5,8 +5,9 @@ in a mule of its own: a worker might be busy for the whole request timeout, a mu
 The handler asks nginx (placedock.front) for its graceful stop (``SIGQUIT``):
 1. nginx closes its listening socket: from then on a new connection is refused, which any
    client or balancer can retry elsewhere. nginx accepts each connection the moment it arrives,
-   so none waits in the kernel's queue to be reset (uwsgi's synchronous workers left them
-   there: 3-4 reset per stop under load where no socket filter was allowed);
+   so only one the kernel completed in the instant between its last accept and the close is
+   reset, unread (uwsgi's synchronous workers left 3-4 a stop in its queue under load; a socket
+   filter dropping new SYNs first is refused to unprivileged processes here);
 2. it sends every request it has read to the workers and their answers to the clients, and
    closes keep-alive connections as they fall idle;
 3. it exits; uwsgi, whose control daemon it is, then stops its idle workers and exits 0.

@@ -23,7 +23,7 @@ from tests.support.containers import (
 )
 from tests.support.docker_engine import build_image, docker, ensure_base_image
 from tests.support.http import get
-from tests.support.load import Load, WriterLoad
+from tests.support.load import FAILED, Load, WriterLoad
 from tests.support.network import free_port
 from tests.support.processes import wait_until
 from tests.support.server import REPO
@@ -31,6 +31,8 @@ from tests.test_databases import post_json
 from tests.test_startup import gabbi
 
 UID = 42424
+# Connections reset unread a docker stop under load may leave (see the test): at most this.
+MAX_UNREAD_RESETS = 2
 OLDSTABLE = "debian:bookworm-slim"  # still a supported BASE_IMAGE (README, "The image")
 OLDSTABLE_IMAGE = "placedock-ci:bookworm"
 QUICK_START_RUN = 'docker run -t -p 127.0.0.1:8081:80 -e "DB_SYNC=True" -e "OS_API__AUTH_STRATEGY=noauth2" placedock'  # noqa: E501 (the README's command, verbatim)
@@ -197,12 +199,14 @@ def test_read_only_root_filesystem(image: str, containers: Containers) -> None:
 
 @pytest.mark.parametrize("network", ["published", "host-1", "host-2", "host-3"])
 def test_docker_stop_under_load(image: str, containers: Containers, network: str) -> None:
-    """With --network host (the README's devstack recipe), from the stop on every new connection
-    is refused and every accepted one answered: the front (nginx) accepts each connection as it
-    arrives, so none is left in the kernel's queue to be reset, on a kernel that refuses socket
-    filters too (these machines'). Through a published port docker-proxy accepts each connection
-    before the container does, and closes it once the container stopped listening: there the
-    guarantee is that nothing the server had started is lost."""
+    """With --network host (the README's devstack recipe), from the stop on a new connection is
+    refused and every request the server read is answered. A connection the kernel completed in
+    the instant between nginx's last accept and its closing the socket is reset before a byte of
+    it is read (a socket filter that drops new SYNs first is refused in containers here): 1
+    connection in 1 of the 3 stops of the last CI run, 3-4 a stop before the front. Through a
+    published port docker-proxy accepts each connection before the container does, and closes it
+    once the container stopped listening: there the guarantee is that nothing the server had
+    started is lost."""
     port = free_port()
     if network == "published":
         where = ["-p", f"127.0.0.1:{port}:80"]
@@ -217,14 +221,20 @@ def test_docker_stop_under_load(image: str, containers: Containers, network: str
         stop = docker("stop", "--time", "30", container)
         took = time.monotonic() - started
         load.wait_for("refused", 6)
-    print(f"docker stop ({network}) under load: {took:.2f} s, outcomes {dict(load.outcomes)}")
+    unread_resets = [failure for failure in load.failures
+                     if failure.startswith("after connect") and "Reset" in failure]
+    print(f"docker stop ({network}) under load: {took:.2f} s, outcomes {dict(load.outcomes)}, "
+          f"connections reset unread: {len(unread_resets)}")
     assert stop.returncode == 0 and inspect(container, "{{.State.ExitCode}}") == "0"
     assert took < 10, f"docker stop took {took:.1f} s"
     log = logs(container)
     assert load.lost_in_flight(log) == [], load.failures[:5]  # nothing the server had started
     assert "placedock: stopping: the front (nginx, pid" in log, log[-2000:]
     if network != "published":
-        assert set(load.outcomes) == {"200", "refused"}, (dict(load.outcomes), load.failures[:5])
+        # Every failure is a reset of a connection the server never read, and at most
+        # MAX_UNREAD_RESETS of them: uwsgi's queue left 3-4 a stop.
+        assert set(load.outcomes) <= {"200", "refused", FAILED}, dict(load.outcomes)
+        assert len(unread_resets) == load.outcomes[FAILED] <= MAX_UNREAD_RESETS, load.failures[:5]
 
 
 def test_docker_stop_while_the_database_is_awaited(image: str, containers: Containers) -> None:
