@@ -36,6 +36,13 @@ README = (REPO / "README.md").read_text() + (REPO / "docs" / "compose.md").read_
 UP = "docker compose up -d"
 SCALE = "docker compose up -d --scale placedock=4"
 DOWN = "docker compose down -v"
+ROTATE = ("docker compose run --rm stack-secrets rotate placement-database-url",
+          "docker compose run --rm --no-deps db-init",
+          "docker compose restart placedock")
+READ_SECRET = "docker compose exec -T keystone cat /run/secrets/keystone-admin-password"
+# What compose/secrets/ may hold in git: the generator and its notes, no secret.
+COMMITTED_SECRETS_FOLDER = {"compose/secrets/README.md", "compose/secrets/stack-secrets.sh",
+                            "compose/secrets/none/.gitkeep"}
 # The images compose.yaml builds, each from its folder; placedock's own gets a tag of this test's.
 SERVICE_IMAGES = {"placedock-galera": "compose/galera", "placedock-haproxy": "compose/haproxy",
                   "placedock-memcached": "compose/memcached"}
@@ -359,10 +366,91 @@ def test_a_crashed_haproxy_is_restarted_by_the_engine(stack: Stack) -> None:
     assert max(outages) < HAPROXY_BACK_S, outages
 
 
+def secret(stack: Stack, service: str, name: str) -> str:
+    return stack.compose("exec", "-T", service, "cat", f"/run/secrets/{name}").stdout
+
+
+def test_rotating_placements_database_password(stack: Stack) -> None:
+    """docs/compose.md's rotation: a new password in the secret, db-init sets it in MariaDB,
+    the replicas restart with it; the API answers, and what was written is read back."""
+    written = create_providers(stack.url, 3)
+    before = secret(stack, "placedock", "placement-database-url")
+    for command in ROTATE:
+        stack.run(command)
+    after = secret(stack, "placedock", "placement-database-url")
+    assert after != before and after.startswith("mysql+pymysql://placement:")
+    took = http.wait_for(stack.url + "/resource_providers", timeout=120, interval=1)
+    print(f"compose: rotated placement's database password; 200 through HAProxy {took:.0f} s "
+          "after the restart")
+    read_back(stack.url, written)
+
+
 def test_scaling_the_replicas(stack: Stack) -> None:
     stack.run(SCALE)
     assert len(stack.containers("placedock")) == 4
     http.wait_for(stack.url + "/resource_providers", timeout=60, interval=1)
+
+
+def stack_secrets(project: str, environment: dict[str, str], *command: str,
+                  entrypoint: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The stack-secrets service run alone in ``project`` (Compose 1.29), its own command or
+    ``entrypoint`` (to look at its volumes)."""
+    options = ["--entrypoint", entrypoint] if entrypoint else []
+    return subprocess.run(["docker-compose", "-p", project, "run", "--rm", "-T", *options,
+                           "stack-secrets", *command], cwd=REPO, env=environment,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_every_stack_generates_its_own_secrets(docker_engine: DockerEngine, base_image: str,
+                                               tmp_path: Path) -> None:
+    """No committed secret: two stacks (as two fresh clones would be) generate different ones on
+    their first run and keep them on the next; a file in STACK_SECRETS is used as given; rotate
+    refuses what it cannot change, in one line without a value."""
+    require(shutil.which("docker-compose") is not None,
+            "docker-compose 1.29 (Debian package docker-compose)")
+    build_images(base_image)
+    tracked = subprocess.run(["git", "ls-files", "compose/secrets"], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert set(tracked) <= COMMITTED_SECRETS_FOLDER, tracked
+    given = tmp_path / "given"
+    given.mkdir()
+    (given / "keystone-admin-password").write_text("the-operators-own\n")
+    projects = [f"placedock-secrets-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    environment = {**os.environ, "STACK_IMAGE": STACK_IMAGE}
+    values = []
+    try:
+        for project in projects:
+            first = stack_secrets(project, environment)
+            assert first.returncode == 0, first.stderr
+            assert "db-root-password: generated" in first.stderr, first.stderr
+            names = "db-root-password placement-database-url placement-keystone-password"
+            def cat(path: str, project: str = project) -> str:
+                return stack_secrets(project, environment, path, entrypoint="cat").stdout
+
+            stored = [cat(f"/stack/store/{name}") for name in names.split()]
+            assert all(len(value) >= 32 for value in stored), [len(v) for v in stored]
+            again = stack_secrets(project, {**environment, "STACK_SECRETS": str(given)})
+            assert "db-root-password: kept" in again.stderr, again.stderr
+            assert "keystone-admin-password: given" in again.stderr, again.stderr
+            assert cat("/stack/store/db-root-password") == stored[0]
+            assert cat("/stack/for/keystone/keystone-admin-password") == "the-operators-own"
+            admin = cat("/stack/for/db-init/db-admin-url")
+            assert admin == f"mysql+pymysql://root:{stored[0]}@haproxy:3306/?charset=utf8mb4"
+            # Only what a service reads is in its volume.
+            listing = stack_secrets(project, environment, "/stack/for/placedock",
+                                    entrypoint="ls").stdout.split()
+            assert listing == ["placement-database-url"], listing
+            values.append(stored)
+        assert not set(values[0]) & set(values[1]), "two stacks share a secret"
+        refused = stack_secrets(projects[0], environment, "rotate", "db-root-password")
+        said = [line for line in refused.stderr.splitlines() if line.startswith("stack-secrets:")]
+        assert refused.returncode != 0 and len(said) == 1, refused.stderr
+        assert said[0].startswith("stack-secrets: db-root-password: not rotatable"), said
+        assert values[0][0] not in refused.stdout + refused.stderr
+    finally:
+        for project in projects:
+            subprocess.run(["docker-compose", "-p", project, "down", "-v"], cwd=REPO,
+                           env=environment, capture_output=True, timeout=300, check=False)
 
 
 def test_down_removes_every_container_network_and_volume(stack: Stack) -> None:

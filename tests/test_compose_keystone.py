@@ -20,6 +20,7 @@ from tests.support.load import Load
 from tests.support.network import free_port
 from tests.support.server import REPO
 from tests.test_compose import (
+    READ_SECRET,
     STACK_IMAGE,
     Stack,
     build_images,
@@ -31,7 +32,6 @@ from tests.test_devstack import OSC_KEYSTONE, OSC_VENV, bash, ensure_osc_venv
 UP_WITH_KEYSTONE = "docker compose --profile keystone up -d"
 DOWN_WITH_KEYSTONE = "docker compose --profile keystone down -v"
 MEMCACHED_AWAY_S = 15
-ADMIN_PASSWORD = (REPO / "compose/secrets/keystone-admin-password").read_text().strip()
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +58,15 @@ def keystone_stack(docker_engine: DockerEngine, base_image: str) -> Iterator[tup
         assert stack.left_behind() == {}
 
 
+def admin_password(stack: Stack) -> str:
+    """keystone's admin password, which the stack generated on its first up (docs/compose.md)."""
+    return stack.run(READ_SECRET).stdout.strip()
+
+
 def test_openstack_cli_with_a_keystone_token(keystone_stack: tuple[Stack, int]) -> None:
     stack, keystone_port = keystone_stack
     openrc = {"OS_AUTH_URL": f"http://127.0.0.1:{keystone_port}", "OS_USERNAME": "admin",
-              "OS_PASSWORD": ADMIN_PASSWORD, "OS_PROJECT_NAME": "admin",
+              "OS_PASSWORD": admin_password(stack), "OS_PROJECT_NAME": "admin",
               "OS_USER_DOMAIN_ID": "default", "OS_PROJECT_DOMAIN_ID": "default",
               "OS_IDENTITY_API_VERSION": "3", "OS_REGION_NAME": "RegionOne"}
     output = bash("\n".join([OSC_VENV[-1], *OSC_KEYSTONE, 'echo "uuid=$rp"']), ensure_osc_venv(),
@@ -72,10 +77,10 @@ def test_openstack_cli_with_a_keystone_token(keystone_stack: tuple[Stack, int]) 
     assert http.status(stack.url + "/resource_providers", "not-a-token") == 401
 
 
-def keystone_token(keystone_port: int) -> str:
+def keystone_token(keystone_port: int, password: str) -> str:
     """An admin token from keystone's own API (POST /v3/auth/tokens)."""
     auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "admin", "domain": {"id": "default"}, "password": ADMIN_PASSWORD}}},
+        "name": "admin", "domain": {"id": "default"}, "password": password}}},
         "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
     request = urllib.request.Request(f"http://127.0.0.1:{keystone_port}/v3/auth/tokens",
                                      json.dumps(auth).encode(),
@@ -89,7 +94,7 @@ def test_losing_memcached_under_load_fails_no_request(keystone_stack: tuple[Stac
     keystone again, and requests go on succeeding."""
     stack, keystone_port = keystone_stack
     memcached = stack.containers("memcached")[0]
-    headers = {"x-auth-token": keystone_token(keystone_port)}
+    headers = {"x-auth-token": keystone_token(keystone_port, admin_password(stack))}
     with Load(stack.url + "/resource_providers", clients=4, max_seconds=300,
               headers=headers) as load:
         load.wait_for("200", 30, timeout=60)
