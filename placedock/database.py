@@ -82,8 +82,19 @@ def engine_for(url: URL) -> Engine:
     return create_engine(url, poolclass=NullPool, connect_args=connect_args)
 
 
-def wait(url: URL, timeout_s: float, log: Log) -> None:
-    """Return once the database accepts a query; give up after ``timeout_s``."""
+# What a driver says when it refuses the server's certificate (libpq; PyMySQL through Python's
+# ssl): waiting will not change the certificate, so the start stops at once.
+CERTIFICATE_REFUSED = ("certificate verify failed", "does not match host name",
+                       "certificate is not valid for", "CERTIFICATE_VERIFY_FAILED")
+
+
+def certificate_refused(reason: str) -> bool:
+    return any(words in reason for words in CERTIFICATE_REFUSED)
+
+
+def wait(url: URL, timeout_s: float, log: Log, variable: str = CONNECTION) -> None:
+    """Return once the database accepts a query; give up after ``timeout_s`` (at once when the
+    server's certificate is refused). Errors name ``variable``, where ``url`` came from."""
     if url.get_backend_name() == "sqlite":
         _make_sqlite_dir(url)
     engine = engine_for(url)
@@ -97,9 +108,14 @@ def wait(url: URL, timeout_s: float, log: Log) -> None:
         except DBAPIError as error:
             reason = _reason(error, url)
             waited = time.monotonic() - started
+            if certificate_refused(reason):
+                raise DatabaseError(
+                    f"{variable}: database {masked(url)} refused: its TLS certificate is not "
+                    f"trusted or not for this host ({reason}); check the URL's CA (sslrootcert, "
+                    "ssl_ca) and host name") from None
             if url.get_backend_name() == "sqlite" or waited + delay > timeout_s:
                 raise DatabaseError(
-                    f"{CONNECTION}: database {masked(url)} not reachable after {waited:.1f} s "
+                    f"{variable}: database {masked(url)} not reachable after {waited:.1f} s "
                     f"(DB_WAIT_TIMEOUT={timeout_s:g}): {reason}"
                 ) from None
             log(f"waiting for database {masked(url)}: {reason} (attempt {attempt}, "

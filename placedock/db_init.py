@@ -128,7 +128,7 @@ def initialise(environ: Mapping[str, str]) -> list[str]:
     init = init_mysql if admin.get_backend_name() == "mysql" else init_postgresql
     while True:
         with step(f"database server {placedock_database.masked(admin)} reachable"):
-            placedock_database.wait(admin, max(deadline - time.monotonic(), 1.0), log)
+            placedock_database.wait(admin, max(deadline - time.monotonic(), 1.0), log, ADMIN)
         try:
             with engine.connect() as connection:
                 return init(connection, name, user, password)

@@ -18,7 +18,7 @@ from oslo_config import cfg, types
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from placedock import options
+from placedock import options, tls
 
 BACKENDS = {"sqlite", "postgresql", "mysql"}
 # MariaDB's own scheme (mariadb://, mariadb+pymysql://) names SQLAlchemy's mariadb dialect, which
@@ -124,6 +124,35 @@ class DatabaseUrl:
         return self.url.render_as_string(hide_password=False)
 
 
+# The URL's parameters naming TLS files: libpq's (PostgreSQL) and PyMySQL's as SQLAlchemy hands
+# them on (MySQL, MariaDB). The driver would read them only when it connects, and PyMySQL's
+# missing CA is a traceback; so each is read once here, before anything starts.
+TLS_FILES = {"postgresql": ("sslrootcert", "sslcert", "sslkey"),
+             "mysql": ("ssl_ca", "ssl_cert", "ssl_key")}
+TLS_CA_FILES = ("sslrootcert", "ssl_ca")
+LIBPQ_SYSTEM_CA = "system"  # sslrootcert=system: the operating system's CAs (libpq 16)
+
+
+def _check_tls_files(backend: str, url: URL) -> None:
+    for parameter in TLS_FILES.get(backend, ()):
+        value = url.query.get(parameter)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise Problem(f"{parameter} given more than once in the database URL")
+        if parameter in TLS_CA_FILES:
+            if value != LIBPQ_SYSTEM_CA:
+                problem = tls.certificate_problem(value)
+                if problem:
+                    raise Problem(f"{parameter}: {problem}")
+            continue
+        try:
+            with open(value, "rb"):
+                pass
+        except OSError as error:
+            raise Problem(f"{parameter}: cannot read {value!r} ({error.strerror})") from None
+
+
 def database_url(text: str, *, upgrade_three_byte_charset: bool = False) -> DatabaseUrl:
     """The URL placedock serves from, or a Problem (never quoting the URL: it holds a password).
 
@@ -160,6 +189,7 @@ def database_url(text: str, *, upgrade_three_byte_charset: bool = False) -> Data
         raise Problem("an in-memory sqlite database would differ in every worker; name a file")
     if backend != "sqlite" and not url.host:
         raise Problem("no host in the database URL")
+    _check_tls_files(backend, url)
     if backend != "mysql":
         return DatabaseUrl(url, changed=url != given)
     charset = url.query.get("charset")

@@ -64,10 +64,17 @@ def files(environ: Mapping[str, str]) -> Files | None:
 
 
 def _parse_certificates(variable: str, path: str) -> None:
+    problem = certificate_problem(path)
+    if problem:
+        raise PlacedockError(f"{variable}: {problem}")
+
+
+def certificate_problem(path: str) -> str | None:
+    """Why OpenSSL cannot take ``path`` as PEM certificates (a CA file), or None."""
     try:
         ssl.create_default_context(cafile=path)
     except ssl.SSLError as error:
-        raise PlacedockError(f"{variable}: {path!r} holds no PEM certificate OpenSSL can read "
-                             f"({error.reason})") from None
+        return f"{path!r} holds no PEM certificate OpenSSL can read ({error.reason})"
     except OSError as error:
-        raise PlacedockError(f"{variable}: cannot read {path!r} ({error.strerror})") from None
+        return f"cannot read {path!r} ({error.strerror})"
+    return None

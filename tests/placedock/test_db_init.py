@@ -12,9 +12,6 @@ import sqlalchemy as sa
 from placedock import db_init, environment
 from tests.support.databases import MariaDBServer, PostgreSQLServer
 
-ADMIN_USER = "placedock_admin"
-ADMIN_PASSWORD = "admin-secret"
-
 
 def test_url_is_read_from_its_file_by_the_environment_rule(tmp_path: Path) -> None:
     secret = tmp_path / "url"
@@ -64,29 +61,14 @@ def test_error_is_one_line_without_the_password(capsys: pytest.CaptureFixture[st
     assert "PLACEDOCK_DB_ADMIN_CONNECTION: not set" in error and "hunter2" not in error
 
 
-def _admin_url(server: MariaDBServer | PostgreSQLServer) -> str:
-    if isinstance(server, MariaDBServer):
-        server._admin_sql(f"CREATE USER IF NOT EXISTS '{ADMIN_USER}'@'127.0.0.1' "
-                          f"IDENTIFIED BY '{ADMIN_PASSWORD}';\n"
-                          f"GRANT ALL PRIVILEGES ON *.* TO '{ADMIN_USER}'@'127.0.0.1' "
-                          "WITH GRANT OPTION;\n")
-        return f"mysql+pymysql://{ADMIN_USER}:{ADMIN_PASSWORD}@127.0.0.1:{server.port}/"
-    server._admin_sql(f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
-                      f"'{ADMIN_USER}') THEN CREATE ROLE {ADMIN_USER} LOGIN SUPERUSER; END IF; "
-                      f"END$$;\nALTER ROLE {ADMIN_USER} PASSWORD '{ADMIN_PASSWORD}';\n")
-    return f"postgresql+psycopg2://{ADMIN_USER}:{ADMIN_PASSWORD}@127.0.0.1:{server.port}"
-
-
 def _placement_url(server: MariaDBServer | PostgreSQLServer, name: str, password: str) -> str:
-    if isinstance(server, MariaDBServer):
-        return f"mysql+pymysql://{name}:{password}@127.0.0.1:{server.port}/{name}"
-    return f"postgresql+psycopg2://{name}:{password}@127.0.0.1:{server.port}/{name}"
+    return server.placement_url(name, password)
 
 
 def _creates_a_usable_database_idempotently(server: MariaDBServer | PostgreSQLServer) -> None:
     server.start()
     name = f"p_{uuid.uuid4().hex[:12]}"
-    environ = {db_init.ADMIN: _admin_url(server),
+    environ = {db_init.ADMIN: server.admin_url(),
                db_init.PLACEMENT: _placement_url(server, name, "first")}
     first = db_init.initialise(environ)
     assert first[0] == f"database {name} created" and " created" in first[1], first
@@ -127,13 +109,13 @@ def test_startup_db_init_creates_the_database(mariadb_server: MariaDBServer,
     mariadb_server.start()
     name = f"p_{uuid.uuid4().hex[:12]}"
     admin_file = tmp_path / "admin-url"
-    admin_file.write_text(_admin_url(mariadb_server) + "\n")
+    admin_file.write_text(mariadb_server.admin_url() + "\n")
     placement = {db_init.PLACEMENT: _placement_url(mariadb_server, name, "pw")}
     result = run_startup(["db-init"], {**placement,
                                        db_init.ADMIN + "_FILE": str(admin_file)})
     assert result.returncode == 0, result.stderr
     assert f"db-init done: database {name} created" in result.stderr
-    assert ADMIN_PASSWORD not in result.stderr
+    assert mariadb_server.admin_password not in result.stderr
     migrated = run_startup(["placement-manage", "db", "sync"],
                            {**placement, "OS_API__AUTH_STRATEGY": "noauth2"}, timeout=120)
     assert migrated.returncode == 0, migrated.stderr

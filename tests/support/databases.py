@@ -27,10 +27,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from tests.support.certificates import Issued
 from tests.support.processes import ServerProcess
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 APP_USER = "placement"
+ADMIN_USER = "placedock_admin"
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,63}$")
 
 
@@ -39,11 +41,13 @@ class _Server(ServerProcess):
 
     kind = "database"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, tls: Issued | None = None) -> None:
         super().__init__(workdir, "server.log")
         self.data_dir = self.workdir / "data"
         self.user = APP_USER
         self.password = secrets.token_hex(16)
+        self.tls = tls  # a certificate: the server then speaks TLS only, over TCP
+        self.admin_password = secrets.token_hex(16)
 
     def start(self, timeout: float = 60) -> None:
         """Initialise the data dir on first use, start the server, wait until it accepts."""
@@ -55,6 +59,16 @@ class _Server(ServerProcess):
         self.spawn(self._server_command(), None, **self._run_as())
         self.wait_until_ready(self._accepts_connections, timeout)
         self._admin_sql(self._ensure_user_sql())
+
+    def admin_url(self) -> str:
+        """An administrator's URL over TCP (db-init's): ADMIN_USER, made on first use."""
+        self._admin_sql(self._admin_user_sql())
+        return self._admin_url()
+
+    def placement_url(self, name: str, password: str) -> str:
+        """A URL for user ``name`` of database ``name`` (db-init makes both)."""
+        return self._admin_url().split("://")[0] + \
+            f"://{name}:{password}@127.0.0.1:{self.port}/{name}"
 
     # -- databases ---------------------------------------------------------------------------
     def create_database(self, name: str) -> str:
@@ -149,7 +163,34 @@ class PostgreSQLServer(_Server):
     def _server_command(self) -> list[str]:
         return [str(PG_BIN / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
                 "-k", str(self.workdir), "-c", "listen_addresses=127.0.0.1",
-                "-c", "max_connections=300"]
+                "-c", "max_connections=300", *self._tls_options()]
+
+    def _tls_options(self) -> list[str]:
+        """TLS on, and TCP logins only over it (hostssl); the key the postgres user's alone."""
+        if self.tls is None:
+            return []
+        account = pwd.getpwnam("postgres")
+        cert, key, hba = (self.workdir / name for name in ("server.crt", "server.key",
+                                                           "pg_hba.conf"))
+        cert.write_bytes(self.tls.cert.read_bytes())  # where the postgres user can read them
+        key.write_bytes(self.tls.key.read_bytes())
+        hba.write_text("local all all peer\nhostssl all all 127.0.0.1/32 scram-sha-256\n")
+        for path in (cert, key, hba):
+            os.chown(path, account.pw_uid, account.pw_gid)
+        key.chmod(0o600)
+        return ["-c", "ssl=on", "-c", f"ssl_cert_file={cert}",
+                "-c", f"ssl_key_file={key}", "-c", f"hba_file={hba}"]
+
+    def connections(self) -> list[tuple[str, bool]]:
+        """The application user's connections: (client address, over TLS?)."""
+        result = subprocess.run(
+            [str(PG_BIN / "psql"), "-X", "-A", "-t", "-F", " ", "-h", str(self.workdir),
+             "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-c",
+             "SELECT client_addr, ssl FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) "
+             f"WHERE usename = '{self.user}'"],
+            capture_output=True, text=True, check=True, timeout=30, **self._run_as())
+        return [(address, ssl == "t") for address, ssl in
+                (line.split() for line in result.stdout.splitlines() if line.strip())]
 
     def _accepts_connections(self) -> bool:
         command = [str(PG_BIN / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port),
@@ -168,6 +209,15 @@ class PostgreSQLServer(_Server):
 
     def _create_sql(self, name: str) -> str:
         return f'CREATE DATABASE "{name}" OWNER {self.user} ENCODING \'UTF8\';\n'
+
+    def _admin_user_sql(self) -> str:
+        return (f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                f"'{ADMIN_USER}') THEN CREATE ROLE {ADMIN_USER} LOGIN SUPERUSER; END IF; "
+                f"END$$;\nALTER ROLE {ADMIN_USER} PASSWORD '{self.admin_password}';\n")
+
+    def _admin_url(self) -> str:
+        return (f"postgresql+psycopg2://{ADMIN_USER}:{self.admin_password}@127.0.0.1:"
+                f"{self.port}")
 
     def _drop_sql(self, name: str) -> str:
         return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);\n'
@@ -208,7 +258,14 @@ class MariaDBServer(_Server):
         return ["mariadbd", "--no-defaults", f"--datadir={self.data_dir}", "--user=root",
                 f"--port={self.port}", "--bind-address=127.0.0.1", f"--socket={self.socket_path}",
                 f"--pid-file={self.workdir / 'mariadb.pid'}", "--skip-name-resolve",
-                "--max-connections=300"]
+                "--max-connections=300", *self._tls_options()]
+
+    def _tls_options(self) -> list[str]:
+        """TLS on, and every TCP connection over it (require_secure_transport)."""
+        if self.tls is None:
+            return []
+        return [f"--ssl-cert={self.tls.cert}", f"--ssl-key={self.tls.key}",
+                "--require-secure-transport=ON"]
 
     def _accepts_connections(self) -> bool:
         command = ["mariadb-admin", "--no-defaults", f"--socket={self.socket_path}", "-u", "root",
@@ -224,6 +281,15 @@ class MariaDBServer(_Server):
         account = f"'{self.user}'@'127.0.0.1'"
         return (f"CREATE USER IF NOT EXISTS {account};\n"
                 f"ALTER USER {account} IDENTIFIED BY '{self.password}';\n")
+
+    def _admin_user_sql(self) -> str:
+        account = f"'{ADMIN_USER}'@'127.0.0.1'"
+        return (f"CREATE USER IF NOT EXISTS {account};\n"
+                f"ALTER USER {account} IDENTIFIED BY '{self.admin_password}';\n"
+                f"GRANT ALL PRIVILEGES ON *.* TO {account} WITH GRANT OPTION;\n")
+
+    def _admin_url(self) -> str:
+        return f"mysql+pymysql://{ADMIN_USER}:{self.admin_password}@127.0.0.1:{self.port}/"
 
     def _create_sql(self, name: str) -> str:
         return (f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;\n"
