@@ -416,9 +416,31 @@ def _check_keystone(values: Mapping[str, str]) -> list[str]:
                 prefix + names[0],
                 f"not set; {AUTH_STRATEGY}=keystone needs {alternatives}",
             )
+    notes = _check_keystone_tls_files(values)
     if not present("MEMCACHED_SERVERS"):
-        return [f"{prefix}MEMCACHED_SERVERS is not set: each request asks keystone (slow)"]
-    return []
+        notes.append(f"{prefix}MEMCACHED_SERVERS is not set: each request asks keystone (slow)")
+    return notes
+
+
+# keystonemiddleware's TLS files, read only when placement first asks keystone: a CA that cannot
+# be read would make every request a 503. Refused at the start when keystone is HTTPS; a note
+# when it is plain HTTP and they go unused (devstack writes a cafile whatever its keystone).
+KEYSTONE_TLS_FILES = ("CAFILE", "CERTFILE", "KEYFILE")
+
+
+def _check_keystone_tls_files(values: Mapping[str, str]) -> list[str]:
+    prefix = "OS_KEYSTONE_AUTHTOKEN__"
+    https = any(values.get(prefix + name, "").lower().startswith("https:")
+                for name in ("AUTH_URL", "WWW_AUTHENTICATE_URI"))
+    notes = []
+    for name in KEYSTONE_TLS_FILES:
+        path = values.get(prefix + name)
+        problem = path and policy.tls_file_problem(path, certificates=name == "CAFILE")
+        if problem and https:
+            raise ConfigurationError(prefix + name, problem)
+        if problem:
+            notes.append(f"{prefix}{name}: {problem}; unused while keystone is plain HTTP")
+    return notes
 
 
 def _default_database(values: Mapping[str, str]) -> str:

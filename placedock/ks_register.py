@@ -16,17 +16,20 @@ The administrator's credentials are the OpenStack client's variables, as an open
 ``OS_AUTH_URL``, ``OS_USERNAME``, ``OS_PASSWORD`` (or ``OS_PASSWORD_FILE``), ``OS_PROJECT_NAME``,
 ``OS_USER_DOMAIN_NAME`` and ``OS_PROJECT_DOMAIN_NAME`` (both default ``Default``), and
 ``OS_INTERFACE`` (default ``public``): which of keystone's catalog endpoints to use after login.
+Over HTTPS, ``OS_CACERT`` names the CA file keystone's certificate is checked against (else the
+system's CAs); a certificate refused stops it at once.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from placedock import PlacedockError, environment
+from placedock import PlacedockError, environment, policy
 from placedock.prepare import log, one_line_errors, step
 
 AUTHTOKEN = "OS_KEYSTONE_AUTHTOKEN__"
@@ -34,6 +37,9 @@ SERVICE_TYPE = "placement"
 INTERFACES = {"public": "PLACEDOCK_ENDPOINT_URL", "internal": "PLACEDOCK_INTERNAL_ENDPOINT_URL",
               "admin": "PLACEDOCK_ADMIN_ENDPOINT_URL"}
 ROLE = "admin"
+# OpenSSL's own words inside keystoneauth's wrapped message ("[SSL: ...] certificate verify
+# failed: unable to get local issuer certificate").
+SSL_REASON = re.compile(r"\[SSL: [A-Z_]+\][^'\")(]*")
 DEFAULT_WAIT_S = 120.0  # KS_WAIT_TIMEOUT: a keystone started alongside may still be initialising
 
 
@@ -62,8 +68,19 @@ def admin_client(environ: Mapping[str, str]) -> Any:
         project_domain_name=setting(environ, "OS_PROJECT_DOMAIN_NAME", "Default"),
     )
     # The catalog's keystone endpoint of this interface is the one used after login.
-    return client.Client(session=session.Session(auth=auth, timeout=30),
+    return client.Client(session=session.Session(auth=auth, timeout=30, verify=ca_file(environ)),
                          interface=setting(environ, "OS_INTERFACE", "public"))
+
+
+def ca_file(environ: Mapping[str, str]) -> str | bool:
+    """OS_CACERT, checked; True (the system's CAs) when unset."""
+    path = environ.get("OS_CACERT")
+    if not path:
+        return True
+    problem = policy.tls_file_problem(path, certificates=True)
+    if problem:
+        raise RegisterError(f"OS_CACERT: {problem}")
+    return path
 
 
 def one(found: list[Any], what: str) -> Any | None:
@@ -138,6 +155,12 @@ def wait_for_keystone(keystone: Any, timeout_s: float) -> None:
         try:
             keystone.domains.list()
             return
+        except exceptions.SSLError as error:  # waiting will not change the certificate
+            found = SSL_REASON.search(str(error))
+            reason = found.group(0).strip() if found else type(error).__name__
+            raise RegisterError(
+                "OS_AUTH_URL: keystone's TLS certificate is not trusted or not for this host "
+                f"({reason}); check OS_CACERT") from None
         except (exceptions.ConnectFailure, exceptions.DiscoveryFailure, exceptions.ConnectTimeout,
                 exceptions.ServiceUnavailable, exceptions.BadGateway) as error:
             waited = time.monotonic() - started

@@ -140,17 +140,22 @@ def _check_tls_files(backend: str, url: URL) -> None:
             continue
         if not isinstance(value, str):
             raise Problem(f"{parameter} given more than once in the database URL")
-        if parameter in TLS_CA_FILES:
-            if value != LIBPQ_SYSTEM_CA:
-                problem = tls.certificate_problem(value)
-                if problem:
-                    raise Problem(f"{parameter}: {problem}")
+        if parameter in TLS_CA_FILES and value == LIBPQ_SYSTEM_CA:
             continue
-        try:
-            with open(value, "rb"):
-                pass
-        except OSError as error:
-            raise Problem(f"{parameter}: cannot read {value!r} ({error.strerror})") from None
+        problem = tls_file_problem(value, certificates=parameter in TLS_CA_FILES)
+        if problem:
+            raise Problem(f"{parameter}: {problem}")
+
+
+def tls_file_problem(path: str, certificates: bool) -> str | None:
+    """Why a TLS file cannot serve (a CA file, ``certificates``, must parse), or None."""
+    if certificates:
+        return tls.certificate_problem(path)
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as error:
+        return f"cannot read {path!r} ({error.strerror})"
 
 
 def database_url(text: str, *, upgrade_three_byte_charset: bool = False) -> DatabaseUrl:

@@ -25,7 +25,10 @@ placedock-keystone:placement-database-url,placement-keystone-password"
 ROTATABLE="placement-database-url placement-keystone-password"
 
 say() { printf 'stack-secrets: %s\n' "$*" >&2; }
-fail() { say "$*"; exit 2; }
+fail() {
+	say "$*"
+	exit 2
+}
 
 random_password() {
 	# 32 letters and digits (190 bits): safe in a URL, a shell word and a config file.
@@ -34,12 +37,15 @@ random_password() {
 
 generated_value() {
 	case "$1" in
-	db-admin-url)
-		printf 'mysql+pymysql://root:%s@haproxy:3306/?charset=utf8mb4' "$(cat "$STORE/db-root-password")" ;;
-	placement-database-url)
-		printf 'mysql+pymysql://placement:%s@haproxy:3306/placement?charset=utf8mb4' "$(random_password)" ;;
-	*)
-		random_password ;;
+		db-admin-url)
+			printf 'mysql+pymysql://root:%s@haproxy:3306/?charset=utf8mb4' "$(cat "$STORE/db-root-password")"
+			;;
+		placement-database-url)
+			printf 'mysql+pymysql://placement:%s@haproxy:3306/placement?charset=utf8mb4' "$(random_password)"
+			;;
+		*)
+			random_password
+			;;
 	esac
 }
 
@@ -69,7 +75,7 @@ hand_out() {
 		mkdir -p "$SERVICES/$reader"
 		for name in $(printf '%s' "$names" | tr ',' ' '); do
 			cp "$STORE/$name" "$SERVICES/$reader/.$name.new"
-			chmod 0444 "$SERVICES/$reader/.$name.new"  # the services' users differ
+			chmod 0444 "$SERVICES/$reader/.$name.new" # the services' users differ
 			mv "$SERVICES/$reader/.$name.new" "$SERVICES/$reader/$name"
 		done
 	done
@@ -82,8 +88,8 @@ main() {
 			fail "usage: stack-secrets.sh [rotate NAME]"
 		fi
 		case " $ROTATABLE " in
-		*" $2 "*) rotating=$2 ;;
-		*) fail "$2: not rotatable here (only: $ROTATABLE); see docs/compose.md" ;;
+			*" $2 "*) rotating=$2 ;;
+			*) fail "$2: not rotatable here (only: $ROTATABLE); see docs/compose.md" ;;
 		esac
 	fi
 	mkdir -p "$STORE"

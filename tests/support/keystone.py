@@ -65,8 +65,10 @@ class KeystoneServer(ServerProcess):
 
     kind = "keystone"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, public_url: str | None = None) -> None:
+        """``public_url``: where clients reach it, when not at ``url`` (an HTTPS proxy's)."""
         super().__init__(workdir)
+        self._public_url = public_url
         self.admin_password = secrets.token_hex(16)
         self.placement_password = secrets.token_hex(16)
         self.demo_password = secrets.token_hex(16)
@@ -79,6 +81,11 @@ class KeystoneServer(ServerProcess):
     def url(self) -> str:
         """The identity root, as devstack prints it ("Keystone is serving at ...")."""
         return f"http://127.0.0.1:{self.port}{MOUNT}"
+
+    @property
+    def public_url(self) -> str:
+        """What the catalog and the version documents name: the clients' way in."""
+        return self._public_url or self.url
 
     @property
     def auth_url(self) -> str:
@@ -158,9 +165,9 @@ class KeystoneServer(ServerProcess):
              "--bootstrap-role-name", "admin",
              "--bootstrap-service-name", "keystone",
              "--bootstrap-region-id", REGION,
-             "--bootstrap-admin-url", self.url,
-             "--bootstrap-internal-url", self.url,
-             "--bootstrap-public-url", self.url],
+             "--bootstrap-admin-url", self.public_url,
+             "--bootstrap-internal-url", self.public_url,
+             "--bootstrap-public-url", self.public_url],
             # From the environment, not argv: no password in the process list.
             {"OS_BOOTSTRAP_PASSWORD": self.admin_password},
         )
@@ -169,6 +176,8 @@ class KeystoneServer(ServerProcess):
         return "\n".join([
             "[DEFAULT]",
             f"log_file = {self.workdir / 'keystone-app.log'}",
+            # The version documents' links: the clients' URL, not the one uwsgi was asked on.
+            f"public_endpoint = {self.public_url}",
             "[database]",
             f"connection = sqlite:///{self.workdir / 'keystone.db'}",
             "[token]",
