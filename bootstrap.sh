@@ -28,6 +28,16 @@
 #                             ~/.local/state/placedock/bootstrap-CONTEXT-NAMESPACE.state)
 #     --timeout DURATION      for each rollout (default: 300s)
 #     --no-gabbi              do not run gabbi-run against the service
+#     --tls-cert FILE         serve HTTPS only: this PEM certificate (its chain after it) and
+#     --tls-key FILE          its key go into the kubernetes.io/tls Secret placedock-tls
+#     --tls-secret NAME       serve HTTPS only with an existing kubernetes.io/tls Secret
+#                             (cert-manager's, say) instead
+#     --tls-ca FILE           the CA bootstrap.sh checks the service's certificate with (else
+#                             its own checks skip the check, and say so)
+#     --network-policy        apply networkpolicy.yaml: the API only from this namespace and
+#                             pods labelled placedock.openstack.org/client=true, the metrics only
+#                             from the namespace monitoring (without it, a policy a previous run
+#                             applied is removed)
 set -eu
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -48,6 +58,14 @@ NODE_ADDRESS=""
 LOCAL_PORT=8081
 TIMEOUT=300s
 GABBI=yes
+TLS_CERT=""
+TLS_KEY=""
+TLS_SECRET=""
+TLS_CA=""
+NETWORK_POLICY=no
+# The kubernetes.io/tls Secret --tls-cert and --tls-key make, and where the pods mount it.
+OWN_TLS_SECRET=placedock-tls
+TLS_MOUNT=/etc/placedock/tls
 
 # take_option OPTION NEXT_ARG: see parse_options (kubernetes/lib.sh). A switch returns 1: it
 # takes no value.
@@ -67,6 +85,11 @@ take_option() {
 		--local-port) LOCAL_PORT=$2 ;;
 		--timeout) TIMEOUT=$2 ;;
 		--no-gabbi) GABBI=no && return 1 ;;
+		--tls-cert) TLS_CERT=$2 ;;
+		--tls-key) TLS_KEY=$2 ;;
+		--tls-secret) TLS_SECRET=$2 ;;
+		--tls-ca) TLS_CA=$2 ;;
+		--network-policy) NETWORK_POLICY=yes && return 1 ;;
 		*) die "unknown option $1 (see --help)" ;;
 	esac
 }
@@ -77,6 +100,17 @@ check_options() {
 	case $HPA_API in auto | autoscaling/v2 | autoscaling/v2beta2) ;; *) die "--hpa-api: autoscaling/v2 or autoscaling/v2beta2" ;; esac
 	case $REPLICAS in '' | *[!0-9]*) die "--replicas: a number" ;; esac
 	case $NODE_PORT in *[!0-9]*) die "--node-port: a number" ;; esac
+	if [ -n "$TLS_CERT$TLS_KEY" ]; then
+		if [ -z "$TLS_CERT" ] || [ -z "$TLS_KEY" ]; then
+			die "--tls-cert and --tls-key go together"
+		fi
+		[ -z "$TLS_SECRET" ] || die "--tls-secret or --tls-cert and --tls-key, not both"
+		[ -r "$TLS_CERT" ] || die "--tls-cert: cannot read $TLS_CERT"
+		[ -r "$TLS_KEY" ] || die "--tls-key: cannot read $TLS_KEY"
+		TLS_SECRET=$OWN_TLS_SECRET
+	fi
+	[ -z "$TLS_CA" ] || [ -r "$TLS_CA" ] || die "--tls-ca: cannot read $TLS_CA"
+	[ -z "$TLS_CA" ] || [ -n "$TLS_SECRET" ] || die "--tls-ca: only with HTTPS (--tls-cert or --tls-secret)"
 }
 
 init_state() {
@@ -200,6 +234,27 @@ service_type() {
 	esac
 }
 
+# HTTPS only (--tls-cert or --tls-secret): the Secret's tls.crt and tls.key mounted where
+# PLACEDOCK_TLS_CERT_FILE and _KEY_FILE name them; the container's port renamed https, the
+# probes asking it over HTTPS (the kubelet checks no certificate).
+https_pods() {
+	local container=/spec/template/spec/containers/0
+	printf '%s' "$(swap $container/ports/0/name '"http"' '"https"')"
+	local probe
+	for probe in readinessProbe startupProbe; do
+		printf '%s' "$(swap "$container/$probe/httpGet/port" '"http"' '"https"')"
+		printf '{"op":"add","path":"%s","value":"HTTPS"},' "$container/$probe/httpGet/scheme"
+	done
+	printf '{"op":"add","path":"%s/env/-","value":{"name":"PLACEDOCK_TLS_CERT_FILE","value":"%s/tls.crt"}},' \
+		"$container" "$TLS_MOUNT"
+	printf '{"op":"add","path":"%s/env/-","value":{"name":"PLACEDOCK_TLS_KEY_FILE","value":"%s/tls.key"}},' \
+		"$container" "$TLS_MOUNT"
+	printf '{"op":"add","path":"%s/volumeMounts/-","value":{"name":"tls","mountPath":"%s","readOnly":true}},' \
+		"$container" "$TLS_MOUNT"
+	printf '{"op":"add","path":"/spec/template/spec/volumes/-","value":{"name":"tls","secret":{"secretName":%s,"defaultMode":288}}},' \
+		"$(json_string "$TLS_SECRET")"
+}
+
 # object_patch KIND NAME: the JSON Patch that makes bootstrap.sh's copy of one object: its
 # managed-by label (and its pods'), the HPA and PDB API versions the cluster serves, placedock's
 # replicas and image, its Service's type and node port.
@@ -217,11 +272,16 @@ object_patch() {
 			operations+=$(swap /spec/replicas 1 "$REPLICAS")
 			operations+=$(swap /spec/template/spec/containers/0/image '"placedock:latest"' \
 				"$(json_string "$DEPLOY_IMAGE")")
+			[ -z "$TLS_SECRET" ] || operations+=$(https_pods)
 			;;
 		Service/placedock)
 			operations+=$(swap /spec/type '"ClusterIP"' "$(json_string "$(service_type)")")
+			if [ -n "$TLS_SECRET" ]; then
+				operations+=$(swap /spec/ports/0/name '"http"' '"https"')
+				operations+=$(swap /spec/ports/0/port 80 443)
+				operations+=$(swap /spec/ports/0/targetPort '"http"' '"https"')
+			fi
 			if [ "$EXPOSE" = nodeport ] && [ -n "$NODE_PORT" ]; then
-				operations+=$(swap /spec/ports/0/name '"http"' '"http"')
 				operations+='{"op":"add","path":"/spec/ports/0/nodePort","value":'$NODE_PORT'},'
 			fi
 			;;
@@ -296,6 +356,28 @@ deploy_postgresql() {
 	log "PostgreSQL ready at $ip:5432"
 }
 
+# The Secret of --tls-cert and --tls-key (a kubernetes.io/tls one, as cert-manager makes).
+deploy_tls_secret() {
+	if [ -z "$TLS_CERT" ]; then
+		[ -z "$TLS_SECRET" ] || kns get secret "$TLS_SECRET" >/dev/null ||
+			die "--tls-secret: no Secret $TLS_SECRET in namespace $NAMESPACE"
+		return 0
+	fi
+	kns create secret tls "$OWN_TLS_SECRET" --cert="$TLS_CERT" --key="$TLS_KEY" \
+		--dry-run=client -o yaml | apply_one >/dev/null
+	log "Secret $OWN_TLS_SECRET holds the certificate and key given"
+}
+
+deploy_network_policy() {
+	if [ "$NETWORK_POLICY" = yes ]; then
+		log "applying networkpolicy.yaml (enforced only where the network plugin implements it)"
+		render networkpolicy.yaml | apply
+	elif kns get networkpolicy placedock -l "$LABEL" -o name 2>/dev/null | grep -q .; then
+		log "removing the NetworkPolicy of an earlier run (no --network-policy)"
+		kns delete networkpolicy placedock >/dev/null
+	fi
+}
+
 deploy_placedock() {
 	local old restart=no manifest
 	old=$(secret_value placedock-database connection)
@@ -311,6 +393,7 @@ deploy_placedock() {
 		log "the database URL changed: restarting placedock"
 		kns rollout restart deployment/placedock >/dev/null
 	fi
+	deploy_network_policy
 	log "applying autoscaler.yaml ($HPA_API)"
 	manifest=$(render autoscaler.yaml)
 	printf '%s\n' "$manifest" | apply
@@ -361,10 +444,10 @@ port_forward() {
 	local logfile
 	logfile=$(port_forward_log)
 	nohup "$KUBECTL" --namespace "$NAMESPACE" port-forward --address 127.0.0.1 \
-		service/placedock "$LOCAL_PORT:80" >"$logfile" 2>&1 &
+		service/placedock "$LOCAL_PORT:$(service_port)" >"$logfile" 2>&1 &
 	state_set port_forward_pid "$!"
-	URL=http://127.0.0.1:$LOCAL_PORT
-	poll 30 curl -fsS "$URL/" >/dev/null || die "kubectl port-forward did not answer: see $logfile"
+	URL=$(scheme)://127.0.0.1:$LOCAL_PORT
+	poll 30 check_curl "$URL/" >/dev/null || die "kubectl port-forward did not answer: see $logfile"
 }
 
 expose() {
@@ -373,7 +456,7 @@ expose() {
 		loadbalancer)
 			log "waiting for the LoadBalancer's address"
 			if address=$(poll 90 lb_address); then
-				URL=http://$address
+				URL=$(scheme)://$address
 			else
 				log "no LoadBalancer address after 90 s (none on this cluster?): kubectl port-forward"
 				port_forward
@@ -389,7 +472,7 @@ expose() {
 				address=$(kube get nodes \
 					-o 'jsonpath={.items[0].status.addresses[?(@.type=="InternalIP")].address}')
 			fi
-			URL=http://$address:$port
+			URL=$(scheme)://$address:$port
 			;;
 		port-forward) port_forward ;;
 	esac
@@ -397,21 +480,41 @@ expose() {
 	log "placedock is at $URL"
 }
 
+scheme() { if [ -n "$TLS_SECRET" ]; then echo https; else echo http; fi; }
+service_port() { if [ -n "$TLS_SECRET" ]; then echo 443; else echo 80; fi; }
+
+# curl as bootstrap.sh's checks use it: over HTTPS with --tls-ca's CA, else unchecked.
+check_curl() {
+	local trust=()
+	if [ -n "$TLS_CA" ]; then
+		trust=(--cacert "$TLS_CA")
+	elif [ -n "$TLS_SECRET" ]; then
+		trust=(--insecure)
+	fi
+	curl -fsS "${trust[@]}" "$@"
+}
+
 check_service() {
-	poll 60 curl -fsS "$URL/" >/dev/null || die "$URL does not answer"
+	poll 60 check_curl "$URL/" >/dev/null || die "$URL does not answer"
+	if [ -n "$TLS_SECRET" ] && [ -z "$TLS_CA" ]; then
+		log "WARNING: the service's certificate is not checked (no --tls-ca)"
+	fi
 	log "curl $URL/"
-	curl -fsS "$URL/"
+	check_curl "$URL/"
 	echo
 	log "curl -H 'x-auth-token: admin' $URL/resource_providers"
-	curl -fsS -H 'x-auth-token: admin' "$URL/resource_providers"
+	check_curl -H 'x-auth-token: admin' "$URL/resource_providers"
 	echo
 	[ "$GABBI" = yes ] || return 0
 	if ! command -v gabbi-run >/dev/null 2>&1; then
 		log "gabbi-run not on PATH (pip install gabbi): gabbi tests skipped"
 		return 0
 	fi
-	log "gabbi-run $URL -- gabbi.yaml"
-	gabbi-run "$URL" -- "$HERE/gabbi.yaml"
+	# gabbi-run takes no CA file: over HTTPS it checks the API, curl above the certificate.
+	local insecure=()
+	[ -z "$TLS_SECRET" ] || insecure=(--insecure)
+	log "gabbi-run ${insecure[*]} $URL -- gabbi.yaml"
+	gabbi-run "${insecure[@]}" "$URL" -- "$HERE/gabbi.yaml"
 	log "gabbi tests passed"
 }
 
@@ -431,6 +534,7 @@ main() {
 		deploy_postgresql
 	fi
 	check_metrics
+	deploy_tls_secret
 	deploy_placedock
 	expose
 	check_service

@@ -11,7 +11,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=kubernetes/lib.sh
 . "$HERE/kubernetes/lib.sh"
 
-KINDS=horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,deployments.apps,replicasets.apps,pods,services,secrets
+KINDS=horizontalpodautoscalers.autoscaling,poddisruptionbudgets.policy,networkpolicies.networking.k8s.io,deployments.apps,replicasets.apps,pods,services,secrets
 KEEP_IMAGES=no
 TIMEOUT=120s
 

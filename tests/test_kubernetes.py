@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.certificates import Authority
 from tests.support.docker_engine import (
     DockerEngine,
     build_image,
@@ -29,7 +30,7 @@ from tests.support.processes import wait_until
 from tests.support.server import REPO
 from tests.support.skips import require
 
-MANIFESTS = ["deployment.yaml", "autoscaler.yaml", "postgresql.yaml"]
+MANIFESTS = ["deployment.yaml", "autoscaler.yaml", "postgresql.yaml", "networkpolicy.yaml"]
 SCHEMA_VERSIONS = [f"1.{minor}.0" for minor in range(28, 38)]
 K8S_VERSION = "1.20.2"
 K8S_BIN = Path(os.environ.get("TESTS_CACHE_DIR", Path.home() / ".cache" / "placedock")) / \
@@ -49,6 +50,8 @@ TOP = "kubectl -n placedock top pods"
 WATCH_HPA = "kubectl -n placedock get hpa -w"
 AB = '''ab -r -t 60 -c 8 -H 'x-auth-token: admin' "$URL/resource_providers"'''
 CLEANUP = "./cleanup.sh"
+# HTTPS with a certificate of the user's ($CERTS: tls.crt, tls.key and the CA that signed them).
+BOOTSTRAP_TLS = './bootstrap.sh --load none --expose nodeport --node-address 127.0.0.1 --tls-cert "$CERTS/tls.crt" --tls-key "$CERTS/tls.key" --tls-ca "$CERTS/ca.crt" --network-policy'  # noqa: E501 (verbatim)
 # Run twice is safe; and the HPA API switch for clusters older than 1.23.
 BOOTSTRAP_AGAIN = "./bootstrap.sh --load none --expose nodeport --node-address 127.0.0.1 " \
     "--hpa-api autoscaling/v2beta2"
@@ -71,7 +74,7 @@ def test_manifests_validate_strictly(version: str) -> None:
                             cwd=REPO, capture_output=True, text=True, check=False)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
-    assert out.count("passed") == 6, out  # 3 + 1 + 2 objects, none skipped
+    assert out.count("passed") == 7, out  # 3 + 1 + 2 + 1 objects, none skipped
 
 
 def test_strict_validation_catches_a_misspelt_field(tmp_path: Path) -> None:
@@ -102,18 +105,21 @@ RENDERED = {"EXPOSE": "nodeport", "NODE_PORT": "30123", "REPLICAS": "3",
             "PDB_API": "policy/v1beta1"}
 
 
-def render(manifest: str, here: Path = REPO) -> subprocess.CompletedProcess[str]:
+def render(manifest: str, here: Path = REPO,
+           extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     kubectl = K8S_BIN / "kubectl"
     require(kubectl.exists(), f"kubectl {K8S_VERSION} (tests/kubernetes/cluster.sh install)")
-    settings = " ".join(f"{name}={shlex.quote(value)}" for name, value in RENDERED.items())
+    settings = " ".join(f"{name}={shlex.quote(value)}"
+                        for name, value in {**RENDERED, **(extra or {})}.items())
     script = f". ./bootstrap.sh && HERE={shlex.quote(str(here))} {settings} && render {manifest}"
     return subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "PATH": f"{K8S_BIN}:{os.environ['PATH']}"},
                           timeout=60, check=False)
 
 
-def rendered_objects(manifest: str, here: Path = REPO) -> dict[str, dict]:
-    result = render(manifest, here)
+def rendered_objects(manifest: str, here: Path = REPO,
+                     extra: dict[str, str] | None = None) -> dict[str, dict]:
+    result = render(manifest, here, extra)
     assert result.returncode == 0, result.stderr
     return {f"{o['kind']}/{o['metadata']['name']}": o
             for o in yaml.safe_load_all(result.stdout) if o}
@@ -145,6 +151,30 @@ def test_render_makes_bootstraps_copy_of_each_object() -> None:
     assert objects["Service/placedock-postgresql"]["spec"]["type"] == "ClusterIP"
     assert objects["HorizontalPodAutoscaler/placedock"]["apiVersion"] == "autoscaling/v2beta2"
     assert objects["PodDisruptionBudget/placedock"]["apiVersion"] == "policy/v1beta1"
+
+
+@pytest.mark.usefixtures("kubernetes_build")
+def test_render_with_a_tls_secret_serves_https_only() -> None:
+    """--tls-cert or --tls-secret: the Secret mounted and named to placedock, the container's
+    port and the probes HTTPS, the Service's port 443 named https; nothing left on plain HTTP."""
+    objects = rendered_objects("deployment.yaml", extra={"TLS_SECRET": "my-tls"})
+    pod = objects["Deployment/placedock"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["PLACEDOCK_TLS_CERT_FILE"] == "/etc/placedock/tls/tls.crt"
+    assert env["PLACEDOCK_TLS_KEY_FILE"] == "/etc/placedock/tls/tls.key"
+    assert {"name": "tls", "mountPath": "/etc/placedock/tls", "readOnly": True} in \
+        container["volumeMounts"]
+    assert {"name": "tls", "secret": {"secretName": "my-tls", "defaultMode": 0o440}} in \
+        pod["volumes"]
+    assert [port["name"] for port in container["ports"]] == ["https", "metrics"]
+    for probe in ("readinessProbe", "startupProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health/ready", "port": "https",
+                                               "scheme": "HTTPS"}, probe
+    service = objects["Service/placedock"]["spec"]["ports"]
+    assert [(p["name"], p["port"], p["targetPort"]) for p in service] == [("https", 443, "https")]
+    plain = rendered_objects("deployment.yaml")["Deployment/placedock"]["spec"]["template"]
+    assert "PLACEDOCK_TLS_CERT_FILE" not in json.dumps(plain)
 
 
 @pytest.mark.usefixtures("kubernetes_build")
@@ -435,13 +465,57 @@ def test_autoscaler_scales_up_under_load_and_back_down(deployed: Cluster) -> Non
     assert "placedock" in watched
 
 
+def test_bootstrap_with_a_certificate_serves_https_only(deployed: Cluster,
+                                                       tmp_path: Path) -> None:
+    """docs/kubernetes.md's HTTPS: the certificate in a Secret, the pods ready through their
+    HTTPS probes, the Service's https port answering with that certificate (checked against the
+    test's CA), plain HTTP there refused an API."""
+    authority = Authority(tmp_path, "kubernetes-ca")
+    issued = authority.issue("placedock", alt_names="IP:127.0.0.1,DNS:placedock.placedock.svc")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    for source, name in ((issued.cert, "tls.crt"), (issued.key, "tls.key"),
+                         (authority.cert, "ca.crt")):
+        shutil.copy(source, certs / name)
+    started = time.monotonic()
+    result = deployed.sh(BOOTSTRAP_TLS, extra={"CERTS": str(certs)})
+    took = time.monotonic() - started
+    match = re.search(r"placedock is at (https://127\.0\.0\.1:\d+)", result.stdout)
+    assert match and "gabbi tests passed" in result.stdout, result.stdout[-3000:]
+    assert "certificate is not checked" not in result.stdout + result.stderr
+    url = match.group(1)
+    deployed.figures["bootstrap with TLS"] = f"{took:.0f} s"
+    say(f"bootstrap.sh with a certificate: {took:.0f} s, {url}")
+    ports = json.loads(deployed.kubectl("get", "service", "placedock", "-o",
+                                        "jsonpath={.spec.ports}"))
+    assert [(port["name"], port["port"]) for port in ports] == [("https", 443)]
+    checked = subprocess.run(["curl", "-fsS", "--cacert", str(authority.cert), "-H",
+                              "x-auth-token: admin", f"{url}/resource_providers"],
+                             capture_output=True, text=True, timeout=30, check=False)
+    assert checked.returncode == 0 and "resource_providers" in checked.stdout, checked.stderr
+    plain = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                            url.replace("https://", "http://") + "/resource_providers"],
+                           capture_output=True, text=True, timeout=30, check=False)
+    assert plain.stdout == "400", plain  # the front's "This port speaks HTTPS only."
+    assert deployed.replicas()[1] >= 1
+    # This cluster's networking (dockershim, no CNI plugin) does not enforce NetworkPolicy: the
+    # API server must take the policy as bootstrap.sh renders it, and it must select the pods.
+    policy = json.loads(deployed.kubectl("get", "networkpolicy", "placedock", "-o", "json"))
+    assert policy["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "placedock-bootstrap"
+    selected = deployed.kubectl("get", "pods", "-o", "name", "-l", ",".join(
+        f"{key}={value}" for key, value in policy["spec"]["podSelector"]["matchLabels"].items()))
+    assert set(selected.split()) >= set(deployed.placedock_pods()) and selected.strip()
+    say("NetworkPolicy applied (not enforced by this cluster's networking)")
+
+
 def test_cleanup_leaves_nothing(deployed: Cluster) -> None:
     started = time.monotonic()
     result = deployed.sh(CLEANUP, timeout=400)
     took = time.monotonic() - started
     say(f"cleanup.sh: {took:.0f} s\n{result.stdout}")
     kubectl = str(K8S_BIN / "kubectl")
-    left = subprocess.run([kubectl, "get", "all,secrets,hpa", "-A", "-l", LABEL, "-o", "name"],
+    left = subprocess.run([kubectl, "get", "all,secrets,hpa,networkpolicies", "-A", "-l", LABEL,
+                           "-o", "name"],
                           env=deployed.env, capture_output=True, text=True, check=False)
     assert left.returncode == 0 and left.stdout.strip() == "", left.stdout
     namespaces = subprocess.run([kubectl, "get", "namespaces", "-o", "name"], env=deployed.env,
