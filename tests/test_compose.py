@@ -11,9 +11,11 @@ import math
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -40,12 +42,14 @@ ROTATE = ("docker compose run --rm stack-secrets rotate placement-database-url",
           "docker compose run --rm --no-deps db-init",
           "docker compose restart placedock")
 READ_SECRET = "docker compose exec -T keystone cat /run/secrets/keystone-admin-password"
+CA = "docker compose run --rm -T stack-secrets ca > stack-ca.crt"
 # What compose/secrets/ may hold in git: the generator and its notes, no secret.
 COMMITTED_SECRETS_FOLDER = {"compose/secrets/README.md", "compose/secrets/stack-secrets.sh",
-                            "compose/secrets/none/.gitkeep"}
+                            "compose/secrets/Dockerfile", "compose/secrets/none/.gitkeep"}
 # The images compose.yaml builds, each from its folder; placedock's own gets a tag of this test's.
 SERVICE_IMAGES = {"placedock-galera": "compose/galera", "placedock-haproxy": "compose/haproxy",
-                  "placedock-memcached": "compose/memcached"}
+                  "placedock-memcached": "compose/memcached",
+                  "placedock-stack-secrets": "compose/secrets"}
 STACK_IMAGE = "placedock-compose-test:latest"
 COMPOSE_BASE = "debian:bookworm-slim"  # compose/*/Dockerfile's BASE_IMAGE
 COMPOSE_V2_IMAGE = "placedock-compose-v2:trixie"
@@ -97,6 +101,15 @@ class Stack:
     url: str
     environment: dict[str, str]
     client: list[str]  # ["docker", "compose"] (v2) or ["docker-compose"] (1.29)
+    ca_file: str = ""  # the stack's CA, which the tests' HTTPS clients trust (trust_the_stack)
+
+    def trust_the_stack(self, folder: Path) -> None:
+        """docs/compose.md's way to the stack's CA; HTTPS requests here then check against it."""
+        command, file_name = CA.split(" > ")
+        path = folder / file_name
+        path.write_text(self.run(command).stdout)
+        self.ca_file = str(path)
+        http.trust(self.ca_file)
 
     def run(self, command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """One of the README's `docker compose ...` lines, verbatim, on this test's project."""
@@ -140,11 +153,12 @@ def stack(docker_engine: DockerEngine, base_image: str,
     port = free_port()
     environment = {**compose_v2(tmp_path_factory.mktemp("docker-config")),
                    "STACK_IMAGE": STACK_IMAGE, "STACK_PLACEMENT_PORT": str(port)}
-    started = Stack(f"placedock-test-{uuid.uuid4().hex[:8]}", f"http://127.0.0.1:{port}",
+    started = Stack(f"placedock-test-{uuid.uuid4().hex[:8]}", f"https://127.0.0.1:{port}",
                     environment, ["docker", "compose"])
     try:
         began = time.monotonic()
         started.run(UP)
+        started.trust_the_stack(tmp_path_factory.mktemp("stack-ca"))
         served = http.wait_for(started.url + "/resource_providers", timeout=STARTUP_TIMEOUT_S,
                                interval=1)
         print(f"compose: `{UP}` (v2) to the first 200 through HAProxy in "
@@ -200,7 +214,7 @@ def failure_times(load: Load, moment: float, end: float) -> list[str]:
 
 
 def test_gabbi_tour_through_haproxy(stack: Stack) -> None:
-    result = gabbi(stack.url)
+    result = gabbi(stack.url, stack.ca_file)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
@@ -366,6 +380,37 @@ def test_a_crashed_haproxy_is_restarted_by_the_engine(stack: Stack) -> None:
     assert max(outages) < HAPROXY_BACK_S, outages
 
 
+def test_tls_on_every_hop(stack: Stack) -> None:
+    """The API only over HTTPS, with the stack's certificate; each replica's API only to a client
+    certificate (HAProxy's); the database only over TLS; Galera's replication over TLS and its
+    state transfers through stunnel."""
+    port = urllib.parse.urlsplit(stack.url).port
+    assert http.status(f"http://127.0.0.1:{port}/") == 0  # plain HTTP: no answer at all
+    with pytest.raises(ssl.SSLCertVerificationError):
+        urllib.request.urlopen(stack.url + "/", timeout=10, context=ssl.create_default_context())
+    # From inside a replica, without a client certificate (its own name is not checked here).
+    ask = ("import json, ssl, urllib.request, urllib.error\n"
+           "unchecked = ssl.create_default_context()\n"
+           "unchecked.check_hostname = False\n"
+           "unchecked.verify_mode = ssl.CERT_NONE\n"
+           "url = 'https://127.0.0.1:80/resource_providers'\n"
+           "try:\n"
+           "    urllib.request.urlopen(url, context=unchecked)\n"
+           "except urllib.error.HTTPError as error:\n"
+           "    print(error.code, json.load(error)['errors'][0]['code'])\n")
+    replica = stack.compose("exec", "-T", "placedock", "python3", "-c", ask).stdout.strip()
+    assert replica == "403 placement.client_certificate", replica
+    sql = ("mariadb -uroot -p\"$(cat /run/secrets/db-root-password)\" -N -B -e "
+           "\"SELECT @@require_secure_transport, @@wsrep_provider_options\"")
+    settings = stack.compose("exec", "-T", "galera-2", "bash", "-c", sql).stdout
+    assert settings.startswith("1\t") and "socket.ssl = YES" in settings, settings[:300]
+    joined = stack.compose("logs", "galera-2").stdout
+    assert "Using stunnel for SSL encryption" in joined, joined[-3000:]
+    print("compose: TLS on every hop: the API (HTTPS only), HAProxy to the replicas (client "
+          "certificate), the database (require_secure_transport), Galera replication "
+          "(socket.ssl) and its state transfer (stunnel)")
+
+
 def secret(stack: Stack, service: str, name: str) -> str:
     return stack.compose("exec", "-T", service, "cat", f"/run/secrets/{name}").stdout
 
@@ -435,11 +480,13 @@ def test_every_stack_generates_its_own_secrets(docker_engine: DockerEngine, base
             assert cat("/stack/store/db-root-password") == stored[0]
             assert cat("/stack/for/keystone/keystone-admin-password") == "the-operators-own"
             admin = cat("/stack/for/db-init/db-admin-url")
-            assert admin == f"mysql+pymysql://root:{stored[0]}@haproxy:3306/?charset=utf8mb4"
+            assert admin == (f"mysql+pymysql://root:{stored[0]}@haproxy:3306/?charset=utf8mb4"
+                             "&ssl_ca=/run/secrets/ca.crt")
             # Only what a service reads is in its volume.
             listing = stack_secrets(project, environment, "/stack/for/placedock",
                                     entrypoint="ls").stdout.split()
-            assert listing == ["placement-database-url"], listing
+            assert listing == ["ca.crt", "placedock.crt", "placedock.key",
+                               "placement-database-url"], listing
             values.append(stored)
         assert not set(values[0]) & set(values[1]), "two stacks share a secret"
         refused = stack_secrets(projects[0], environment, "rotate", "db-root-password")

@@ -35,7 +35,8 @@ MEMCACHED_AWAY_S = 15
 
 
 @pytest.fixture(scope="module")
-def keystone_stack(docker_engine: DockerEngine, base_image: str) -> Iterator[tuple[Stack, int]]:
+def keystone_stack(docker_engine: DockerEngine, base_image: str,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, int]]:
     build_images(base_image)
     build_image(REPO / "compose/keystone", "placedock-keystone")
     api_port, keystone_port = free_port(), free_port()
@@ -44,10 +45,11 @@ def keystone_stack(docker_engine: DockerEngine, base_image: str) -> Iterator[tup
                    "STACK_PLACEMENT_KEYSTONE_PORT": str(api_port),
                    "STACK_KEYSTONE_PORT": str(keystone_port)}
     # Compose 1.29 (Debian bookworm's docker-compose) here; the fault cases run under v2.
-    stack = Stack(f"placedock-test-{uuid.uuid4().hex[:8]}", f"http://127.0.0.1:{api_port}",
+    stack = Stack(f"placedock-test-{uuid.uuid4().hex[:8]}", f"https://127.0.0.1:{api_port}",
                   environment, compose_v1())
     try:
         stack.run(UP_WITH_KEYSTONE)
+        stack.trust_the_stack(tmp_path_factory.mktemp("stack-ca"))
         took = http.wait_for(stack.url + "/resource_providers", wanted=401, token=None,
                              timeout=300, interval=0.5)
         print(f"compose --profile keystone: 401 without a token through HAProxy {took:.0f} s "
@@ -68,7 +70,8 @@ def test_openstack_cli_with_a_keystone_token(keystone_stack: tuple[Stack, int]) 
     openrc = {"OS_AUTH_URL": f"http://127.0.0.1:{keystone_port}", "OS_USERNAME": "admin",
               "OS_PASSWORD": admin_password(stack), "OS_PROJECT_NAME": "admin",
               "OS_USER_DOMAIN_ID": "default", "OS_PROJECT_DOMAIN_ID": "default",
-              "OS_IDENTITY_API_VERSION": "3", "OS_REGION_NAME": "RegionOne"}
+              "OS_IDENTITY_API_VERSION": "3", "OS_REGION_NAME": "RegionOne",
+              "OS_CACERT": stack.ca_file}
     output = bash("\n".join([OSC_VENV[-1], *OSC_KEYSTONE, 'echo "uuid=$rp"']), ensure_osc_venv(),
                   openrc).stdout
     provider = output.rsplit("uuid=", 1)[1].strip()

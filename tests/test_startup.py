@@ -30,10 +30,13 @@ def server(tmp_path: Path) -> Iterator[Server]:
     running.stop()
 
 
-def gabbi(url: str) -> subprocess.CompletedProcess[str]:
+def gabbi(url: str, ca_file: str | None = None) -> subprocess.CompletedProcess[str]:
+    """gabbi-run over gabbi.yaml; over HTTPS the server's certificate is checked against
+    ``ca_file`` (httpx, gabbi's client, reads SSL_CERT_FILE)."""
     gabbi_run = str(Path(sys.executable).parent / "gabbi-run")
+    trust = {"SSL_CERT_FILE": ca_file} if ca_file else {}
     return subprocess.run([gabbi_run, url, "--", str(REPO / "gabbi.yaml")], capture_output=True,
-                          text=True, timeout=300, check=False)
+                          text=True, timeout=300, check=False, env={**os.environ, **trust})
 
 
 def test_gabbi_tour_passes_twice_at_root_and_under_prefix(server: Server) -> None:

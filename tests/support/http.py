@@ -1,8 +1,10 @@
 """HTTP as the tests and the benchmark use it: one request, one GET, its status, and waiting
-until a URL answers the status wanted."""
+until a URL answers the status wanted. HTTPS URLs are checked against the system's CAs and every
+CA a test made and passed to trust() (the Compose stack's, say): never unchecked."""
 
 from __future__ import annotations
 
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -10,6 +12,17 @@ from collections.abc import Callable
 from tests.support.processes import Process, wait_until
 
 TOKEN = "admin"  # what placement's noauth2 takes as a token (it still wants one)
+_TLS = ssl.create_default_context()
+
+
+def trust(ca_file: str) -> None:
+    """Check HTTPS servers against this CA too, from now on (in this test process)."""
+    _TLS.load_verify_locations(ca_file)
+
+
+def tls_context() -> ssl.SSLContext:
+    """The context HTTPS requests here are made with (tests/support/load.py's too)."""
+    return _TLS
 
 
 def request(url: str, method: str = "GET", body: bytes | None = None,
@@ -23,7 +36,7 @@ def request(url: str, method: str = "GET", body: bytes | None = None,
     if body is not None:
         sent.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(sent, timeout=timeout) as response:
+        with urllib.request.urlopen(sent, timeout=timeout, context=_TLS) as response:
             return response.status, _lower(response.headers.items()), response.read()
     except urllib.error.HTTPError as error:
         return error.code, _lower(error.headers.items()), error.read()

@@ -20,6 +20,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Self
 
+from tests.support.http import tls_context
+
 REFUSED = "refused"
 TIMEOUT = "timeout"
 FAILED = "failed"
@@ -42,7 +44,10 @@ class Reply:
 def send(url: urllib.parse.SplitResult, method: str, target: str, headers: dict[str, str],
          body: bytes | None = None, timeout: float = 30) -> Reply:
     """One request on its own connection (placedock closes each after its response)."""
-    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+    connection = (http.client.HTTPSConnection(url.hostname, url.port, timeout=timeout,
+                                              context=tls_context())
+                  if url.scheme == "https" else
+                  http.client.HTTPConnection(url.hostname, url.port, timeout=timeout))
     try:
         try:
             connection.connect()
