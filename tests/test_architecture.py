@@ -123,12 +123,34 @@ def unnamed(named: set[str]) -> list[str]:
     return missing
 
 
+def module_file(dotted: str) -> Path | None:
+    base = REPO.joinpath(*dotted.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.exists():
+            return path
+    return None
+
+
+def defines(path: Path, name: str) -> bool:
+    """Whether the module at ``path`` defines ``name`` at its top level."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if node.name == name:
+                return True
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(target, ast.Name) and target.id == name for target in targets):
+                return True
+    return False
+
+
 def is_module(name: str) -> bool:
     """A module or package of the repository, or a name defined in one (``module.attribute``)."""
-    def exists(dotted: str) -> bool:
-        base = REPO.joinpath(*dotted.split("."))
-        return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
-    return exists(name) or ("." in name and exists(name.rsplit(".", 1)[0]))
+    if module_file(name):
+        return True
+    parent, _, attribute = name.rpartition(".")
+    path = module_file(parent) if parent else None
+    return path is not None and defines(path, attribute)
 
 
 def test_every_module_is_named() -> None:
@@ -148,6 +170,7 @@ def test_the_map_checks_catch_a_missing_file_and_an_unnamed_module() -> None:
     assert not (REPO / "placedock/gone.py").exists()
     assert not is_module("benchmark.gone.run")
     assert "placedock/wsgi.py" in unnamed(named_paths(text))
+    assert not is_module("benchmark.front_cost")  # a module gone, not a name of benchmark's
     assert is_module("benchmark.throughput.run") and is_module("placedock.metrics.serve")
 
 
