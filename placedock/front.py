@@ -2,8 +2,8 @@
 
 uwsgi's workers are synchronous: one that is reading a request's headers or body, slowly sent,
 serves no one else, and two connections sending a header byte every 2 s stopped the default
-2 x 1 server for everyone (benchmark/hostile_clients.md). nginx is event-driven: it reads every
-connection's headers and body (up to PLACEDOCK_MAX_BODY_SIZE, else 413 before reading it),
+2 x 1 server for everyone (benchmark/front/hostile_clients.md). nginx is event-driven: it reads
+every connection's headers and body (up to PLACEDOCK_MAX_BODY_SIZE, else 413 before reading it),
 times out slow and idle clients, holds keep-alive connections, and hands a worker a request only
 when it is whole, over a unix socket with uwsgi's own protocol. It waits
 PLACEDOCK_REQUEST_TIMEOUT for the answer, then answers 504 itself; uwsgi's harakiri replaces the

@@ -242,7 +242,7 @@ def main(argv: list[str]) -> int:
     print(json.dumps({"registered_s": round(registered_s, 2),
                       "registration_statuses": dict(exchanges.statuses)}), flush=True)
     # One line as each rate starts and one with its result: a caller measuring the server
-    # (benchmark.nova_capacity) reads them as they come.
+    # (benchmark.scale.capacity) reads them as they come.
     for per_minute in (float(rate) for rate in args.boots_per_minute.split(",")):
         print(json.dumps({"starting": per_minute}), flush=True)
         print(json.dumps(rung(args, adapter, exchanges, computes, context, per_minute)),

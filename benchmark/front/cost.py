@@ -1,0 +1,178 @@
+"""What the front (nginx, placedock/front.py) costs, side by side with uwsgi's own http-socket:
+`.venv/bin/python -m benchmark.front.cost` from the repository's root.
+
+One placedock quick start (startup.sh natively, its defaults: 2 processes x 1 thread, the
+embedded sqlite, noauth2) serves two ways at once, from the same workers:
+- through its front, on PLACEDOCK_PORT, as every client now meets it: with keep-alive, and
+  with a new connection per request (`Connection: close`);
+- directly on uwsgi's http-socket (on another port, added with startup.sh's uwsgi flags and
+  Connection: close, as the shipped ini served before the front), a new connection each time.
+For `GET /`, `GET /resource_providers` and nova's allocation-candidates request over 100
+providers, wrk (2 connections) measures each way in turn, the ways interleaved over ROUNDS
+rounds: the server's CPU time (every process of its tree: uwsgi, its workers, nginx) per request
+answered, the median of the rounds, and its ratio to the direct way's. The total PSS of the tree
+is read idle, under allocation-candidates load through the front on the fresh server (the goal's
+figure), and at its peak under that load over the whole run.
+Writes benchmark/front/front_cost.md (or --output). Every connection is to 127.0.0.1; the server is
+stopped by its PID at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmark.support import processes, wrk
+from benchmark.support.tables import markdown_table
+from tests.support.network import free_port
+from tests.support.server import QUICK_START, STARTUP, Server
+
+PROVIDERS = 100
+ROUNDS = 3
+CONNECTIONS = 2
+# nova's request for a flavor with 1 VCPU, 512 MB and 10 GB (its report client's query).
+ALLOCATION_CANDIDATES = ("/allocation_candidates?limit=1000&resources=VCPU:1,MEMORY_MB:512,"
+                         "DISK_GB:10")
+REQUESTS = {"GET /": "/", "GET /resource_providers": "/resource_providers",
+            "nova's allocation candidates": ALLOCATION_CANDIDATES}
+WAYS = ("front, keep-alive", "front, a connection each", "http-socket (before)")
+CLOSE_LUA = 'wrk.headers["Connection"] = "close"\n'
+GOALS = "<= 5% more CPU a request for allocation candidates; GET / no dearer, cheaper with " \
+        "keep-alive; total PSS under allocation-candidates load <= 150 MB"
+
+
+def seed(url: str) -> None:
+    """PROVIDERS compute nodes with nova's three resource classes."""
+    for index in range(PROVIDERS):
+        made = _call(url, "POST", "/resource_providers", {"name": f"cn{index:04d}"})
+        _call(url, "PUT", f"/resource_providers/{made['uuid']}/inventories", {
+            "resource_provider_generation": made["generation"],
+            "inventories": {"VCPU": {"total": 32}, "MEMORY_MB": {"total": 65536},
+                            "DISK_GB": {"total": 1000}}})
+
+
+def _call(url: str, method: str, path: str, document: dict) -> dict:
+    sent = urllib.request.Request(url + path, json.dumps(document).encode(), method=method,
+                                  headers={"x-auth-token": "admin",
+                                           "content-type": "application/json",
+                                           "openstack-api-version": "placement 1.20"})
+    with urllib.request.urlopen(sent, timeout=30) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def scripts(folder: Path) -> dict[str, Path]:
+    keep = wrk.headers_script(folder)
+    close = folder / "close.lua"
+    close.write_text(CLOSE_LUA + keep.read_text())
+    return {WAYS[0]: keep, WAYS[1]: close, WAYS[2]: close}
+
+
+def measure(server: Server, urls: dict[str, str], warmup_s: float, measure_s: float,
+            rounds: int) -> tuple[dict[tuple[str, str], list[float]], list[int]]:
+    """CPU ms per request for every (request, way), one figure per round; the total PSS idle,
+    under allocation-candidates load first, and at its peak under it over the whole run."""
+    folder = Path(tempfile.mkdtemp(prefix="placedock-front-cost-"))
+    by_way = scripts(folder)
+    idle = processes.pss_bytes(server.pid)
+    # The goal's figure: allocation-candidates load on the fresh server, before any other request
+    # has grown the workers' heaps (GET /resource_providers does, and they keep what they took).
+    with processes.PeakPss(lambda: [server.pid]) as sampled:
+        wrk.run(urls[WAYS[0]] + ALLOCATION_CANDIDATES, warmup_s, measure_s, CONNECTIONS,
+                by_way[WAYS[0]])
+    first = max(sampled.peak, processes.pss_bytes(server.pid))
+    figures: dict[tuple[str, str], list[float]] = {}
+    peak = 0
+    for round_number in range(rounds):
+        ways = WAYS if round_number % 2 == 0 else tuple(reversed(WAYS))
+        for label, path in REQUESTS.items():
+            for way in ways:
+                def window(started: float) -> float:
+                    time.sleep(max(0.0, started + warmup_s - time.monotonic()))
+                    before = processes.tree_jiffies([server.pid])
+                    time.sleep(max(0.0, started + warmup_s + measure_s - time.monotonic()))
+                    return (processes.tree_jiffies([server.pid]) - before) \
+                        / processes.clock_ticks()
+
+                with processes.PeakPss(lambda: [server.pid]) as sampled:
+                    result = wrk.run(urls[way] + path, warmup_s, measure_s, CONNECTIONS,
+                                     by_way[way], window)
+                if label == "nova's allocation candidates" and way == WAYS[0]:
+                    peak = max(peak, sampled.peak)
+                if result.errors:
+                    raise RuntimeError(f"{label} {way}: {result.errors} errors")
+                figures.setdefault((label, way), []).append(result.cpu_ms_per_request)
+                print(f"round {round_number + 1}: {label}, {way}: "
+                      f"{result.cpu_ms_per_request:.3f} ms of CPU a request, "
+                      f"{result.rate:.0f}/s", flush=True)
+    return figures, [idle, first, peak]
+
+
+def report(figures: dict[tuple[str, str], list[float]], pss: list[int],
+           rounds: int) -> list[str]:
+    rows = []
+    for label in REQUESTS:
+        direct = statistics.median(figures[(label, WAYS[2])])
+        cells = [label]
+        for way in WAYS:
+            median = statistics.median(figures[(label, way)])
+            ratio = f" ({median / direct - 1:+.0%})" if way != WAYS[2] and direct else ""
+            cells.append(f"{median:.3f}{ratio}")
+        rows.append(cells)
+    mb = 1 << 20
+    idle, first, peak = (size / mb for size in pss)
+    return [
+        f"# The front's cost ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "",
+        "`.venv/bin/python -m benchmark.front.cost`: placedock's quick start (2 processes x 1 "
+        f"thread, sqlite, {PROVIDERS} providers), wrk with {CONNECTIONS} connections, the median "
+        f"of {rounds} interleaved rounds. Server CPU ms per request (every process of the tree), "
+        "and against uwsgi's own http-socket on the same workers:", "",
+        *markdown_table(["request", *WAYS], "lrrr", rows), "",
+        f"Total PSS of the tree (uwsgi, workers, mules, nginx): {idle:.0f} MB idle, {first:.0f} MB "
+        "under allocation-candidates load through the front on the fresh server, "
+        f"{peak:.0f} MB at the peak under that load over the whole run (after "
+        "`GET /resource_providers` had grown the workers).",
+        "", f"Goals: {GOALS}.", ""]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="benchmark.front.cost", description=__doc__.split(
+        "\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured window per point")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "front_cost.md")
+    options = parser.parse_args(argv)
+    if options.rounds < 1 or options.seconds <= 0:
+        print("--rounds and --seconds: give positive numbers", file=sys.stderr)
+        return 1
+    workdir = Path(tempfile.mkdtemp(prefix="placedock-front-cost-"))
+    direct = free_port()
+    server = Server(workdir, free_port(), {**QUICK_START, "PLACEDOCK_DATA_DIR": str(workdir)})
+    # A stop (SIGTERM) ends the run through the finally below: the server goes too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        server.log_path.unlink(missing_ok=True)
+        server.spawn([str(STARTUP), f"--http-socket=127.0.0.1:{direct}",
+                      "--add-header=Connection: close"], server.env)
+        server.wait_ready()
+        seed(server.url)
+        front = server.url
+        urls = {WAYS[0]: front, WAYS[1]: front, WAYS[2]: f"http://127.0.0.1:{direct}"}
+        figures, pss = measure(server, urls, 1.0, options.seconds, options.rounds)
+    finally:
+        server.stop()
+    lines = report(figures, pss, options.rounds)
+    options.output.write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,42 @@
+"""benchmark.front.cost in a quick form: every request has its row, each way a figure, the
+direct way's ratio, and the PSS line (whether the goals are met is the benchmark's figure,
+benchmark/front/front_cost.md, not this test's)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from tests.support.server import run_in_checkout
+from tests.support.skips import require
+
+COMMAND = ".venv/bin/python -m benchmark.front.cost"  # the README's, with quick options
+
+
+def test_the_quick_run_measures_every_request_every_way(tmp_path: Path) -> None:
+    require(shutil.which("wrk") is not None, "wrk (Debian package wrk)")
+    output = tmp_path / "front.md"
+    result = run_in_checkout(f"{COMMAND} --seconds 1 --rounds 1 --output {output}", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = output.read_text()
+    rows = {cells[0]: cells[1:] for cells in (
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in text.splitlines() if line.startswith("| ") and "---" not in line)}
+    print(" / ".join(f"{name}: {' '.join(cells)}" for name, cells in rows.items()))
+    assert set(rows) == {"request", "GET /", "GET /resource_providers",
+                         "nova's allocation candidates"}
+    for name, cells in rows.items():
+        if name == "request":
+            continue
+        figures = [float(cell.split()[0]) for cell in cells]
+        assert len(figures) == 3 and all(figure > 0 for figure in figures), (name, cells)
+        assert all(re.search(r"\([+-]\d+%\)$", cell) for cell in cells[:2]), cells
+    assert re.search(r"Total PSS .*: \d+ MB idle, \d+ MB under allocation-candidates load .*, "
+                     r"\d+ MB at the peak", text), text
+
+
+def test_a_bad_option_is_one_line_and_exit_1() -> None:
+    result = run_in_checkout(f"{COMMAND} --rounds 0", timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["--rounds and --seconds: give positive numbers"]
