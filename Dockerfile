@@ -62,15 +62,17 @@ HEALTHCHECK --interval=10s --timeout=6s --start-period=30s --retries=3 \
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/opt/placedock/startup.sh"]
 
-# Last, so that a new revision rebuilds nothing but this metadata.
+# Last, so that a new revision rebuilds nothing but this metadata. The version is
+# PLACEMENT_VERSION-PLACEDOCK_RELEASE, CHANGELOG.md's newest entry (tests/test_versions.py).
 ARG PLACEMENT_VERSION=16.0.0
+ARG PLACEDOCK_RELEASE=1
 ARG REVISION=unknown
 ARG SOURCE=
 # Reported in the placedock_info metric.
 ENV PLACEDOCK_REVISION=${REVISION}
 LABEL org.opencontainers.image.title="placedock" \
       org.opencontainers.image.description="OpenStack Placement in a container, configured by the environment" \
-      org.opencontainers.image.version="${PLACEMENT_VERSION}" \
+      org.opencontainers.image.version="${PLACEMENT_VERSION}-${PLACEDOCK_RELEASE}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="Apache-2.0"
