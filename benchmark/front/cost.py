@@ -15,6 +15,11 @@ is read idle, under allocation-candidates load through the front on the fresh se
 figure), and at its peak under that load over the whole run.
 Writes benchmark/front/front_cost.md (or --output). Every connection is to 127.0.0.1; the server is
 stopped by its PID at the end.
+
+With --tls the front serves HTTPS (placedock/tls.py, a certificate from a CA made for the run with
+openssl) and the two front ways are over TLS: the new-connection way then pays a full handshake
+a request (TLS 1.3, ECDHE; no session resumption: wrk's each connection is new), and the
+difference between the two ways is the handshake's cost. Writes front_cost_tls.md.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from pathlib import Path
 
 from benchmark.support import processes, wrk
 from benchmark.support.tables import markdown_table
+from tests.support import http
+from tests.support.certificates import Authority
 from tests.support.network import free_port
 from tests.support.server import QUICK_START, STARTUP, Server
 
@@ -44,9 +51,21 @@ ALLOCATION_CANDIDATES = ("/allocation_candidates?limit=1000&resources=VCPU:1,MEM
 REQUESTS = {"GET /": "/", "GET /resource_providers": "/resource_providers",
             "nova's allocation candidates": ALLOCATION_CANDIDATES}
 WAYS = ("front, keep-alive", "front, a connection each", "http-socket (before)")
+TLS_WAYS = ("front over TLS, keep-alive", "front over TLS, a connection each",
+            "http-socket (before)")
 CLOSE_LUA = 'wrk.headers["Connection"] = "close"\n'
 GOALS = "<= 5% more CPU a request for allocation candidates; GET / no dearer, cheaper with " \
         "keep-alive; total PSS under allocation-candidates load <= 150 MB"
+
+
+def https_settings(folder: Path) -> dict[str, str]:
+    """The front's HTTPS: a certificate for 127.0.0.1 from a CA made for this run, which the
+    benchmark's own requests (seed) then trust; wrk checks no certificate."""
+    authority = Authority(folder, "front-cost-ca")
+    http.trust(str(authority.cert))
+    certificate = authority.issue("placedock")
+    return {"PLACEDOCK_TLS_CERT_FILE": str(certificate.cert),
+            "PLACEDOCK_TLS_KEY_FILE": str(certificate.key)}
 
 
 def seed(url: str) -> None:
@@ -64,36 +83,37 @@ def _call(url: str, method: str, path: str, document: dict) -> dict:
                                   headers={"x-auth-token": "admin",
                                            "content-type": "application/json",
                                            "openstack-api-version": "placement 1.20"})
-    with urllib.request.urlopen(sent, timeout=30) as response:
+    with urllib.request.urlopen(sent, timeout=30, context=http.tls_context()) as response:
         return json.loads(response.read() or b"{}")
 
 
-def scripts(folder: Path) -> dict[str, Path]:
+def scripts(folder: Path, ways: tuple[str, ...]) -> dict[str, Path]:
     keep = wrk.headers_script(folder)
     close = folder / "close.lua"
     close.write_text(CLOSE_LUA + keep.read_text())
-    return {WAYS[0]: keep, WAYS[1]: close, WAYS[2]: close}
+    return {ways[0]: keep, ways[1]: close, ways[2]: close}
 
 
 def measure(server: Server, urls: dict[str, str], warmup_s: float, measure_s: float,
-            rounds: int) -> tuple[dict[tuple[str, str], list[float]], list[int]]:
+            rounds: int, ways: tuple[str, ...] = WAYS,
+            ) -> tuple[dict[tuple[str, str], list[float]], list[int]]:
     """CPU ms per request for every (request, way), one figure per round; the total PSS idle,
     under allocation-candidates load first, and at its peak under it over the whole run."""
     folder = Path(tempfile.mkdtemp(prefix="placedock-front-cost-"))
-    by_way = scripts(folder)
+    by_way = scripts(folder, ways)
     idle = processes.pss_bytes(server.pid)
     # The goal's figure: allocation-candidates load on the fresh server, before any other request
     # has grown the workers' heaps (GET /resource_providers does, and they keep what they took).
     with processes.PeakPss(lambda: [server.pid]) as sampled:
-        wrk.run(urls[WAYS[0]] + ALLOCATION_CANDIDATES, warmup_s, measure_s, CONNECTIONS,
-                by_way[WAYS[0]])
+        wrk.run(urls[ways[0]] + ALLOCATION_CANDIDATES, warmup_s, measure_s, CONNECTIONS,
+                by_way[ways[0]])
     first = max(sampled.peak, processes.pss_bytes(server.pid))
     figures: dict[tuple[str, str], list[float]] = {}
     peak = 0
     for round_number in range(rounds):
-        ways = WAYS if round_number % 2 == 0 else tuple(reversed(WAYS))
+        order = ways if round_number % 2 == 0 else tuple(reversed(ways))
         for label, path in REQUESTS.items():
-            for way in ways:
+            for way in order:
                 def window(started: float) -> float:
                     time.sleep(max(0.0, started + warmup_s - time.monotonic()))
                     before = processes.tree_jiffies([server.pid])
@@ -104,7 +124,7 @@ def measure(server: Server, urls: dict[str, str], warmup_s: float, measure_s: fl
                 with processes.PeakPss(lambda: [server.pid]) as sampled:
                     result = wrk.run(urls[way] + path, warmup_s, measure_s, CONNECTIONS,
                                      by_way[way], window)
-                if label == "nova's allocation candidates" and way == WAYS[0]:
+                if label == "nova's allocation candidates" and way == ways[0]:
                     peak = max(peak, sampled.peak)
                 if result.errors:
                     raise RuntimeError(f"{label} {way}: {result.errors} errors")
@@ -116,30 +136,38 @@ def measure(server: Server, urls: dict[str, str], warmup_s: float, measure_s: fl
 
 
 def report(figures: dict[tuple[str, str], list[float]], pss: list[int],
-           rounds: int) -> list[str]:
+           rounds: int, ways: tuple[str, ...] = WAYS) -> list[str]:
     rows = []
     for label in REQUESTS:
-        direct = statistics.median(figures[(label, WAYS[2])])
+        direct = statistics.median(figures[(label, ways[2])])
         cells = [label]
-        for way in WAYS:
+        for way in ways:
             median = statistics.median(figures[(label, way)])
-            ratio = f" ({median / direct - 1:+.0%})" if way != WAYS[2] and direct else ""
+            ratio = f" ({median / direct - 1:+.0%})" if way != ways[2] and direct else ""
             cells.append(f"{median:.3f}{ratio}")
         rows.append(cells)
+    tls = ways == TLS_WAYS
+    handshakes = [statistics.median(figures[(label, ways[1])])
+                  - statistics.median(figures[(label, ways[0])]) for label in REQUESTS]
     mb = 1 << 20
     idle, first, peak = (size / mb for size in pss)
+    handshake = (["", f"A TLS handshake (a new connection's, less a kept one's, the median over "
+                       f"the three requests): {statistics.median(handshakes):.3f} ms of server "
+                       "CPU."] if tls else [])
     return [
-        f"# The front's cost ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "",
-        "`.venv/bin/python -m benchmark.front.cost`: placedock's quick start (2 processes x 1 "
+        f"# The front's cost{' over TLS' if tls else ''} ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        f"`.venv/bin/python -m benchmark.front.cost{' --tls' if tls else ''}`: placedock's quick "
+        "start (2 processes x 1 "
         f"thread, sqlite, {PROVIDERS} providers), wrk with {CONNECTIONS} connections, the median "
         f"of {rounds} interleaved rounds. Server CPU ms per request (every process of the tree), "
         "and against uwsgi's own http-socket on the same workers:", "",
-        *markdown_table(["request", *WAYS], "lrrr", rows), "",
+        *markdown_table(["request", *ways], "lrrr", rows), *handshake, "",
         f"Total PSS of the tree (uwsgi, workers, mules, nginx): {idle:.0f} MB idle, {first:.0f} MB "
         "under allocation-candidates load through the front on the fresh server, "
         f"{peak:.0f} MB at the peak under that load over the whole run (after "
         "`GET /resource_providers` had grown the workers).",
-        "", f"Goals: {GOALS}.", ""]
+        "", f"Goals: {GOALS}." if not tls else "", ""]
 
 
 def main(argv: list[str]) -> int:
@@ -147,29 +175,35 @@ def main(argv: list[str]) -> int:
         "\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="measured window per point")
     parser.add_argument("--rounds", type=int, default=ROUNDS)
-    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "front_cost.md")
+    parser.add_argument("--output", type=Path, help="default: front_cost.md (front_cost_tls.md "
+                        "with --tls) beside this module")
+    parser.add_argument("--tls", action="store_true", help="the front over HTTPS")
     options = parser.parse_args(argv)
+    ways = TLS_WAYS if options.tls else WAYS
+    output = options.output or Path(__file__).parent / (
+        "front_cost_tls.md" if options.tls else "front_cost.md")
     if options.rounds < 1 or options.seconds <= 0:
         print("--rounds and --seconds: give positive numbers", file=sys.stderr)
         return 1
     workdir = Path(tempfile.mkdtemp(prefix="placedock-front-cost-"))
     direct = free_port()
-    server = Server(workdir, free_port(), {**QUICK_START, "PLACEDOCK_DATA_DIR": str(workdir)})
+    server = Server(workdir, free_port(), {**QUICK_START, "PLACEDOCK_DATA_DIR": str(workdir),
+                                           **(https_settings(workdir) if options.tls else {})})
     # A stop (SIGTERM) ends the run through the finally below: the server goes too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         server.log_path.unlink(missing_ok=True)
         server.spawn([str(STARTUP), f"--http-socket=127.0.0.1:{direct}",
                       "--add-header=Connection: close"], server.env)
-        server.wait_ready()
-        seed(server.url)
-        front = server.url
-        urls = {WAYS[0]: front, WAYS[1]: front, WAYS[2]: f"http://127.0.0.1:{direct}"}
-        figures, pss = measure(server, urls, 1.0, options.seconds, options.rounds)
+        front = server.url.replace("http://", "https://") if options.tls else server.url
+        http.wait_for(f"{front}/health/ready", process=server)
+        seed(front)
+        urls = {ways[0]: front, ways[1]: front, ways[2]: f"http://127.0.0.1:{direct}"}
+        figures, pss = measure(server, urls, 1.0, options.seconds, options.rounds, ways)
     finally:
         server.stop()
-    lines = report(figures, pss, options.rounds)
-    options.output.write_text("\n".join(lines))
+    lines = report(figures, pss, options.rounds, ways)
+    output.write_text("\n".join(lines))
     print("\n".join(lines))
     return 0
 
