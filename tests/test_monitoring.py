@@ -17,10 +17,9 @@ import pytest
 import yaml
 
 from tests.support.http import request
-from tests.support.network import free_port
 from tests.support.processes import wait_until
 from tests.support.prometheus import JOB, PrometheusServer
-from tests.support.server import QUICK_START, REPO, Server
+from tests.support.server import REPO, Server
 from tests.support.skips import require
 
 MONITORING = REPO / "monitoring"
@@ -187,15 +186,6 @@ def test_every_dashboard_query_is_valid_promql(promtool: None, tmp_path: Path) -
     broken.write_text(json.dumps({"groups": [{"name": "broken", "rules": [
         {"record": "dashboard:broken", "expr": "sum by (job (up)"}]}]}))
     assert run(f"promtool check rules {broken}").returncode != 0
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path, free_port(), {**QUICK_START,
-                                             "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
-    running.start().wait_ready()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
