@@ -1,4 +1,5 @@
-"""Shared fixtures: real PostgreSQL / MariaDB on 127.0.0.1, a Docker engine, the base image."""
+"""Shared fixtures: placedock served natively, real PostgreSQL / MariaDB on 127.0.0.1, a Docker
+engine, the base image."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,8 +24,20 @@ from tests.support.docker_engine import (
     ensure_base_image,
     ensure_engine,
 )
-from tests.support.server import REPO
+from tests.support.network import free_port
+from tests.support.server import QUICK_START, REPO, Server
 from tests.support.skips import require
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """placedock on the quick start's settings, its sqlite in the test's folder (a module that
+    needs other settings defines its own ``server``)."""
+    running = Server(tmp_path, free_port(), {**QUICK_START,
+                                             "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
+    running.start().wait_ready()
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -37,11 +37,12 @@ LOAD = {
 }
 
 
-README = (REPO / "README.md").read_text()
-README_QUERIES = re.search(r"^```promql\n(.*?)^```", README, re.DOTALL | re.MULTILINE)
-README_RUN = "docker run -d --name placedock-metrics -p 127.0.0.1:8083:80 -p 127.0.0.1:9180:9180 -e DB_SYNC=True -e OS_API__AUTH_STRATEGY=noauth2 placedock"  # noqa: E501 (verbatim)
-README_SCRAPE = "curl -s http://localhost:9180/metrics | grep '^placedock_ready'"
-README_REMOVE = "docker rm -f placedock-metrics"
+# The metrics' guide (moved there from the README): its queries and commands, verbatim.
+GUIDE = (REPO / "docs" / "observability.md").read_text()
+GUIDE_QUERIES = re.search(r"^```promql\n(.*?)^```", GUIDE, re.DOTALL | re.MULTILINE)
+GUIDE_RUN = "docker run -d --name placedock-metrics -p 127.0.0.1:8083:80 -p 127.0.0.1:9180:9180 -e DB_SYNC=True -e OS_API__AUTH_STRATEGY=noauth2 placedock"  # noqa: E501 (verbatim)
+GUIDE_SCRAPE = "curl -s http://localhost:9180/metrics | grep '^placedock_ready'"
+GUIDE_REMOVE = "docker rm -f placedock-metrics"
 
 
 @pytest.fixture
@@ -151,9 +152,9 @@ def test_prometheus_counts_every_request_by_route_and_status(
     print(f"JSON log: {len(lines)} lines, all JSON; requests per worker process: "
           f"{sorted(per_process.values())}")
 
-    # The README's five queries, on what Prometheus holds now.
-    assert README_QUERIES, "the README's promql block is gone"
-    rate, p99, errors, queue, ready = README_QUERIES.group(1).strip().splitlines()
+    # The guide's five queries, on what Prometheus holds now.
+    assert GUIDE_QUERIES, "docs/observability.md's promql block is gone"
+    rate, p99, errors, queue, ready = GUIDE_QUERIES.group(1).strip().splitlines()
     # A rate needs two scrapes in its window, the second after the load.
     wait_until(lambda: prometheus.query(rate).get(series("/"), 0) > 0, timeout=30)
     assert 0 < prometheus.query(p99)[series("/")] < 1.0
@@ -162,20 +163,20 @@ def test_prometheus_counts_every_request_by_route_and_status(
     assert prometheus.query(ready) == {(): 1.0}
 
 
-def test_the_readmes_metrics_commands_verbatim(image: str) -> None:
+def test_the_guides_metrics_commands_verbatim(image: str) -> None:
     def run(command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["bash", "-c", command], capture_output=True, text=True,
                               timeout=120, check=False)
 
-    for command in (README_RUN, README_SCRAPE, README_REMOVE):
-        assert command in README
-    started = run(README_RUN)
+    for command in (GUIDE_RUN, GUIDE_SCRAPE, GUIDE_REMOVE):
+        assert command in GUIDE
+    started = run(GUIDE_RUN)
     try:
         assert started.returncode == 0, started.stderr
         wait_http("http://127.0.0.1:8083/health/ready", container="placedock-metrics")
         # The mule starts listening just after the workers: as a user would, wait for it.
         wait_http("http://127.0.0.1:9180/metrics", container="placedock-metrics")
-        scraped = run(README_SCRAPE)
+        scraped = run(GUIDE_SCRAPE)
         assert scraped.stdout.strip() == "placedock_ready 1.0", scraped.stdout + scraped.stderr
     finally:
-        assert run(README_REMOVE).returncode == 0
+        assert run(GUIDE_REMOVE).returncode == 0

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +18,6 @@ from tests.support.load import Load
 from tests.support.network import free_port
 from tests.support.processes import wait_until
 from tests.support.server import QUICK_START, REPO, Server, base_environment, run_startup
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path, free_port(), {**QUICK_START,
-                                             "PLACEDOCK_DATA_DIR": str(tmp_path / "data")})
-    running.start().wait_ready()
-    yield running
-    running.stop()
 
 
 def gabbi(url: str, ca_file: str | None = None) -> subprocess.CompletedProcess[str]:

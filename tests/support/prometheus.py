@@ -1,4 +1,5 @@
-"""A real Prometheus server (Debian's prometheus) scraping placedock, and its HTTP query API."""
+"""A real Prometheus server (Debian's prometheus) scraping placedock, evaluating rule files, and
+its HTTP query API."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 from tests.support import http
 from tests.support.processes import ServerProcess
@@ -17,13 +19,16 @@ JOB = "placedock"
 
 
 class PrometheusServer(ServerProcess):
-    """Scrapes ``targets`` (host:port) every second; stopped by its own PID."""
+    """Scrapes ``targets`` (host:port) and evaluates ``rule_files`` every second; stopped by its
+    own PID."""
 
     kind = "prometheus"
 
-    def __init__(self, workdir: Path, targets: list[str]) -> None:
+    def __init__(self, workdir: Path, targets: list[str],
+                 rule_files: list[Path] | None = None) -> None:
         super().__init__(workdir)
         self.targets = targets
+        self.rule_files = rule_files or []
 
     @property
     def url(self) -> str:
@@ -34,7 +39,9 @@ class PrometheusServer(ServerProcess):
         config = self.workdir / "prometheus.yml"
         config.write_text(json.dumps({  # JSON is YAML
             "global": {"scrape_interval": f"{SCRAPE_INTERVAL_S}s",
-                       "scrape_timeout": f"{SCRAPE_INTERVAL_S}s"},
+                       "scrape_timeout": f"{SCRAPE_INTERVAL_S}s",
+                       "evaluation_interval": f"{SCRAPE_INTERVAL_S}s"},
+            "rule_files": [str(path) for path in self.rule_files],
             "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": self.targets}]}],
         }))
         binary = shutil.which(BINARY)
@@ -46,17 +53,22 @@ class PrometheusServer(ServerProcess):
                       interval=0.1)
         return self
 
+    def api(self, path: str, parameters: dict[str, str] | None = None) -> Any:
+        """The ``data`` of a successful answer of the HTTP API (``/api/v1/`` + ``path``)."""
+        query = f"?{urllib.parse.urlencode(parameters)}" if parameters else ""
+        status, body = http.get(f"{self.url}/api/v1/{path}{query}", timeout=10)
+        answer = json.loads(body)
+        assert status == 200 and answer["status"] == "success", answer
+        return answer["data"]
+
     def query(self, expression: str) -> dict[tuple[tuple[str, str], ...], float]:
         """An instant query: each series' labels (sorted; without the name, job and instance) ->
         value."""
-        status, body = http.get(f"{self.url}/api/v1/query?"
-                           + urllib.parse.urlencode({"query": expression}), timeout=10)
-        answer = json.loads(body)
-        assert status == 200 and answer["status"] == "success", answer
+        data = self.api("query", {"query": expression})
         return {
             tuple(sorted((k, v) for k, v in sample["metric"].items()
                          if k not in {"__name__", "job", "instance"})): float(sample["value"][1])
-            for sample in answer["data"]["result"]
+            for sample in data["result"]
         }
 
     def wait_for(self, expression: str, expected: dict[tuple[tuple[str, str], ...], float],
