@@ -26,7 +26,7 @@ import pytest
 
 from tests.support import http
 from tests.support.docker_engine import DockerEngine, build_image, docker, ensure_base_image
-from tests.support.load import Load, send
+from tests.support.load import Load, WriterLoad, send
 from tests.support.network import free_port
 from tests.support.processes import wait_until
 from tests.support.server import REPO
@@ -161,6 +161,11 @@ def stack(docker_engine: DockerEngine, base_image: str,
         started.trust_the_stack(tmp_path_factory.mktemp("stack-ca"))
         served = http.wait_for(started.url + "/resource_providers", timeout=STARTUP_TIMEOUT_S,
                                interval=1)
+        # The backups too: a joiner that cannot receive its state transfer leaves HAProxy's
+        # active node serving alone, and every fault case after would test nothing.
+        wait_until(lambda: all(galera_synced(started.containers(name)[0])
+                               for name in GALERA_NODES), STARTUP_TIMEOUT_S, interval=1,
+                   what="every Galera node synced")
         print(f"compose: `{UP}` (v2) to the first 200 through HAProxy in "
               f"{time.monotonic() - began:.0f} s ({served:.0f} s after up returned)")
         yield started
@@ -338,6 +343,107 @@ def test_killing_the_active_galera_node_fails_nothing_after_failover(stack: Stac
     recovered = docker("logs", victim).stderr.count("recovered position")
     assert recovered == REPEATS, f"position recovered at {recovered} of {REPEATS} restarts"
     assert late == []
+
+
+GALERA_NODES = ("galera-1", "galera-2", "galera-3")
+# How the whole cluster goes down before it is started again, all nodes at once.
+COLD_STARTS = {
+    "power cut (every node SIGKILLed at once)": ("kill", GALERA_NODES),
+    "stopped in the order 1, 2, 3": ("stop", ("galera-1", "galera-2", "galera-3")),
+    "stopped in the order 2, 3, 1": ("stop", ("galera-2", "galera-3", "galera-1")),
+    "stopped in the order 3, 1, 2": ("stop", ("galera-3", "galera-1", "galera-2")),
+    "galera-1 stopped, writes on, then the others killed": ("stop-1-then-kill", GALERA_NODES),
+}
+COLD_START_TIMEOUT_S = 240
+
+
+def missing_writes(url: str, writer: WriterLoad) -> list[str]:
+    """Every provider and allocation the writer had acknowledged, read back: those missing."""
+    status, body = http.get(url + "/resource_providers", timeout=60)
+    assert status == 200, body[:300]
+    present = {provider["uuid"] for provider in json.loads(body)["resource_providers"]}
+    missing = [f"provider {name}" for name in writer.providers if name not in present]
+    for consumer in writer.consumers:
+        status, body = http.get(f"{url}/allocations/{consumer}", timeout=30)
+        if status != 200 or not json.loads(body)["allocations"]:
+            missing.append(f"allocations of {consumer}")
+    return missing
+
+
+def bring_down(nodes: dict[str, str], how: str, order: tuple[str, ...],
+               writer: WriterLoad) -> None:
+    if how == "kill":
+        assert docker("kill", *(nodes[name] for name in order)).returncode == 0
+        return
+    if how == "stop-1-then-kill":
+        assert docker("stop", "--time", "30", nodes["galera-1"]).returncode == 0
+        before = writer.cycles
+        wait_until(lambda: writer.cycles >= before + 5, 120, interval=0.5,
+                   what="writes through galera-2 and galera-3")
+        assert docker("kill", nodes["galera-2"], nodes["galera-3"]).returncode == 0
+        return
+    for name in order:
+        assert docker("stop", "--time", "30", nodes[name]).returncode == 0
+
+
+@pytest.mark.parametrize("case", list(COLD_STARTS))
+def test_galera_starts_again_by_itself_and_loses_no_acknowledged_write(stack: Stack,
+                                                                        case: str) -> None:
+    """The cluster down as a whole (start-node.sh): after a power cut Galera restores its primary
+    component itself (pc.recovery); after clean stops in any order the nodes tell each other
+    their positions and the most advanced starts the cluster. No one edits grastate.dat."""
+    how, order = COLD_STARTS[case]
+    nodes = {name: stack.containers(name)[0] for name in GALERA_NODES}
+    writer = WriterLoad(stack.url, clients=2, max_seconds=900, timeout=20).start()
+    try:
+        wait_until(lambda: writer.cycles >= 5, 120, interval=0.5, what="writes before the fault")
+        down, since = time.monotonic(), str(int(time.time()) - 1)
+        bring_down(nodes, how, order, writer)
+        assert docker("start", *nodes.values()).returncode == 0
+        started = time.monotonic()
+        cycles = writer.cycles
+        served = wait_until(lambda: writer.cycles > cycles, COLD_START_TIMEOUT_S, interval=0.5,
+                            what=f"a write acknowledged after the cold start ({case})")
+        synced = wait_until(lambda: all(galera_synced(node) for node in nodes.values()),
+                            COLD_START_TIMEOUT_S, interval=1, what="every node synced")
+    finally:
+        writer.stop()
+    missing = missing_writes(stack.url, writer)
+    starter = [name for name, node in nodes.items()
+               if "starting the cluster" in docker("logs", "--since", since, node).stderr]
+    print(f"compose: Galera cold start, {case}: down {started - down:.1f} s; a write "
+          f"acknowledged {served:.1f} s after the start, every node synced {synced:.1f} s "
+          f"after; started by {starter or 'pc.recovery'}; writes acknowledged: "
+          f"{len(writer.providers)} providers, {len(writer.consumers)} allocations; missing: "
+          f"{len(missing)}; requests by outcome {dict(writer.outcomes)}")
+    assert missing == [], missing[:5]
+
+
+def test_a_node_that_lost_its_volume_rejoins_under_load(stack: Stack) -> None:
+    """galera-3's volume gone: it starts empty and receives the whole data (a state transfer
+    through stunnel) from a donor while clients read and write."""
+    writer = WriterLoad(stack.url, clients=2, max_seconds=900, timeout=20).start()
+    try:
+        with Load(stack.url + "/resource_providers", clients=2, max_seconds=900) as load:
+            load.wait_for("200", 20)
+            lost = time.monotonic()
+            stack.compose("rm", "--stop", "--force", "galera-3")
+            volume = f"{stack.project}_galera-3"
+            assert docker("volume", "rm", volume).returncode == 0, volume
+            stack.compose("up", "-d", "--no-deps", "galera-3")
+            node = stack.containers("galera-3")[0]
+            rejoined = wait_until(lambda: galera_synced(node), COLD_START_TIMEOUT_S,
+                                  interval=1, what="galera-3 synced from empty")
+            time.sleep(3)
+            during = outcomes_between(load, lost)
+    finally:
+        writer.stop()
+    missing = missing_writes(stack.url, writer)
+    print(f"compose: galera-3 lost its volume: synced again {rejoined:.0f} s after; reads by "
+          f"outcome meanwhile {during}; writes by outcome {dict(writer.outcomes)}; "
+          f"acknowledged writes missing: {len(missing)}")
+    assert missing == [], missing[:5]
+    assert failures(during) == {}, during
 
 
 def test_a_crashed_haproxy_is_restarted_by_the_engine(stack: Stack) -> None:

@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# Start one Galera node: join a running cluster if any peer answers; else bootstrap a new one,
-# but only on the node named by GALERA_BOOTSTRAP_NODE and only when its state says it is safe
-# to (a fresh data directory, or grastate.dat's safe_to_bootstrap: 1). A node that must not
-# bootstrap waits for a peer instead, so a restarted node always rejoins.
+# Start one Galera node, and the cluster again by itself after any stop:
+# 1. a peer's group port answers (a cluster runs, or is starting): join it;
+# 2. this node was in the primary component when it died (gvwstate.dat survives a crash, a
+#    SIGKILL, a power cut): start and let Galera restore that component once its members are
+#    back (pc.recovery), with no node chosen by hand;
+# 3. else (a clean stop of every node, in any order; a brand-new cluster; a node that lost its
+#    volume): the nodes tell each other their last committed position (on the check port, 9200,
+#    before the server runs) and, once every node has told, the most advanced one starts the
+#    cluster (ties: safe_to_bootstrap, then GALERA_BOOTSTRAP_NODE, then the order of
+#    GALERA_PEERS) and the others join it. A node never starts a cluster without every peer's
+#    position: a stale node never bootstraps, and never two.
 #   GALERA_NODE_NAME         this node's name, which its peers resolve (the Compose service name)
 #   GALERA_PEERS             every node's name, comma-separated
-#   GALERA_BOOTSTRAP_NODE    the one node that may start a new cluster
+#   GALERA_BOOTSTRAP_NODE    the node preferred among equally advanced ones (a new cluster's)
 #   MARIADB_ROOT_PASSWORD_FILE  root's password for connections over the network (a new cluster)
 set -eu
 
 DATA_DIR=/var/lib/mysql
 GROUP_PORT=4567
+CHECK_PORT=9200
 PEER_WAIT_S=${GALERA_PEER_WAIT_S:-300}
+# Read by synced-check.sh while the server is not up: what this node tells its peers.
+POSITION_FILE=/run/mysqld/placedock-position
+NO_CLUSTER=00000000-0000-0000-0000-000000000000
 
 log() { printf 'galera %s: %s\n' "$GALERA_NODE_NAME" "$*" >&2; }
 
@@ -26,10 +37,65 @@ peer_answers() {
 	return 1
 }
 
-safe_to_bootstrap() {
-	[ "$GALERA_NODE_NAME" = "$GALERA_BOOTSTRAP_NODE" ] || return 1
-	[ ! -f "$DATA_DIR/grastate.dat" ] && return 0
-	grep -q '^safe_to_bootstrap: *1' "$DATA_DIR/grastate.dat"
+grastate() { sed -n "s/^$1: *//p" "$DATA_DIR/grastate.dat" 2>/dev/null; }
+
+# This node's last committed position: "uuid seqno safe_to_bootstrap" (a new data directory:
+# no cluster, -1). $1: the position InnoDB recovered after an unclean stop, if any.
+own_position() {
+	local uuid seqno safe
+	uuid=$(grastate uuid)
+	seqno=$(grastate seqno)
+	safe=$(grastate safe_to_bootstrap)
+	if [ -n "$1" ]; then
+		uuid=${1%:*}
+		seqno=${1##*:}
+	fi
+	printf '%s %s %s\n' "${uuid:-$NO_CLUSTER}" "${seqno:--1}" "${safe:-0}"
+}
+
+# A peer's position as its check port tells it while its server is not up; nothing otherwise.
+peer_position() {
+	local answer
+	answer=$(timeout 3 bash -c "exec 3<>/dev/tcp/$1/$CHECK_PORT && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && cat <&3" 2>/dev/null) || true
+	printf '%s\n' "$answer" | sed -n 's/^position: //p' | head -n 1
+}
+
+# Prints the node that must start the cluster, once every node has told its position; nothing
+# while one has not. Nodes of different clusters: nothing either (never guessed).
+bootstrap_node() {
+	local mine=$1 peer position rank=0 uuid="" best="" best_key=""
+	for peer in ${GALERA_PEERS//,/ }; do
+		rank=$((rank + 1))
+		if [ "$peer" = "$GALERA_NODE_NAME" ]; then
+			position=$mine
+		else
+			position=$(peer_position "$peer")
+			[ -n "$position" ] || return 0
+		fi
+		set -- $position
+		if [ "$1" != "$NO_CLUSTER" ]; then
+			if [ -n "$uuid" ] && [ "$uuid" != "$1" ]; then
+				log "nodes of different clusters ($uuid, $1): starting none"
+				return 0
+			fi
+			uuid=$1
+		fi
+		# Most advanced first; then safe_to_bootstrap; then the preferred node; then the order.
+		local preferred=0
+		[ "$peer" = "$GALERA_BOOTSTRAP_NODE" ] && preferred=1
+		local key
+		key=$(printf '%020d %d %d %03d' "$(($2 + 1))" "$3" "$preferred" "$((999 - rank))")
+		if [ -z "$best" ] || [[ "$key" > "$best_key" ]]; then
+			best=$peer
+			best_key=$key
+		fi
+	done
+	printf '%s\n' "$best"
+}
+
+mark_safe_to_bootstrap() {
+	[ -f "$DATA_DIR/grastate.dat" ] || return 0
+	sed -i 's/^safe_to_bootstrap: *0/safe_to_bootstrap: 1/' "$DATA_DIR/grastate.dat"
 }
 
 # The SQL run once, when this node starts a brand-new cluster: root may connect over the
@@ -84,35 +150,46 @@ main() {
 	chown -R mysql:mysql "$DATA_DIR" /run/mysqld
 	args=(--user=mysql --wsrep-node-name="$GALERA_NODE_NAME"
 		--wsrep-node-address="$(hostname -i | cut -d' ' -f1)"
-		--wsrep-cluster-address="gcomm://$GALERA_PEERS")
+		--wsrep-cluster-address="gcomm://$GALERA_PEERS"
+		# State transfers come to this node's name, not its address: the donor's stunnel checks
+		# the joiner's certificate against the name it connects to (MariaDB 10.11.18 does so
+		# even in VERIFY_CA mode), and the stack's certificates name nodes, not addresses.
+		--wsrep-sst-receive-address="$GALERA_NODE_NAME")
 	local position
 	position=$(recovered_position)
 	if [ -n "$position" ]; then
 		log "recovered position $position after an unclean stop"
 		args+=(--wsrep-start-position="$position")
 	fi
-	local waited=0
-	until peer_answers; do
-		if safe_to_bootstrap; then
-			log "no peer answers and this node may bootstrap: starting a new cluster"
-			args+=(--wsrep-new-cluster)
-			if [ "$fresh" = true ]; then
-				first_start_sql >/run/mysqld/first-start.sql
-				chown mysql /run/mysqld/first-start.sql
-				args+=(--init-file=/run/mysqld/first-start.sql)
+	# The check port answers from now on: the position before the server runs, then its state.
+	own_position "$position" >"$POSITION_FILE"
+	socat -T 5 TCP-LISTEN:$CHECK_PORT,fork,reuseaddr EXEC:/usr/local/bin/synced-check.sh &
+	local waited=0 chosen
+	if [ -f "$DATA_DIR/gvwstate.dat" ]; then
+		log "in the primary component when it stopped (gvwstate.dat): starting, to restore it with its peers"
+	else
+		until peer_answers; do
+			chosen=$(bootstrap_node "$(cat "$POSITION_FILE")")
+			if [ "$chosen" = "$GALERA_NODE_NAME" ]; then
+				log "every node told its position and this one is the most advanced ($(cat "$POSITION_FILE")): starting the cluster"
+				mark_safe_to_bootstrap
+				args+=(--wsrep-new-cluster)
+				if [ "$fresh" = true ]; then
+					first_start_sql >/run/mysqld/first-start.sql
+					chown mysql /run/mysqld/first-start.sql
+					args+=(--init-file=/run/mysqld/first-start.sql)
+				fi
+				break
 			fi
-			break
-		fi
-		[ "$waited" -ge "$PEER_WAIT_S" ] && {
-			log "no peer answered in ${PEER_WAIT_S} s"
-			exit 1
-		}
-		sleep 1
-		waited=$((waited + 1))
-	done
+			[ "$waited" -ge "$PEER_WAIT_S" ] && {
+				log "no peer answered in ${PEER_WAIT_S} s (${chosen:-a peer has not told its position} should start the cluster)"
+				exit 1
+			}
+			sleep 1
+			waited=$((waited + 1))
+		done
+	fi
 	[[ " ${args[*]} " == *" --wsrep-new-cluster "* ]] || log "joining the cluster"
-	# HAProxy's health check: 200 only while this node is synced with the cluster.
-	socat -T 5 TCP-LISTEN:9200,fork,reuseaddr EXEC:/usr/local/bin/synced-check.sh &
 	exec mariadbd "${args[@]}"
 }
 

@@ -211,9 +211,27 @@ class WriterLoad:
         self.cycles = 0
         self.started_cycles = 0
         self.errors: list[str] = []  # "step: outcome: first line of the body or the error"
+        # What placement acknowledged (a 2xx): providers made, and consumers' allocations.
+        self.providers: list[str] = []
+        self.consumers: list[str] = []
         self.seconds = 0.0
+        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
+
+    def start(self) -> Self:
+        """Run the clients in the background until stop() (or max_seconds)."""
+        self._started = time.monotonic()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> Self:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=3 * self.timeout + 10)
+        self.seconds = time.monotonic() - self._started
+        return self
 
     def run(self) -> Self:
         """Run every client to the end; return self with the counts."""
@@ -257,6 +275,8 @@ class WriterLoad:
         if reply.status != 200:
             return False
         provider = json.loads(reply.body)
+        with self._lock:
+            self.providers.append(provider["uuid"])
         inventories = {
             "resource_provider_generation": provider["generation"],
             "inventories": {"VCPU": {"total": 64}, "MEMORY_MB": {"total": 65536}},
@@ -273,12 +293,16 @@ class WriterLoad:
             "user_id": str(uuid.uuid4()),
             "consumer_type": "INSTANCE",  # required from microversion 1.38
         }
-        reply = self._step("allocation", "PUT", f"/allocations/{uuid.uuid4()}", allocation, 204)
+        consumer = str(uuid.uuid4())
+        reply = self._step("allocation", "PUT", f"/allocations/{consumer}", allocation, 204)
+        if reply.status == 204:
+            with self._lock:
+                self.consumers.append(consumer)
         return reply.status == 204
 
     def _run(self) -> None:
         deadline = time.monotonic() + self.max_seconds
-        while time.monotonic() < deadline and self._take_cycle():
+        while time.monotonic() < deadline and not self._stop.is_set() and self._take_cycle():
             if self._cycle():
                 with self._lock:
                     self.cycles += 1
