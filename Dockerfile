@@ -56,7 +56,7 @@ USER 42424:42424
 WORKDIR /var/lib/placement
 # The API, and the Prometheus metrics (PLACEDOCK_METRICS_PORT; never on the API's port).
 EXPOSE 80 9180
-# Ready = the database answers and its schema is at head (see README, "Health").
+# Ready = the database answers and its schema is at head (see docs/operations.md, "Health").
 HEALTHCHECK --interval=10s --timeout=6s --start-period=30s --retries=3 \
     CMD ["python3", "-m", "placedock.health", "ready"]
 STOPSIGNAL SIGTERM

@@ -33,7 +33,7 @@ from tests.test_startup import gabbi
 UID = 42424
 # Connections reset unread a docker stop under load may leave (see the test): at most this.
 MAX_UNREAD_RESETS = 2
-OLDSTABLE = "debian:bookworm-slim"  # still a supported BASE_IMAGE (README, "The image")
+OLDSTABLE = "debian:bookworm-slim"  # still a supported BASE_IMAGE (docs/operations.md, "The image")
 OLDSTABLE_IMAGE = "placedock-ci:bookworm"
 QUICK_START_RUN = 'docker run -t -p 127.0.0.1:8081:80 -e "DB_SYNC=True" -e "OS_API__AUTH_STRATEGY=noauth2" placedock'  # noqa: E501 (the README's command, verbatim)
 
