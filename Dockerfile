@@ -56,23 +56,23 @@ USER 42424:42424
 WORKDIR /var/lib/placement
 # The API, and the Prometheus metrics (PLACEDOCK_METRICS_PORT; never on the API's port).
 EXPOSE 80 9180
-# Ready = the database answers and its schema is at head (see README, "Health").
+# Ready = the database answers and its schema is at head (see docs/operations.md, "Health").
 HEALTHCHECK --interval=10s --timeout=6s --start-period=30s --retries=3 \
     CMD ["python3", "-m", "placedock.health", "ready"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/opt/placedock/startup.sh"]
 
 # Last, so that a new revision rebuilds nothing but this metadata. The version is
-# PLACEMENT_VERSION-PLACEDOCK_RELEASE, CHANGELOG.md's newest entry (tests/test_versions.py).
+# PLACEMENT_VERSION-IMAGE_RELEASE, CHANGELOG.md's newest entry (tests/test_versions.py).
 ARG PLACEMENT_VERSION=16.0.0
-ARG PLACEDOCK_RELEASE=1
+ARG IMAGE_RELEASE=1
 ARG REVISION=unknown
 ARG SOURCE=
 # Reported in the placedock_info metric.
 ENV PLACEDOCK_REVISION=${REVISION}
 LABEL org.opencontainers.image.title="placedock" \
       org.opencontainers.image.description="OpenStack Placement in a container, configured by the environment" \
-      org.opencontainers.image.version="${PLACEMENT_VERSION}-${PLACEDOCK_RELEASE}" \
+      org.opencontainers.image.version="${PLACEMENT_VERSION}-${IMAGE_RELEASE}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="Apache-2.0"

@@ -20,7 +20,7 @@ if [ "$count" -lt 1 ] || [ "$first" -lt 1 ] || [ $((first + count - 1)) -gt 6553
 	usage
 fi
 
-# Per member (see README, "Beside devstack"):
+# Per member (see docs/devstack.md):
 #   hcmethod/hcuri/hcinterval/hcfails/hcpasses  mod_proxy_hcheck asks the container's readiness
 #       (/placement/health/ready: database up, schema at head) every second; one failure takes it
 #       out, one success puts it back. hcuri has no leading slash: it is appended to /placement.

@@ -1,7 +1,8 @@
 """placedock's own defaults, defined here once.
 
 placedock.environment fills them in (OWN_DEFAULTS), the health probes ask the default port, and
-tests hold the Dockerfile (EXPOSE, the data folder it makes) and the README's table to them.
+tests hold the Dockerfile (EXPOSE, the data folder it makes) and docs/configuration.md's table
+to them.
 Standard library only: the health probes import it.
 """
 

@@ -33,7 +33,7 @@ FILE_SUFFIX = "_FILE"
 TRUE_WORDS = {"true", "1", "yes", "on"}
 FALSE_WORDS = {"false", "0", "no", "off"}  # not "": empty is refused (policy.empty_is_a_slip)
 
-# Defaults for placedock's own variables; the README's environment table explains each.
+# Defaults for placedock's own variables; docs/configuration.md's table explains each.
 # Those the image, the probes and the docs share are in placedock.defaults.
 OWN_DEFAULTS = {
     "DB_SYNC": "false",

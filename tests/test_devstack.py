@@ -1,4 +1,4 @@
-"""Beside devstack: the README's commands, verbatim, in a folder standing for a devstack host.
+"""Beside devstack: docs/devstack.md's commands, verbatim, in a folder standing for a devstack host.
 
 devstack's placement.conf (the sample in tests/placedock/data, pointed at a real keystone,
 memcached and MariaDB on 127.0.0.1) becomes an env-file through the image's conf-to-env; N
@@ -44,7 +44,7 @@ from tests.support.skips import require
 
 SAMPLE = REPO / "tests" / "placedock" / "data" / "devstack-placement.conf"
 N = 3
-# The README's commands, verbatim.
+# docs/devstack.md's commands, verbatim.
 CONF_TO_ENV = "docker run --rm -i placedock conf-to-env < placement.conf > dockerenv"
 RUN_CONTAINERS = 'for port in $(seq "$FIRST_PORT" $((FIRST_PORT + N - 1))); do docker run -d --name "placement-$port" --network host --env-file dockerenv -e DB_SYNC=True -e PLACEDOCK_ADDRESS=127.0.0.1 -e "PLACEDOCK_PORT=$port" -e "PLACEDOCK_METRICS_PORT=$((port + 1000))" placedock; done'  # noqa: E501 (the README's command, verbatim)
 BALANCER = 'devstack/balancer.sh "$N" "$FIRST_PORT" > placement-api.conf'
@@ -184,9 +184,9 @@ def test_balancer_script_matches_the_readme() -> None:
         assert (result.returncode, result.stdout) == (2, ""), bad
         assert result.stderr.startswith("usage: "), bad
     made = subprocess.run([script, "3", "8780"], capture_output=True, text=True, check=True).stdout
-    readme = next(text for path in (REPO / "README.md", REPO / "devstack" / "README-section.md")
-                  if "```apache" in (text := path.read_text()))
-    assert made.split("\n", 1)[1] in readme  # all but its first line, a comment
+    guide = (REPO / "docs" / "devstack.md").read_text()
+    assert "```apache" in guide, "docs/devstack.md no longer shows Apache's balancer"
+    assert made.split("\n", 1)[1] in guide  # all but its first line, a comment
 
 
 def test_conf_to_env_gives_the_seeds_variables(devstack: Devstack) -> None:

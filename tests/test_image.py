@@ -32,7 +32,7 @@ from tests.test_startup import gabbi
 from tests.test_versions import image_version
 
 UID = 42424
-OLDSTABLE = "debian:bookworm-slim"  # still a supported BASE_IMAGE (README, "The image")
+OLDSTABLE = "debian:bookworm-slim"  # still a supported BASE_IMAGE (docs/operations.md, "The image")
 OLDSTABLE_IMAGE = "placedock-ci:bookworm"
 # The docs' build of the versioned tag production runs (tests/test_versions.py: the current one).
 VERSIONED_BUILD = "docker build -t placedock:16.0.0-1 ."

@@ -1,5 +1,5 @@
 """One version, said the same everywhere: the Dockerfile's build arguments (PLACEMENT_VERSION,
-PLACEDOCK_RELEASE) make the image's version label, which is CHANGELOG.md's newest entry, the
+IMAGE_RELEASE) make the image's version label, which is CHANGELOG.md's newest entry, the
 placement pinned in placement-requirements.txt, the Kubernetes manifests' version label, and
 the tag the docs tell production to run. tests/test_image.py checks the built image's label."""
 
@@ -21,12 +21,12 @@ def build_argument(name: str) -> str:
 
 
 def image_version() -> str:
-    """PLACEMENT_VERSION-PLACEDOCK_RELEASE, as the Dockerfile's label makes it."""
-    return f"{build_argument('PLACEMENT_VERSION')}-{build_argument('PLACEDOCK_RELEASE')}"
+    """PLACEMENT_VERSION-IMAGE_RELEASE, as the Dockerfile's label makes it."""
+    return f"{build_argument('PLACEMENT_VERSION')}-{build_argument('IMAGE_RELEASE')}"
 
 
 def test_the_label_is_made_of_the_two_arguments() -> None:
-    assert ('org.opencontainers.image.version="${PLACEMENT_VERSION}-${PLACEDOCK_RELEASE}"'
+    assert ('org.opencontainers.image.version="${PLACEMENT_VERSION}-${IMAGE_RELEASE}"'
             in DOCKERFILE)
     assert re.fullmatch(r"\d+\.\d+\.\d+-[1-9]\d*", image_version()), image_version()
 

@@ -1,5 +1,5 @@
-"""placedock.defaults: the one place the defaults are defined; the image, the probes and the
-README say the same."""
+"""placedock.defaults: the one place the defaults are defined; the image, the probes, the
+configuration reference (docs/configuration.md) and the README's short table say the same."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from placedock import defaults, environment, health
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = (REPO / "Dockerfile").read_text()
 README = (REPO / "README.md").read_text()
+CONFIGURATION = (REPO / "docs" / "configuration.md").read_text()
 
 
 def final_stage(dockerfile: str) -> str:
@@ -40,17 +41,34 @@ def test_the_probes_use_the_same_defaults() -> None:
     assert health.stats_socket_path({}).endswith(f"placedock-{defaults.PORT}.stats")
 
 
-@pytest.mark.parametrize("variable", ["PLACEDOCK_ADDRESS", "PLACEDOCK_PORT",
-                                      "PLACEDOCK_PROCESSES", "PLACEDOCK_THREADS",
-                                      "PLACEDOCK_DATA_DIR", "DB_SYNC", "DB_WAIT_TIMEOUT"])
-def test_the_readme_table_gives_each_default(variable: str) -> None:
-    row = re.search(rf"^\| `{variable}` \| `([^`]*)` \|", README, re.MULTILINE)
-    assert row, f"no row for {variable} in the README's table"
-    assert row.group(1) == environment.OWN_DEFAULTS[variable]
+def table_default(text: str, variable: str) -> str | None:
+    """The Default cell of ``variable``'s own row in a variables table, None without a row."""
+    row = re.search(rf"^\| `{variable}` \| `([^`]*)` \|", text, re.MULTILINE)
+    return row.group(1) if row else None
+
+
+# Every own variable whose default is a value (the TLS files and the stats socket have none).
+OWN_WITH_DEFAULTS = sorted(name for name, value in environment.OWN_DEFAULTS.items() if value)
+
+
+@pytest.mark.parametrize("variable", OWN_WITH_DEFAULTS)
+def test_the_configuration_table_gives_each_default(variable: str) -> None:
+    assert table_default(CONFIGURATION, variable) == environment.OWN_DEFAULTS[variable], (
+        f"docs/configuration.md's row for {variable}")
 
 
 @pytest.mark.parametrize("variable", sorted(defaults.PLACEMENT_OPTIONS))
-def test_the_readme_table_gives_each_placement_option_default(variable: str) -> None:
-    row = re.search(rf"^\| `{variable}` \| `([^`]*)` \|", README, re.MULTILINE)
-    assert row, f"no row for {variable} in the README's table"
-    assert row.group(1) == defaults.PLACEMENT_OPTIONS[variable]
+def test_the_configuration_table_gives_each_placement_option_default(variable: str) -> None:
+    assert table_default(CONFIGURATION, variable) == defaults.PLACEMENT_OPTIONS[variable], (
+        f"docs/configuration.md's row for {variable}")
+
+
+@pytest.mark.parametrize("variable", [*OWN_WITH_DEFAULTS, *sorted(defaults.PLACEMENT_OPTIONS)])
+def test_the_readmes_short_table_agrees(variable: str) -> None:
+    """The README lists a few: those it lists, it lists with the code's default."""
+    default = table_default(README, variable)
+    assert default in (None, {**environment.OWN_DEFAULTS, **defaults.PLACEMENT_OPTIONS}[variable])
+
+
+def test_the_readmes_short_table_lists_some() -> None:
+    assert table_default(README, "DB_SYNC") == environment.OWN_DEFAULTS["DB_SYNC"]
