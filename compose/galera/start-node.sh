@@ -37,7 +37,10 @@ peer_answers() {
 	return 1
 }
 
-grastate() { sed -n "s/^$1: *//p" "$DATA_DIR/grastate.dat" 2>/dev/null; }
+grastate() {
+	[ -f "$DATA_DIR/grastate.dat" ] || return 0
+	sed -n "s/^$1: *//p" "$DATA_DIR/grastate.dat"
+}
 
 # This node's last committed position: "uuid seqno safe_to_bootstrap" (a new data directory:
 # no cluster, -1). $1: the position InnoDB recovered after an unclean stop, if any.
@@ -145,8 +148,10 @@ main() {
 	local fresh=false args=()
 	if [ ! -d "$DATA_DIR/mysql" ]; then
 		initialise_data_dir
-		fresh=true
 	fi
+	# Never in a cluster yet (no grastate.dat; a start that failed after initialising counts
+	# too): a cluster started here needs root's network account (first_start_sql).
+	[ -f "$DATA_DIR/grastate.dat" ] || fresh=true
 	chown -R mysql:mysql "$DATA_DIR" /run/mysqld
 	args=(--user=mysql --wsrep-node-name="$GALERA_NODE_NAME"
 		--wsrep-node-address="$(hostname -i | cut -d' ' -f1)"
