@@ -155,11 +155,7 @@ main() {
 	chown -R mysql:mysql "$DATA_DIR" /run/mysqld
 	args=(--user=mysql --wsrep-node-name="$GALERA_NODE_NAME"
 		--wsrep-node-address="$(hostname -i | cut -d' ' -f1)"
-		--wsrep-cluster-address="gcomm://$GALERA_PEERS"
-		# State transfers come to this node's name, not its address: the donor's stunnel checks
-		# the joiner's certificate against the name it connects to (MariaDB 10.11.18 does so
-		# even in VERIFY_CA mode), and the stack's certificates name nodes, not addresses.
-		--wsrep-sst-receive-address="$GALERA_NODE_NAME")
+		--wsrep-cluster-address="gcomm://$GALERA_PEERS")
 	local position
 	position=$(recovered_position)
 	if [ -n "$position" ]; then
