@@ -20,7 +20,7 @@ from oslo_db.sqlalchemy import enginefacade
 from placement import db_api
 from placement.db.sqlalchemy import migration
 from placement.objects import resource_class, trait
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, Dialect, Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -122,6 +122,21 @@ def wait(url: URL, timeout_s: float, log: Log, variable: str = CONNECTION) -> No
                 f"{waited:.1f} s of {timeout_s:g} s)")
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def wait_for_server(url: URL, timeout_s: float, log: Log, variable: str) -> None:
+    """wait(), for a command on a database that may not be there yet (a restore's target) or
+    must be (a backup's source): a sqlite file is neither made nor created, having no server."""
+    if url.get_backend_name() != "sqlite":
+        wait(url, timeout_s, log, variable)
+
+
+def table_names(url: URL) -> list[str]:
+    """The tables in ``url``'s database: none for a sqlite file not there (left uncreated)."""
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
+        return []
+    with engine_for(url).connect() as connection:
+        return sorted(inspect(connection).get_table_names())
 
 
 def check_at_head(url: URL) -> str:
