@@ -28,7 +28,7 @@ PG_MAGIC = b"PGDMP"
 MYSQL_HEADERS = ("-- MariaDB dump", "-- MySQL dump")
 # mariadb-dump's last line, written only once every table is out: a cut file lacks it.
 MYSQL_COMPLETED = "-- Dump completed"
-MYSQL_REVISION = re.compile(r"INSERT INTO `alembic_version` VALUES \('(\w+)'\)")
+MYSQL_REVISION = re.compile(r"INSERT INTO `alembic_version` VALUES\s*\('(\w+)'\)")
 SUFFIXES = {"sqlite": "sqlite", "postgresql": "pgdump", "mysql": "sql"}
 NAMES = {"sqlite": "sqlite", "postgresql": "PostgreSQL", "mysql": "MariaDB/MySQL"}
 PACKAGES = {"pg_dump": "postgresql-client", "pg_restore": "postgresql-client",
@@ -164,13 +164,16 @@ def _pg_revision(path: Path) -> str | None:
 def _mysql_revision(path: Path) -> str | None:
     revision = None
     last = ""
+    insert = ""  # alembic_version's INSERT, whose values may follow on the next lines
     with path.open(encoding="utf-8", errors="replace") as script:
         for line in script:
             if line.strip():
                 last = line
-            if revision is None and line.startswith("INSERT INTO `alembic_version`"):
-                match = MYSQL_REVISION.search(line)
+            if line.startswith("INSERT INTO `alembic_version`") or (insert and not revision):
+                insert += line
+                match = MYSQL_REVISION.search(insert)
                 revision = match[1] if match else None
+                insert = "" if line.rstrip().endswith(";") else insert
     if not last.startswith(MYSQL_COMPLETED):
         raise ToolError(f"{str(path)!r}: cut short (its last line is not mariadb-dump's "
                         f"'{MYSQL_COMPLETED}')")
@@ -259,7 +262,7 @@ MYSQL_TLS_OPTIONS = {"ssl_ca": "--ssl-ca", "ssl_cert": "--ssl-cert", "ssl_key": 
 def _mysql_connection(url: URL) -> list[str]:
     """The client's options for the URL; no option file is read (--no-defaults, first)."""
     options = ["--no-defaults", f"--host={url.host}", f"--port={url.port or 3306}",
-               f"--user={url.username or ''}", f"--connect-timeout={CONNECT_TIMEOUT_S}",
+               f"--user={url.username or ''}",
                "--default-character-set=utf8mb4"]
     tls = [f"{option}={url.query[key]}" for key, option in MYSQL_TLS_OPTIONS.items()
            if isinstance(url.query.get(key), str)]
