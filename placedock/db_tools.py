@@ -132,11 +132,13 @@ def checked_revision(path: Path, backend: str) -> str:
 
 
 def _sqlite_revision(path: Path) -> str | None:
+    _check_sqlite_length(path)
     try:
         with closing(_sqlite_read_only(path)) as connection:
-            verdict = connection.execute("PRAGMA integrity_check").fetchone()[0]
+            verdict = " ".join(row[0] for row in connection.execute("PRAGMA integrity_check"))
             if verdict != "ok":
-                raise ToolError(f"{str(path)!r}: corrupt sqlite file ({verdict})")
+                raise ToolError(f"{str(path)!r}: corrupt sqlite file "
+                                f"({' '.join(verdict.split())[:200]})")
             if not connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
                                       "name = 'alembic_version'").fetchone():
                 return None
@@ -144,6 +146,19 @@ def _sqlite_revision(path: Path) -> str | None:
     except sqlite3.Error as error:
         raise ToolError(f"{str(path)!r}: unreadable sqlite file ({error})") from None
     return row[0] if row else None
+
+
+def _check_sqlite_length(path: Path) -> None:
+    """A file shorter than the pages its header counts was cut (sqlite's file format: the page
+    size at byte 16, the database's pages at byte 28)."""
+    with path.open("rb") as file:
+        header = file.read(100)
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if len(header) < 100 or path.stat().st_size < page_size * pages:
+        raise ToolError(f"{str(path)!r}: cut short (its header counts {pages} pages of "
+                        f"{page_size} bytes)")
 
 
 def _pg_revision(path: Path) -> str | None:
