@@ -103,8 +103,9 @@ def _check_target_unused(url: URL) -> None:
     with database.engine_for(url).connect() as connection:
         metadata = MetaData()
         metadata.reflect(connection, only=sorted(names))
-        holding = [name for name, table in sorted(metadata.tables.items())
-                   if connection.execute(select(func.count()).select_from(table)).scalar()]
+        # (reflect also brings the tables these refer to: only ``names`` are counted)
+        holding = [name for name in sorted(names) if connection.execute(
+            select(func.count()).select_from(metadata.tables[name])).scalar()]
     if holding:
         raise CopyError(f"{TARGET}: database {database.masked(url)} is not empty (rows in "
                         f"{', '.join(holding[:4])}); db-copy needs an unused one")
