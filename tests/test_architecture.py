@@ -13,7 +13,9 @@ ARCHITECTURE = (REPO / "ARCHITECTURE.md").read_text()
 PACKAGES = ("placedock", "benchmark", "tests")
 MAPPED = ("placedock", "benchmark", "tests/support")  # every module of these is named
 ENTRY_POINTS = {"placedock.serve", "placedock.wsgi", "placedock.bytecode",
-                "placedock.conf_to_env", "placedock.db_init", "placedock.ks_register"}
+                "placedock.conf_to_env", "placedock.db_init", "placedock.ks_register",
+                "placedock.db_backup", "placedock.db_restore", "placedock.db_copy",
+                "placedock.db_migrate_data"}
 LEAVES = {"placedock.defaults", "placedock.addresses", "placedock.options", "placedock.errors",
           "placedock.logs", "placedock.early_stop", "placedock.database"}
 
