@@ -12,8 +12,6 @@ VENV=${TESTS_VENV:-.venv}
 SYSTEM_PACKAGES=(
 	postgresql mariadb-server docker.io debootstrap shellcheck memcached apache2 curl
 	iptables wrk apache2-utils prometheus libjemalloc2 docker-compose nginx
-	# db-backup, db-restore: pg_dump, pg_restore, mariadb-dump, mariadb (the servers may only recommend them)
-	postgresql-client mariadb-client
 )
 
 log() { printf 'run-tests: %s\n' "$*" >&2; }
