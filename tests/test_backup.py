@@ -5,6 +5,7 @@ write acknowledged before db-backup began is in the backup, the restored databas
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 import uuid
@@ -122,3 +123,32 @@ def test_a_backup_under_writes_holds_every_acknowledged_write(fresh, tmp_path: P
                   "before it began, all restored")
     finally:
         server.stop()
+
+
+def test_the_operations_guide_runs_as_written(postgresql_url: str, tmp_path: Path) -> None:
+    """docs/operations.md's commands for a checkout, verbatim, in the order a user runs them."""
+    from tests.support.backups import contents, seeded
+    from tests.support.server import NOAUTH, REPO, base_environment
+
+    source = sqlite_url(tmp_path / "placement.sqlite")
+    seeded(source, 5)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+
+    def run(command: str, **env: str) -> str:
+        assert command in (REPO / "docs" / "operations.md").read_text()
+        result = subprocess.run(["bash", "-c", command], cwd=REPO, capture_output=True,
+                                text=True, timeout=300, check=False,
+                                env={**base_environment(), **NOAUTH, PLACEMENT: source, **env})
+        assert result.returncode == 0, result.stderr
+        return result.stderr.strip().splitlines()[-1]
+
+    run('./startup.sh db-backup "$BACKUP_DIR"', BACKUP_DIR=str(folder))
+    (backup,) = folder.iterdir()
+    restored = sqlite_url(tmp_path / "restored" / "placement.sqlite")
+    (tmp_path / "restored").mkdir()
+    run('./startup.sh db-restore "$BACKUP_FILE"', BACKUP_FILE=str(backup), **{PLACEMENT: restored})
+    assert contents(restored) == contents(source)
+    run("./startup.sh db-copy", PLACEDOCK_COPY_TARGET_CONNECTION=postgresql_url)
+    assert contents(postgresql_url) == contents(source)
+    print(run("./startup.sh db-migrate-data", **{PLACEMENT: postgresql_url}))
