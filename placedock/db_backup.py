@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from placedock import PlacedockError, db_tools, environment
-from placedock.prepare import log, one_line_errors, step
+from placedock.prepare import command_status, log
 
 CONNECTION = environment.CONNECTION
 
@@ -60,11 +60,7 @@ def back_up(environ: Mapping[str, str], argv: Sequence[str]) -> list[str]:
 
 
 def main() -> int:
-    def run() -> None:
-        with step("db-backup done") as detail:
-            detail += back_up(os.environ, sys.argv[1:])
-
-    return one_line_errors(run)
+    return command_status("db-backup done", lambda: back_up(os.environ, sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.engine import URL, Connection
 
 from placedock import PlacedockError, environment
-from placedock.prepare import log, one_line_errors, step
+from placedock.prepare import command_status, log
 
 SOURCE = environment.CONNECTION
 TARGET = "PLACEDOCK_COPY_TARGET_CONNECTION"
@@ -232,11 +232,7 @@ def _canonical(value: object) -> str:
 
 
 def main() -> int:
-    def run() -> None:
-        with step("db-copy done") as detail:
-            detail += copy(os.environ)
-
-    return one_line_errors(run)
+    return command_status("db-copy done", lambda: copy(os.environ))
 
 
 if __name__ == "__main__":

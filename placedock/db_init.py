@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import OperationalError
 
 from placedock import PlacedockError, environment
-from placedock.prepare import log, one_line_errors, step
+from placedock.prepare import command_status, log, step
 
 ADMIN = "PLACEDOCK_DB_ADMIN_CONNECTION"
 PLACEMENT = "OS_PLACEMENT_DATABASE__CONNECTION"
@@ -140,11 +140,7 @@ def initialise(environ: Mapping[str, str]) -> list[str]:
 
 
 def main() -> int:
-    def run() -> None:
-        with step("db-init done") as detail:
-            detail += initialise(os.environ)
-
-    return one_line_errors(run)
+    return command_status("db-init done", lambda: initialise(os.environ))
 
 
 if __name__ == "__main__":

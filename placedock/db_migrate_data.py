@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 
 from placedock import PlacedockError, environment
-from placedock.prepare import log, one_line_errors, step
+from placedock.prepare import command_status, log
 
 BATCH_SIZE = "PLACEDOCK_MIGRATION_BATCH_SIZE"
 DEFAULT_BATCH_SIZE = 1000
@@ -98,11 +98,7 @@ def _last_line(result: subprocess.CompletedProcess[str], password: str | None) -
 
 
 def main() -> int:
-    def run() -> None:
-        with step("db-migrate-data done") as detail:
-            detail += migrate_data(os.environ)
-
-    return one_line_errors(run)
+    return command_status("db-migrate-data done", lambda: migrate_data(os.environ))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from placedock import PlacedockError, db_tools, environment
-from placedock.prepare import log, one_line_errors, step
+from placedock.prepare import command_status, log
 
 CONNECTION = environment.CONNECTION
 
@@ -44,11 +44,7 @@ def restore(environ: Mapping[str, str], argv: Sequence[str]) -> list[str]:
 
 
 def main() -> int:
-    def run() -> None:
-        with step("db-restore done") as detail:
-            detail += restore(os.environ, sys.argv[1:])
-
-    return one_line_errors(run)
+    return command_status("db-restore done", lambda: restore(os.environ, sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -9,37 +9,15 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.support.backups import PLACEMENT, sqlite_url
+from tests.support.backups import PLACEMENT, serve, sqlite_url
 from tests.support.http import request
-from tests.support.network import free_port
-from tests.support.server import QUICK_START, Server, run_startup
+from tests.support.server import run_startup
 from tests.test_startup import gabbi
 
 WRITERS = 4
 BACKUPS = 3
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
-    """A function making new empty databases of one kind, each a URL."""
-    if request.param == "sqlite":
-        yield lambda: sqlite_url(tmp_path / uuid.uuid4().hex / "placement.sqlite")
-        return
-    server = request.getfixturevalue(f"{request.param}_server")
-    names: list[str] = []
-
-    def make() -> str:
-        names.append(f"b{uuid.uuid4().hex[:12]}")
-        return server.create_database(names[-1])
-
-    yield make
-    for name in names:
-        server.drop_database(name)
 
 
 class Writers:
@@ -82,14 +60,9 @@ def names(url: str) -> set[str]:
     return {provider["name"] for provider in json.loads(body)["resource_providers"]}
 
 
-def serve(workdir: Path, url: str) -> Server:
-    server = Server(workdir, free_port(), {**QUICK_START, PLACEMENT: url}).start()
-    server.wait_ready(timeout=120)
-    return server
-
-
-def test_a_backup_under_writes_holds_every_acknowledged_write(fresh, tmp_path: Path) -> None:
-    source = fresh()
+def test_a_backup_under_writes_holds_every_acknowledged_write(fresh_database,
+                                                              tmp_path: Path) -> None:
+    source = fresh_database()
     server = serve(tmp_path / "source", source)
     restored_servers = []
     try:
@@ -102,7 +75,7 @@ def test_a_backup_under_writes_holds_every_acknowledged_write(fresh, tmp_path: P
                 took = time.monotonic() - began
                 assert made.returncode == 0, made.stderr
                 acknowledged = writers.before(began)
-                target = fresh()
+                target = fresh_database()
                 restored = run_startup(["db-restore", str(backup)], {PLACEMENT: target},
                                        timeout=300)
                 assert restored.returncode == 0, restored.stderr

@@ -20,11 +20,11 @@ from tests.support.backups import (
     migrated,
     revision,
     seeded,
+    serve,
     sqlite_url,
 )
 from tests.support.http import request
-from tests.support.network import free_port
-from tests.support.server import NOAUTH, Server, run_startup
+from tests.support.server import run_startup
 from tests.test_databases import OLDEST
 
 NODES = 300  # four providers each, and a sharing provider per hundred: 1,203 providers
@@ -74,9 +74,8 @@ def test_a_cloud_moves_off_sqlite(backend: str, request: pytest.FixtureRequest,
 
 
 def generation_is_kept_and_checked(tmp_path: Path, target: str) -> None:
-    server = Server(tmp_path, free_port(), {**NOAUTH, PLACEMENT: target}).start()
+    server = serve(tmp_path, target)
     try:
-        server.wait_ready()
         headers = {"openstack-api-version": "placement latest"}
         status, _, body = request(server.url + "/resource_providers?name=new-root",
                                   headers=headers)

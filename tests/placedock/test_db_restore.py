@@ -3,39 +3,12 @@ old schema migrated to head, and each refusal one line, exit status 1, the targe
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from placedock import database
-from tests.support.backups import PLACEMENT, contents, migrated, revision, seeded, sqlite_url
+from tests.support.backups import PLACEMENT, contents, migrated, revision, seeded
 from tests.support.server import run_startup
 from tests.test_databases import OLDEST, at_oldest_revision_holding_data
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
-    """A function making new empty databases of one kind, each a URL."""
-    if request.param == "sqlite":
-        def in_a_new_folder() -> str:
-            folder = tmp_path / uuid.uuid4().hex
-            folder.mkdir()
-            return sqlite_url(folder / "placement.sqlite")
-
-        yield in_a_new_folder
-        return
-    server = request.getfixturevalue(f"{request.param}_server")
-    names: list[str] = []
-
-    def make() -> str:
-        names.append(f"r{uuid.uuid4().hex[:12]}")
-        return server.create_database(names[-1])
-
-    yield make
-    for name in names:
-        server.drop_database(name)
 
 
 def command(name: str, url: str, *args: str) -> tuple[int, list[str]]:
@@ -43,8 +16,8 @@ def command(name: str, url: str, *args: str) -> tuple[int, list[str]]:
     return result.returncode, result.stderr.strip().splitlines()
 
 
-def test_every_row_comes_back(fresh, tmp_path: Path) -> None:
-    source, target = fresh(), fresh()
+def test_every_row_comes_back(fresh_database, tmp_path: Path) -> None:
+    source, target = fresh_database(), fresh_database()
     providers = seeded(source, 50)
     status, lines = command("db-backup", source, str(tmp_path))
     assert status == 0, lines
@@ -58,8 +31,8 @@ def test_every_row_comes_back(fresh, tmp_path: Path) -> None:
           f"restored: {lines[-1]}")
 
 
-def test_an_old_schema_is_restored_and_migrated(fresh, tmp_path: Path) -> None:
-    source, target = fresh(), fresh()
+def test_an_old_schema_is_restored_and_migrated(fresh_database, tmp_path: Path) -> None:
+    source, target = fresh_database(), fresh_database()
     at_oldest_revision_holding_data(migrated_url_text(source))
     backup = tmp_path / "old"
     assert command("db-backup", source, str(backup))[0] == 0
@@ -76,8 +49,8 @@ def migrated_url_text(url: str) -> str:
     return checked(url).render_as_string(hide_password=False)
 
 
-def test_refusals_are_one_line_and_write_nothing(fresh, tmp_path: Path) -> None:
-    source, occupied, empty = fresh(), fresh(), fresh()
+def test_refusals_are_one_line_and_write_nothing(fresh_database, tmp_path: Path) -> None:
+    source, occupied, empty = fresh_database(), fresh_database(), fresh_database()
     seeded(source, 2)
     migrated(occupied)
     backup = tmp_path / "backup"

@@ -10,6 +10,8 @@ from sqlalchemy.engine import URL
 
 from placedock import database, policy
 from placedock.db_copy import digest
+from tests.support.network import free_port
+from tests.support.server import QUICK_START, Server
 
 PLACEMENT = "OS_PLACEMENT_DATABASE__CONNECTION"
 
@@ -69,3 +71,10 @@ def revision(url: str | URL) -> str | None:
                               poolclass=sa.pool.NullPool)
     with engine.connect() as connection:
         return database.current(connection)
+
+
+def serve(workdir: Path, url: str) -> Server:
+    """placedock serving ``url`` (noauth2, migrating it if it is behind), ready."""
+    server = Server(workdir, free_port(), {**QUICK_START, PLACEMENT: url}).start()
+    server.wait_ready(timeout=120)
+    return server
