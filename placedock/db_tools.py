@@ -32,6 +32,7 @@ MYSQL_REVISION = re.compile(r"INSERT INTO `alembic_version` VALUES\s*\('(\w+)'\)
 SUFFIXES = {"sqlite": "sqlite", "postgresql": "pgdump", "mysql": "sql"}
 NAMES = {"sqlite": "sqlite", "postgresql": "PostgreSQL", "mysql": "MariaDB/MySQL"}
 PACKAGES = {"pg_dump": "postgresql-client", "pg_restore": "postgresql-client",
+            "psql": "postgresql-client",
             "mariadb-dump": "mariadb-client", "mariadb": "mariadb-client"}
 SQLITE_BUSY_TIMEOUT_S = 30.0  # a writer's commit holds the file this long at most (database.py)
 TOOL_TIMEOUT_S = 6 * 3600
@@ -203,13 +204,63 @@ def restore(url: URL, source: Path, variable: str) -> None:
     if backend == "sqlite":
         _sqlite_restore(source, Path(url.database or ""), variable)
     elif backend == "postgresql":
-        # One transaction: a failure leaves the database as empty as it was.
-        _run(["pg_restore", "--no-owner", "--no-privileges", "--single-transaction",
-              "--exit-on-error", f"--dbname={_pg_conninfo(url)}", str(source)], url, variable)
+        _pg_restore(url, source, variable)
     else:
         with source.open("rb") as script:
             _run(["mariadb", *_mysql_connection(url), "--batch", f"--database={url.database}"],
                  url, variable, stdin=script)
+
+
+# pg_dump 17 and later set this in every archive; PostgreSQL 16 and older refuse the name, and
+# pg_restore, connected to one, stops there. The image's tools are 17's (Debian trixie).
+NEWER_SETTINGS = {b"SET transaction_timeout = 0;": 17}
+
+
+def _pg_restore(url: URL, source: Path, variable: str) -> None:
+    """pg_restore's SQL, less the settings the server is too old for, into psql: in one
+    transaction, stopping at the first error, so a failure leaves the database as it was."""
+    from placedock import database  # half a second to import: only here
+
+    with database.engine_for(url).connect() as connection:
+        server = (connection.dialect.server_version_info or (0,))[0]
+    env = {**os.environ, **_password_environment(url)}
+    dump = _start(["pg_restore", "--no-owner", "--no-privileges", "--file=-", str(source)], env,
+                  stdout=subprocess.PIPE)
+    load = _start(["psql", "--no-psqlrc", "--quiet", "--single-transaction",
+                   "--set=ON_ERROR_STOP=1", "--output=/dev/null",
+                   f"--dbname={_pg_conninfo(url)}"], env, stdin=subprocess.PIPE)
+    assert dump.stdout is not None and load.stdin is not None
+    try:
+        for line in dump.stdout:
+            if NEWER_SETTINGS.get(line.strip(), 0) <= server:
+                load.stdin.write(line)
+        load.stdin.close()
+    except BrokenPipeError:
+        pass  # psql stopped at an error: it says which below
+    complaint = _finished(load)
+    if load.returncode != 0:
+        dump.kill()  # nobody reads the rest
+    dump_complaint = _finished(dump)
+    for process, stderr in ((load, complaint), (dump, dump_complaint)):
+        if process.returncode not in (0, -9):
+            raise ToolError(f"{variable}: {process.args[0]} failed: "
+                            f"{_first_line(stderr, process.returncode, url)}")
+
+
+def _finished(process: subprocess.Popen[bytes]) -> bytes:
+    """What the process said on stderr, once it has exited."""
+    assert process.stderr is not None
+    complaint = process.stderr.read()
+    process.wait(timeout=TOOL_TIMEOUT_S)
+    return complaint
+
+
+def _start(argv: list[str], env: dict[str, str], **pipes: int) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, **pipes)  # type: ignore[call-overload]
+    except FileNotFoundError:
+        raise ToolError(f"{argv[0]} is not installed (Debian package "
+                        f"{PACKAGES.get(argv[0], argv[0])})") from None
 
 
 def _sqlite_restore(source: Path, target: Path, variable: str) -> None:
@@ -237,12 +288,18 @@ def _run(argv: Sequence[str], url: URL | None, variable: str,
         raise ToolError(f"{argv[0]} is not installed (Debian package "
                         f"{PACKAGES.get(argv[0], argv[0])})") from None
     if result.returncode != 0:
-        complaint = result.stderr.decode("utf-8", errors="replace").strip().splitlines()
-        reason = complaint[0] if complaint else f"exit status {result.returncode}"
-        if url is not None and url.password:
-            reason = reason.replace(str(url.password), "***")
-        raise ToolError(f"{variable}: {argv[0]} failed: {reason[:300]}")
+        raise ToolError(f"{variable}: {argv[0]} failed: "
+                        f"{_first_line(result.stderr, result.returncode, url)}")
     return result.stdout.decode("utf-8", errors="replace")
+
+
+def _first_line(stderr: bytes, status: int, url: URL | None) -> str:
+    """A tool's first line of complaint, without the password should it echo it."""
+    complaint = stderr.decode("utf-8", errors="replace").strip().splitlines()
+    reason = complaint[0] if complaint else f"exit status {status}"
+    if url is not None and url.password:
+        reason = reason.replace(str(url.password), "***")
+    return reason[:300]
 
 
 def _password_environment(url: URL) -> dict[str, str]:

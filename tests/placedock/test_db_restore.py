@@ -20,11 +20,11 @@ def test_every_row_comes_back(fresh_database, tmp_path: Path) -> None:
     source, target = fresh_database(), fresh_database()
     providers = seeded(source, 50)
     status, lines = command("db-backup", source, str(tmp_path))
-    assert status == 0, lines
+    assert status == 0, "\n".join(lines)
     backups = list(tmp_path.glob("placement-*"))
     assert len(backups) == 1 and not list(tmp_path.glob("*.partial"))
     status, lines = command("db-restore", target, str(backups[0]))
-    assert status == 0, lines
+    assert status == 0, "\n".join(lines)
     assert contents(target) == contents(source)
     assert contents(target)["resource_providers"][0] == providers
     print(f"{database.head()}: {providers} providers, {backups[0].stat().st_size} bytes, "
@@ -37,7 +37,7 @@ def test_an_old_schema_is_restored_and_migrated(fresh_database, tmp_path: Path) 
     backup = tmp_path / "old"
     assert command("db-backup", source, str(backup))[0] == 0
     status, lines = command("db-restore", target, str(backup))
-    assert status == 0, lines
+    assert status == 0, "\n".join(lines)
     assert f"schema migrated from {OLDEST} to {database.head()}" in lines[-1]
     assert revision(target) == database.head()
     assert contents(target)["allocations"][0] == 1

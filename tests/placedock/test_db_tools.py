@@ -3,6 +3,7 @@ and that a cut or foreign backup is recognised by reading it only."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,37 @@ def test_a_cut_dump_is_refused_by_reading_it(backend: str, request: pytest.Fixtu
             db_tools.checked_revision(cut, url.get_backend_name())
     print(f"{backend}: a backup of an empty placement is {len(whole)} bytes; cut at "
           f"{len(whole) - 40} and {len(whole) // 2} bytes: both refused")
+
+
+def test_pg_dump_17s_setting_is_left_out_for_an_older_server(
+        postgresql_server, postgresql_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The image's pg_restore (17) writes SET transaction_timeout, which the PostgreSQL 15 here
+    does not know: this host's pg_restore 15, made to write it as 17's does, must still restore."""
+    import subprocess
+    import uuid
+
+    from tests.support.backups import contents
+
+    source = migrated(postgresql_url)
+    backup = tmp_path / "backup"
+    db_tools.backup(source, backup, "X")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "pg_restore"
+    real = subprocess.run(["bash", "-c", "command -v pg_restore"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    wrapper.write_text(f"#!/bin/sh\n{real} \"$@\" | sed 's/^SET lock_timeout = 0;$/&\\n"
+                       "SET transaction_timeout = 0;/'\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    script = subprocess.run(["pg_restore", "--file=-", str(backup)], capture_output=True,
+                            text=True, check=True).stdout
+    assert "SET transaction_timeout = 0;" in script
+    name = f"t{uuid.uuid4().hex[:12]}"
+    target = postgresql_server.create_database(name)
+    try:
+        db_tools.restore(make_url(target), backup, "X")
+        assert contents(target) == contents(source)
+    finally:
+        postgresql_server.drop_database(name)
