@@ -56,8 +56,9 @@ OWN_DEFAULTS = {
     "PLACEDOCK_REVISION": "unknown",  # the image build sets it; only reported, in the info metric
 }
 OWN_PREFIXES = ("PLACEDOCK_", "DB_")
-# The inputs of two one-shot commands (startup.sh db-init, ks-register), which read them
-# themselves: an administrator's database URL and placement's endpoints. The server and every
+# The inputs of one-shot commands (startup.sh db-init, ks-register, db-backup, db-restore,
+# db-copy, db-migrate-data), which read them themselves: an administrator's database URL,
+# placement's endpoints, a backup's file, a copy's target, a batch size. The server and every
 # other command refuse them, so an administrator's credentials never reach a running placement.
 COMMAND_VARIABLES = {
     "PLACEDOCK_DB_ADMIN_CONNECTION": "db-init",
