@@ -175,6 +175,10 @@ def migrate(url: URL, log: Log) -> str:
             # Seed the standard traits and resource classes now, under the lock: the app does
             # it at load too, and first inserts into an empty table by many instances race.
             context = db_api.DbContext()
+            # placement remembers a sync per process, not per database: a process that migrates
+            # a second database (the tests' do) must seed that one too.
+            trait._TRAITS_SYNCED = False
+            resource_class._RESOURCE_CLASSES_SYNCED = False
             trait.ensure_sync(context)
             resource_class.ensure_sync(context)
         return f"migrated from {found or 'empty'} to {wanted}"

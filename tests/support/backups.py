@@ -28,13 +28,7 @@ def checked(url: str) -> URL:
 def migrated(url: str) -> URL:
     """``url``'s database at head, with the standard traits and resource classes, as a
     placedock with DB_SYNC=True leaves it."""
-    from placement.objects import resource_class, trait
-
     checked_url = checked(url)
-    # placement seeds the standard traits and classes once per process (a server has one
-    # database); these tests migrate many.
-    resource_class._RESOURCE_CLASSES_SYNCED = False
-    trait._TRAITS_SYNCED = False
     database.migrate(checked_url, lambda line: None)
     return checked_url
 
