@@ -39,9 +39,11 @@ RUN PYTHONPATH=/opt/placedock /opt/placedock/venv/bin/python -m placedock.byteco
 FROM ${BASE_IMAGE}
 # /var/lib/placement and port 80 are placedock/defaults.py's DATA_DIR and PORT, which the server
 # uses when unset (tests/placedock/test_defaults.py holds this file to them). nginx is the front
-# the clients meet (placedock/front.py); its packaged configuration is never read.
+# the clients meet (placedock/front.py); its packaged configuration is never read. The databases'
+# own backup tools serve db-backup and db-restore (placedock/db_tools.py): pg_dump and pg_restore,
+# mariadb-dump and mariadb.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 nginx \
+ && apt-get install -y --no-install-recommends python3 nginx postgresql-client mariadb-client \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
       /etc/nginx/sites-enabled/* \
  && useradd --system --uid 42424 --user-group --home-dir /var/lib/placement --no-create-home placement \

@@ -6,6 +6,10 @@
 #   startup.sh conf-to-env [...]  turn a placement.conf (stdin) into an env-file (stdout)
 #   startup.sh db-init            create placement's database and user (PLACEDOCK_DB_ADMIN_CONNECTION)
 #   startup.sh ks-register        register placement in keystone (an admin's OS_AUTH_URL, OS_USERNAME...)
+#   startup.sh db-backup [FILE]   back placement's database up with its own tool (PLACEDOCK_BACKUP_FILE)
+#   startup.sh db-restore [FILE]  restore such a backup into an empty database, then migrate it
+#   startup.sh db-copy            copy placement's data to PLACEDOCK_COPY_TARGET_CONNECTION's database
+#   startup.sh db-migrate-data    placement's online data migrations, then its upgrade check
 set -eu
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,6 +47,19 @@ main() {
 		# An administrator's OpenStack client variables, which the server would refuse.
 		exec python3 -m placedock.ks_register
 	fi
+	case "$1" in
+		db-backup | db-restore | db-copy)
+			# The server's database URL and a variable of their own, which the server refuses.
+			local module=${1//-/_}
+			shift
+			exec python3 -m "placedock.$module" "$@"
+			;;
+		db-migrate-data)
+			# The server's whole environment (placement-manage reads it), checked there, less the
+			# batch size it reads itself.
+			exec python3 -m placedock.db_migrate_data
+			;;
+	esac
 	prepare_command_environment
 	exec "$@"
 }

@@ -20,7 +20,7 @@ from oslo_db.sqlalchemy import enginefacade
 from placement import db_api
 from placement.db.sqlalchemy import migration
 from placement.objects import resource_class, trait
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, Dialect, Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -124,6 +124,21 @@ def wait(url: URL, timeout_s: float, log: Log, variable: str = CONNECTION) -> No
             delay = min(delay * 2, 5.0)
 
 
+def wait_for_server(url: URL, timeout_s: float, log: Log, variable: str) -> None:
+    """wait(), for a command on a database that may not be there yet (a restore's target) or
+    must be (a backup's source): a sqlite file is neither made nor created, having no server."""
+    if url.get_backend_name() != "sqlite":
+        wait(url, timeout_s, log, variable)
+
+
+def table_names(url: URL) -> list[str]:
+    """The tables in ``url``'s database: none for a sqlite file not there (left uncreated)."""
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
+        return []
+    with engine_for(url).connect() as connection:
+        return sorted(inspect(connection).get_table_names())
+
+
 def check_at_head(url: URL) -> str:
     """Refuse a schema that is missing or behind: only DB_SYNC may change it."""
     with engine_for(url).connect() as connection:
@@ -160,6 +175,10 @@ def migrate(url: URL, log: Log) -> str:
             # Seed the standard traits and resource classes now, under the lock: the app does
             # it at load too, and first inserts into an empty table by many instances race.
             context = db_api.DbContext()
+            # placement remembers a sync per process, not per database: a process that migrates
+            # a second database (the tests' do) must seed that one too.
+            trait._TRAITS_SYNCED = False
+            resource_class._RESOURCE_CLASSES_SYNCED = False
             trait.ensure_sync(context)
             resource_class.ensure_sync(context)
         return f"migrated from {found or 'empty'} to {wanted}"

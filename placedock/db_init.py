@@ -20,14 +20,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import OperationalError
 
-from placedock import PlacedockError, environment, policy
-from placedock.prepare import log, one_line_errors, step
+from placedock import PlacedockError, environment
+from placedock.prepare import command_status, log, step
 
 ADMIN = "PLACEDOCK_DB_ADMIN_CONNECTION"
 PLACEMENT = "OS_PLACEMENT_DATABASE__CONNECTION"
 # The user's host part on MySQL: placedock containers connect from addresses nobody knows ahead.
 MYSQL_USER_HOST = "%"
-DEFAULT_WAIT_S = 60.0
 # Names go into statements as identifiers (they cannot be bound): only these are accepted.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_]{1,63}$")
 
@@ -37,10 +36,7 @@ class DbInitError(PlacedockError):
 
 
 def database_url(environ: Mapping[str, str], name: str) -> URL:
-    try:
-        url = policy.database_url(environment.required_value(environ, name, "db-init")).url
-    except policy.Problem as problem:
-        raise DbInitError(f"{name}: {problem}") from None
+    url = environment.command_database_url(environ, name, "db-init")
     if url.get_backend_name() == "sqlite":
         raise DbInitError(f"{name}: sqlite needs no database server; db-init is for MySQL, "
                           "MariaDB and PostgreSQL")
@@ -122,7 +118,7 @@ def initialise(environ: Mapping[str, str]) -> list[str]:
     placement = database_url(environ, PLACEMENT)
     admin = admin_url_for(database_url(environ, ADMIN), placement)
     name, user, password = target(placement)
-    wait_s = float(environ.get("DB_WAIT_TIMEOUT", DEFAULT_WAIT_S))
+    wait_s = environment.wait_timeout(environ)
     deadline = time.monotonic() + wait_s
     engine = placedock_database.engine_for(admin).execution_options(isolation_level="AUTOCOMMIT")
     init = init_mysql if admin.get_backend_name() == "mysql" else init_postgresql
@@ -144,11 +140,7 @@ def initialise(environ: Mapping[str, str]) -> list[str]:
 
 
 def main() -> int:
-    def run() -> None:
-        with step("db-init done") as detail:
-            detail += initialise(os.environ)
-
-    return one_line_errors(run)
+    return command_status("db-init done", lambda: initialise(os.environ))
 
 
 if __name__ == "__main__":

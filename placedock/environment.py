@@ -56,8 +56,9 @@ OWN_DEFAULTS = {
     "PLACEDOCK_REVISION": "unknown",  # the image build sets it; only reported, in the info metric
 }
 OWN_PREFIXES = ("PLACEDOCK_", "DB_")
-# The inputs of two one-shot commands (startup.sh db-init, ks-register), which read them
-# themselves: an administrator's database URL and placement's endpoints. The server and every
+# The inputs of one-shot commands (startup.sh db-init, ks-register, db-backup, db-restore,
+# db-copy, db-migrate-data), which read them themselves: an administrator's database URL,
+# placement's endpoints, a backup's file, a copy's target, a batch size. The server and every
 # other command refuse them, so an administrator's credentials never reach a running placement.
 COMMAND_VARIABLES = {
     "PLACEDOCK_DB_ADMIN_CONNECTION": "db-init",
@@ -65,6 +66,10 @@ COMMAND_VARIABLES = {
     "PLACEDOCK_ENDPOINT_URL": "ks-register",
     "PLACEDOCK_INTERNAL_ENDPOINT_URL": "ks-register",
     "PLACEDOCK_ADMIN_ENDPOINT_URL": "ks-register",
+    "PLACEDOCK_BACKUP_FILE": "db-backup and db-restore",
+    "PLACEDOCK_COPY_TARGET_CONNECTION": "db-copy",
+    "PLACEDOCK_COPY_TARGET_CONNECTION_FILE": "db-copy",
+    "PLACEDOCK_MIGRATION_BATCH_SIZE": "db-migrate-data",
 }
 LOG_FORMATS = ("text", "json")
 USE_JSON = "OS_DEFAULT__USE_JSON"
@@ -287,6 +292,30 @@ def required_value(environ: Mapping[str, str], name: str, command: str) -> str:
     if not value:
         raise ConfigurationError(name, f"not set (nor {name}{FILE_SUFFIX}); {command} needs it")
     return value
+
+
+def server_database_url(environ: Mapping[str, str]) -> URL:
+    """The database the server would serve from: CONNECTION (or its file), else the embedded
+    sqlite under PLACEDOCK_DATA_DIR. For the commands that work on the server's own database."""
+    given = file_value(environ, CONNECTION)
+    if given == "":
+        _refuse_empty(CONNECTION)
+    return _database_url(CONNECTION, given or _default_database(environ), []).url
+
+
+def wait_timeout(environ: Mapping[str, str]) -> float:
+    """DB_WAIT_TIMEOUT for a command that waits for its database as the server does."""
+    return _seconds("DB_WAIT_TIMEOUT",
+                    environ.get("DB_WAIT_TIMEOUT", OWN_DEFAULTS["DB_WAIT_TIMEOUT"]))
+
+
+def command_database_url(environ: Mapping[str, str], name: str, command: str) -> URL:
+    """The database URL a one-shot command reads from ``name`` (or its file), checked by the
+    server's own rules (placedock.policy): the one reading every command shares."""
+    try:
+        return policy.database_url(required_value(environ, name, command)).url
+    except policy.Problem as problem:
+        raise ConfigurationError(name, str(problem)) from None
 
 
 def _resolve_files(environ: Mapping[str, str]) -> dict[str, str]:

@@ -97,6 +97,16 @@ def one_line_errors(action: Callable[[], object]) -> int:
     return 0
 
 
+def command_status(done: str, action: Callable[[], list[str]]) -> int:
+    """A one-shot command's exit status: 0 and one line, ``done`` with what ``action`` did and
+    how long it took; or its one-line error and 1 (one_line_errors)."""
+    def run() -> None:
+        with step(done) as detail:
+            detail += action()
+
+    return one_line_errors(run)
+
+
 def main() -> int:
     return one_line_errors(lambda: print(command_shell_lines()))
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -79,6 +79,31 @@ def postgresql_url(postgresql_server: PostgreSQLServer) -> Iterator[str]:
 @pytest.fixture
 def mariadb_url(mariadb_server: MariaDBServer) -> Iterator[str]:
     yield from _fresh_database(mariadb_server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def fresh_database(request: pytest.FixtureRequest,
+                   tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """A function making new empty databases of one kind (each test runs once per kind), each
+    a URL; a sqlite one is a file not there yet, in a folder of its own."""
+    if request.param == "sqlite":
+        def sqlite_file() -> str:
+            folder = tmp_path / uuid.uuid4().hex
+            folder.mkdir()
+            return f"sqlite:///{folder / 'placement.sqlite'}"
+
+        yield sqlite_file
+        return
+    server = request.getfixturevalue(f"{request.param}_server")
+    names: list[str] = []
+
+    def database() -> str:
+        names.append(f"f{uuid.uuid4().hex[:12]}")
+        return server.create_database(names[-1])
+
+    yield database
+    for name in names:
+        server.drop_database(name)
 
 
 @pytest.fixture(scope="session")

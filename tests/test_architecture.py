@@ -20,7 +20,9 @@ PATH = re.compile(r"`((?:\.ci|benchmark|compose|devstack|docs|kubernetes|placedo
                   r"(?:/[\w.-]+)*/?|[\w.-]+\.(?:py|sh|ini|txt|md|png|yaml)|Dockerfile)`")
 MODULE = re.compile(r"`(?:python3? -m )?((?:placedock|benchmark|tests)(?:\.\w+)+)(?::\w+)?`")
 ENTRY_POINTS = {"placedock.serve", "placedock.wsgi", "placedock.bytecode",
-                "placedock.conf_to_env", "placedock.db_init", "placedock.ks_register"}
+                "placedock.conf_to_env", "placedock.db_init", "placedock.ks_register",
+                "placedock.db_backup", "placedock.db_restore", "placedock.db_copy",
+                "placedock.db_migrate_data"}
 LEAVES = {"placedock.defaults", "placedock.addresses", "placedock.options", "placedock.errors",
           "placedock.logs", "placedock.early_stop", "placedock.database"}
 

@@ -268,6 +268,44 @@ def test_healthcheck_follows_the_database(image: str, containers: Containers,
     wait_health(container)
 
 
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_backup_and_restore_with_the_images_own_tools(image: str, backend: str,
+                                                       request: pytest.FixtureRequest,
+                                                       tmp_path: Path) -> None:
+    """db-backup and db-restore in the image: its pg_dump and mariadb-dump (newer than the
+    servers the tests start), the URLs from mounted secrets, the file in a volume uid 42424
+    writes; every row back in a new database."""
+    from tests.support.backups import contents, seeded
+
+    server = request.getfixturevalue(f"{backend}_server")
+    source = request.getfixturevalue(f"{backend}_url")
+    seeded(source, 20)
+    name = f"i{uuid.uuid4().hex[:12]}"
+    target = server.create_database(name)
+    secrets, backups = tmp_path / "secrets", tmp_path / "backups"
+    secrets.mkdir(mode=0o755)
+    backups.mkdir()
+    os.chown(backups, UID, UID)
+    for secret, url in (("source", source), ("target", target)):
+        (secrets / secret).write_text(url + "\n")
+        (secrets / secret).chmod(0o444)
+    try:
+        for command, secret in ((["db-backup", "/backups"], "source"),
+                                (["db-restore", "/backups/placement.backup"], "target")):
+            if command[0] == "db-restore":
+                (backup,) = backups.iterdir()
+                backup.rename(backups / "placement.backup")
+            result = docker("run", "--rm", "--network", "host",
+                            "-v", f"{secrets}:/run/secrets:ro", "-v", f"{backups}:/backups",
+                            "-e", f"OS_PLACEMENT_DATABASE__CONNECTION_FILE=/run/secrets/{secret}",
+                            image, *command, timeout=300)
+            assert result.returncode == 0, result.stderr
+            assert make_url(source).password not in result.stderr
+        assert contents(target) == contents(source)
+    finally:
+        server.drop_database(name)
+
+
 def test_restart_on_a_volume_keeps_the_sqlite_data(image: str, containers: Containers) -> None:
     volume = f"placedock-test-{uuid.uuid4().hex[:8]}"
     name = f"cat-{uuid.uuid4().hex[:8]}"

@@ -295,6 +295,8 @@ def _analyze(engine: Any) -> None:
     with _autocommit(engine) as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("VACUUM ANALYZE"))
+        elif connection.dialect.name == "sqlite":
+            connection.execute(sa.text("ANALYZE"))
         else:
             connection.execute(sa.text(
                 "ANALYZE TABLE resource_providers, inventories, allocations, "
