@@ -29,6 +29,31 @@ RUN python3 -m venv /opt/placedock/venv \
  && find "$site" -name '*.so*' -type f -exec strip --strip-unneeded {} + \
  # netaddr's IEEE registries (8 MB) serve only MAC-vendor lookups, which placement never makes.
  && rm "$site"/netaddr/eui/oui.txt "$site"/netaddr/eui/iab.txt
+# The databases' own tools for db-backup and db-restore (placedock/db_tools.py): pg_dump,
+# pg_restore and psql, mariadb-dump and mariadb. Their packages bring perl and 130 MB; the five
+# programs and the libraries they need that the runtime lacks are 20-odd MB. So they are copied
+# from here, each run by a wrapper that points the loader at its own libraries only (the
+# libraries Debian's python3 already brings, present here before the install, are not copied).
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+RUN find /usr/lib /lib -name 'lib*.so*' -printf '%f\n' | sort -u >/tmp/libraries-before \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client mariadb-client \
+ && rm -rf /var/lib/apt/lists/* \
+ && install -d /opt/placedock/tools/bin /opt/placedock/tools/libexec /opt/placedock/tools/lib \
+ && for tool in /usr/lib/postgresql/*/bin/pg_dump /usr/lib/postgresql/*/bin/pg_restore \
+      /usr/lib/postgresql/*/bin/psql /usr/bin/mariadb-dump /usr/bin/mariadb; do \
+      name=$(basename "$tool") \
+      && cp "$tool" /opt/placedock/tools/libexec/ \
+      && strip --strip-unneeded "/opt/placedock/tools/libexec/$name" \
+      && printf '#!/bin/sh\nLD_LIBRARY_PATH=/opt/placedock/tools/lib exec /opt/placedock/tools/libexec/%s "$@"\n' \
+           "$name" >"/opt/placedock/tools/bin/$name" \
+      && chmod 0755 "/opt/placedock/tools/bin/$name" \
+      && ldd "$tool" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | while read -r library; do \
+           grep -qx "$(basename "$library")" /tmp/libraries-before \
+             || cp -Ln "$library" /opt/placedock/tools/lib/; \
+         done; \
+    done \
+ && strip --strip-unneeded /opt/placedock/tools/lib/*
 COPY placedock/ /opt/placedock/placedock/
 COPY shared/ /opt/placedock/shared/
 COPY startup.sh /opt/placedock/
@@ -39,17 +64,15 @@ RUN PYTHONPATH=/opt/placedock /opt/placedock/venv/bin/python -m placedock.byteco
 FROM ${BASE_IMAGE}
 # /var/lib/placement and port 80 are placedock/defaults.py's DATA_DIR and PORT, which the server
 # uses when unset (tests/placedock/test_defaults.py holds this file to them). nginx is the front
-# the clients meet (placedock/front.py); its packaged configuration is never read. The databases'
-# own backup tools serve db-backup and db-restore (placedock/db_tools.py): pg_dump and pg_restore,
-# mariadb-dump and mariadb.
+# the clients meet (placedock/front.py); its packaged configuration is never read.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 nginx postgresql-client mariadb-client \
+ && apt-get install -y --no-install-recommends python3 nginx \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
       /etc/nginx/sites-enabled/* \
  && useradd --system --uid 42424 --user-group --home-dir /var/lib/placement --no-create-home placement \
  && install -d -o placement -g placement -m 0750 /var/lib/placement
 COPY --from=build /opt/placedock /opt/placedock
-ENV PATH=/opt/placedock/venv/bin:$PATH \
+ENV PATH=/opt/placedock/venv/bin:/opt/placedock/tools/bin:$PATH \
     PYTHONPATH=/opt/placedock \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
