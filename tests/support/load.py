@@ -29,6 +29,7 @@ FAILED = "failed"
 # (nginx) closed its listening socket: at most this many a stop (1 in 1 of 3 CI stops so far;
 # uwsgi's own queue left 3-4 a stop before the front).
 MAX_UNREAD_RESETS = 2
+BALANCER_RESET = "502"  # what Apache answers for such a reset (it has sent the request)
 
 
 @dataclass
@@ -122,7 +123,8 @@ class Load:
             self.events.append((now, reply.outcome, now - started))
             if reply.detail:
                 self.failures.append(reply.detail)
-            if reply.status is None and reply.detail.startswith("after connect"):
+            if (reply.status is None and reply.detail.startswith("after connect")) \
+                    or reply.outcome == BALANCER_RESET:
                 self.failed_markers.append(marker)
 
     def _run(self) -> None:
@@ -145,17 +147,24 @@ class Load:
             return [failure for failure in self.failures
                     if failure.startswith("after connect") and "ConnectionResetError" in failure]
 
-    def stopped_cleanly(self, server_log: str) -> str | None:
-        """Why a server's stop under this load lost something, or None. Every request ended in a
-        2xx or a refused connection, but for at most MAX_UNREAD_RESETS connections reset that
-        the server never read (the kernel completed them in the instant the front closed its
-        socket: drain.py); none of those was a request the server had started."""
+    def stopped_cleanly(self, server_log: str, stops: int = 1,
+                        balanced: bool = False) -> str | None:
+        """Why ``stops`` server stops under this load lost something, or None. Every request
+        ended in a 2xx or a refused connection, but for at most MAX_UNREAD_RESETS a stop of
+        connections reset before the server read them (the kernel completed them in the instant
+        the front closed its socket: drain.py); through a balancer (``balanced``, Apache) such a
+        reset is its 502, and a refused connection is retried on another member. None of them
+        was a request the server had started (``server_log``: every server's)."""
         resets = self.unread_resets()
-        if not set(self.outcomes) <= {"200", REFUSED, FAILED}:
+        lost = self.outcomes[BALANCER_RESET] if balanced else len(resets)
+        allowed = {"200", BALANCER_RESET} if balanced else {"200", REFUSED, FAILED}
+        if not set(self.outcomes) <= allowed:
             return f"outcomes {dict(self.outcomes)}"
-        if len(resets) != self.outcomes[FAILED] or len(resets) > MAX_UNREAD_RESETS:
-            return (f"{self.outcomes[FAILED]} failed, {len(resets)} reset unread: "
-                    f"{self.failures[:5]}")
+        if not balanced and len(resets) != self.outcomes[FAILED]:
+            return f"{self.outcomes[FAILED]} failed, {len(resets)} reset: {self.failures[:5]}"
+        if lost > MAX_UNREAD_RESETS * stops:
+            return (f"{lost} reset unread in {stops} stops (at most {MAX_UNREAD_RESETS} a stop): "
+                    f"{dict(self.outcomes)}, {self.failures[:5]}")
         if self.lost_in_flight(server_log):
             return f"requests the server had started failed: {self.lost_in_flight(server_log)}"
         return None
