@@ -44,6 +44,7 @@ ROTATE = ("docker compose run --rm stack-secrets rotate placement-database-url",
           "docker compose restart placedock")
 READ_SECRET = "docker compose exec -T keystone cat /run/secrets/keystone-admin-password"
 CA = "docker compose run --rm -T stack-secrets ca > stack-ca.crt"
+BACKUP = "docker compose run --rm --no-deps -v placedock-backups:/var/lib/placement placedock db-backup /var/lib/placement"  # noqa: E501 (verbatim)
 # What compose/secrets/ may hold in git: the generator and its notes, no secret.
 COMMITTED_SECRETS_FOLDER = {"compose/secrets/README.md", "compose/secrets/stack-secrets.sh",
                             "compose/secrets/Dockerfile", "compose/secrets/none/.gitkeep"}
@@ -516,6 +517,28 @@ def test_tls_on_every_hop(stack: Stack) -> None:
     print("compose: TLS on every hop: the API (HTTPS only), HAProxy to the replicas (client "
           "certificate), the database (require_secure_transport), Galera replication "
           "(socket.ssl) and its state transfer (stunnel)")
+
+
+def test_a_backup_while_the_stack_serves(stack: Stack) -> None:
+    """docs/compose.md's backup: a one-off replica's db-backup through HAProxy, under load."""
+    written = create_providers(stack.url, 5)
+    volume = "placedock-backups"
+    try:
+        with Load(stack.url + "/resource_providers", clients=2, max_seconds=300) as load:
+            load.wait_for("200", 20)
+            done = stack.run(BACKUP)
+            served = dict(load.outcomes)
+        files = docker("run", "--rm", "-v", f"{volume}:/backups", "--entrypoint", "sh",
+                       STACK_IMAGE, "-c", "ls /backups/*.sql && tail -n 1 /backups/*.sql").stdout
+        dump = docker("run", "--rm", "-v", f"{volume}:/backups", "--entrypoint", "sh",
+                      STACK_IMAGE, "-c", "cat /backups/*.sql").stdout
+    finally:
+        docker("volume", "rm", "-f", volume)
+    print(f"compose: db-backup under load: {done.stderr.strip().splitlines()[-1]}; reads "
+          f"meanwhile {served}")
+    assert "-- Dump completed" in files, files
+    assert all(uuid_ in dump for uuid_ in written.values()), "a provider is missing"
+    assert failures(served) == {}, served
 
 
 def secret(stack: Stack, service: str, name: str) -> str:
