@@ -19,7 +19,7 @@ import pytest
 
 from tests.support import http
 from tests.support.certificates import Authority, Issued
-from tests.support.databases import PG_BIN, MariaDBServer, PostgreSQLServer
+from tests.support.databases import CERTIFIED_USER, PG_BIN, MariaDBServer, PostgreSQLServer
 from tests.support.network import free_port
 from tests.support.server import Server, run_startup
 from tests.support.skips import require
@@ -49,15 +49,17 @@ def server_certificate(authority: Authority) -> Issued:
 
 
 @pytest.fixture(scope="module")
-def tls_servers(tmp_path_factory: pytest.TempPathFactory,
-                server_certificate: Issued) -> Iterator[dict[str, DatabaseServer]]:
+def tls_servers(tmp_path_factory: pytest.TempPathFactory, server_certificate: Issued,
+                authority: Authority) -> Iterator[dict[str, DatabaseServer]]:
     require((PG_BIN / "postgres").exists() and os.geteuid() == 0,
             "PostgreSQL 15 (Debian package postgresql; tests run as root)")
     require(shutil.which("mariadbd") is not None,
             "MariaDB (Debian package mariadb-server; tests run as root)")
     servers: dict[str, DatabaseServer] = {
-        "postgresql": PostgreSQLServer(tmp_path_factory.mktemp("pg-tls"), server_certificate),
-        "mariadb": MariaDBServer(tmp_path_factory.mktemp("mariadb-tls"), server_certificate)}
+        "postgresql": PostgreSQLServer(tmp_path_factory.mktemp("pg-tls"), server_certificate,
+                                       authority.cert),
+        "mariadb": MariaDBServer(tmp_path_factory.mktemp("mariadb-tls"), server_certificate,
+                                 authority.cert)}
     try:
         for server in servers.values():
             server.start()
@@ -122,6 +124,38 @@ def test_serves_with_the_servers_certificate_checked(
         # MariaDB runs with require_secure_transport: the 200s above came over TLS.
     finally:
         placedock.stop()
+
+
+def test_a_client_certificate_the_server_requires(
+        tls_servers: dict[str, DatabaseServer], backend: str, authority: Authority,
+        tmp_path: Path) -> None:
+    """A database user that must show a client certificate (PostgreSQL's `cert` login, MariaDB's
+    REQUIRE X509): placedock serves with the URL's certificate and key, and without them the
+    start stops in one line naming the variable."""
+    server = tls_servers[backend]
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    server.create_database(name)
+    try:
+        url = with_ca(server.certified_url(name), backend, authority.cert)
+        client = authority.issue(CERTIFIED_USER, alt_names=f"DNS:{CERTIFIED_USER}")
+        files = ({"sslcert": str(client.cert), "sslkey": str(client.key)}
+                 if backend == "postgresql" else
+                 {"ssl_cert": str(client.cert), "ssl_key": str(client.key)})
+        line, _ = refused_start(url, wait_s=3)
+        print(f"database over TLS ({backend}), no client certificate: {line}")
+        assert line.startswith(f"placedock: error: {CONNECTION}: ") and "not reachable" in line
+        placedock = Server(tmp_path, free_port(), {
+            CONNECTION: f"{url}&{urllib.parse.urlencode(files)}", "DB_SYNC": "True",
+            "OS_API__AUTH_STRATEGY": "noauth2"})
+        placedock.start()
+        try:
+            placedock.wait_ready()
+            status, _ = post_json(placedock.url + "/resource_providers", {"name": "certified"})
+            assert status == 200
+        finally:
+            placedock.stop()
+    finally:
+        server.drop_database(name)
 
 
 def refused_start(url: str, wait_s: int = 120) -> tuple[str, float]:

@@ -33,6 +33,7 @@ from tests.support.processes import ServerProcess
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 APP_USER = "placement"
 ADMIN_USER = "placedock_admin"
+CERTIFIED_USER = "certified"  # logs in with a client certificate (its CN); PostgreSQL: only so
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,63}$")
 
 
@@ -41,8 +42,12 @@ class _Server(ServerProcess):
 
     kind = "database"
 
-    def __init__(self, workdir: Path, tls: Issued | None = None) -> None:
+    def __init__(self, workdir: Path, tls: Issued | None = None,
+                 client_ca: Path | None = None) -> None:
+        """``tls``: the server's certificate (TLS only, then); ``client_ca``: the CA whose
+        client certificates CERTIFIED_USER must show (certified_url)."""
         super().__init__(workdir, "server.log")
+        self.client_ca = client_ca
         self.data_dir = self.workdir / "data"
         self.user = APP_USER
         self.password = secrets.token_hex(16)
@@ -64,6 +69,13 @@ class _Server(ServerProcess):
         """An administrator's URL over TCP (db-init's): ADMIN_USER, made on first use."""
         self._admin_sql(self._admin_user_sql())
         return self._admin_url()
+
+    def certified_url(self, name: str) -> str:
+        """A URL of database ``name`` for CERTIFIED_USER, who must show a client certificate
+        the server's client_ca signed (made here; the URL names no certificate yet)."""
+        assert self.client_ca is not None, "a server made without client_ca"
+        self._admin_sql(self._certified_user_sql(name))
+        return self._certified_url(name)
 
     def placement_url(self, name: str, password: str) -> str:
         """A URL for user ``name`` of database ``name`` (db-init makes both)."""
@@ -170,16 +182,34 @@ class PostgreSQLServer(_Server):
         if self.tls is None:
             return []
         account = pwd.getpwnam("postgres")
-        cert, key, hba = (self.workdir / name for name in ("server.crt", "server.key",
-                                                           "pg_hba.conf"))
+        cert, key, hba, client_ca = (self.workdir / name for name in (
+            "server.crt", "server.key", "pg_hba.conf", "client-ca.crt"))
         cert.write_bytes(self.tls.cert.read_bytes())  # where the postgres user can read them
         key.write_bytes(self.tls.key.read_bytes())
-        hba.write_text("local all all peer\nhostssl all all 127.0.0.1/32 scram-sha-256\n")
-        for path in (cert, key, hba):
-            os.chown(path, account.pw_uid, account.pw_gid)
+        # CERTIFIED_USER logs in with its certificate alone (its CN names it).
+        certified = (f"hostssl all {CERTIFIED_USER} 127.0.0.1/32 cert\n"
+                     if self.client_ca else "")
+        hba.write_text(f"local all all peer\n{certified}"
+                       "hostssl all all 127.0.0.1/32 scram-sha-256\n")
+        options = ["-c", "ssl=on", "-c", f"ssl_cert_file={cert}",
+                   "-c", f"ssl_key_file={key}", "-c", f"hba_file={hba}"]
+        if self.client_ca:
+            client_ca.write_bytes(self.client_ca.read_bytes())
+            options += ["-c", f"ssl_ca_file={client_ca}"]
+        for path in (cert, key, hba, client_ca):
+            if path.exists():
+                os.chown(path, account.pw_uid, account.pw_gid)
         key.chmod(0o600)
-        return ["-c", "ssl=on", "-c", f"ssl_cert_file={cert}",
-                "-c", f"ssl_key_file={key}", "-c", f"hba_file={hba}"]
+        return options
+
+    def _certified_user_sql(self, name: str) -> str:
+        return (f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                f"'{CERTIFIED_USER}') THEN CREATE ROLE {CERTIFIED_USER} LOGIN; END IF; END$$;\n"
+                f'ALTER DATABASE "{_checked(name)}" OWNER TO {CERTIFIED_USER};\n'
+                f'\\c "{name}"\nALTER SCHEMA public OWNER TO {CERTIFIED_USER};\n')
+
+    def _certified_url(self, name: str) -> str:
+        return f"postgresql+psycopg2://{CERTIFIED_USER}@127.0.0.1:{self.port}/{name}"
 
     def connections(self) -> list[tuple[str, bool]]:
         """The application user's connections: (client address, over TLS?)."""
@@ -264,8 +294,19 @@ class MariaDBServer(_Server):
         """TLS on, and every TCP connection over it (require_secure_transport)."""
         if self.tls is None:
             return []
-        return [f"--ssl-cert={self.tls.cert}", f"--ssl-key={self.tls.key}",
+        client_ca = [f"--ssl-ca={self.client_ca}"] if self.client_ca else []
+        return [f"--ssl-cert={self.tls.cert}", f"--ssl-key={self.tls.key}", *client_ca,
                 "--require-secure-transport=ON"]
+
+    def _certified_user_sql(self, name: str) -> str:
+        account = f"'{CERTIFIED_USER}'@'127.0.0.1'"
+        return (f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY '{self.password}' "
+                "REQUIRE X509;\n"
+                f"GRANT ALL PRIVILEGES ON `{_checked(name)}`.* TO {account};\n")
+
+    def _certified_url(self, name: str) -> str:
+        return (f"mysql+pymysql://{CERTIFIED_USER}:{self.password}@127.0.0.1:{self.port}/{name}"
+                "?charset=utf8mb4")
 
     def _accepts_connections(self) -> bool:
         command = ["mariadb-admin", "--no-defaults", f"--socket={self.socket_path}", "-u", "root",
