@@ -12,6 +12,7 @@ from tests.support.server import run_in_checkout
 from tests.support.skips import require
 
 COMMAND = ".venv/bin/python -m benchmark.front.cost"  # the README's, with quick options
+TLS_COMMAND = ".venv/bin/python -m benchmark.front.cost --tls"  # docs/performance.md's
 
 
 def test_the_quick_run_measures_every_request_every_way(tmp_path: Path) -> None:
@@ -34,6 +35,20 @@ def test_the_quick_run_measures_every_request_every_way(tmp_path: Path) -> None:
         assert all(re.search(r"\([+-]\d+%\)$", cell) for cell in cells[:2]), cells
     assert re.search(r"Total PSS .*: \d+ MB idle, \d+ MB under allocation-candidates load .*, "
                      r"\d+ MB at the peak", text), text
+
+
+def test_the_quick_tls_run_measures_the_handshake(tmp_path: Path) -> None:
+    """--tls: the front over HTTPS, both ways, and a handshake's CPU from their difference."""
+    require(shutil.which("wrk") is not None, "wrk (Debian package wrk)")
+    output = tmp_path / "front-tls.md"
+    result = run_in_checkout(f"{TLS_COMMAND} --seconds 1 --rounds 1 --output {output}",
+                             timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = output.read_text()
+    assert "| request | front over TLS, keep-alive | front over TLS, a connection each |" in text
+    handshake = re.search(r"A TLS handshake .*: (\d+\.\d+) ms of server CPU", text)
+    print(f"TLS handshake, quick run: {handshake and handshake.group(1)} ms of CPU")
+    assert handshake and float(handshake.group(1)) > 0, text
 
 
 def test_a_bad_option_is_one_line_and_exit_1() -> None:
