@@ -93,6 +93,22 @@ def database(tls_servers: dict[str, DatabaseServer],
     server.drop_database(name)
 
 
+def serving_a_write(folder: Path, url: str, name: str) -> Server:
+    """placedock started on ``url`` (DB_SYNC), ready, and a provider ``name`` written through
+    it; left running for the caller to stop."""
+    placedock = Server(folder, free_port(), {CONNECTION: url, "DB_SYNC": "True",
+                                             "OS_API__AUTH_STRATEGY": "noauth2"})
+    placedock.start()
+    try:
+        placedock.wait_ready()
+        status, _ = post_json(placedock.url + "/resource_providers", {"name": name})
+        assert status == 200
+    except BaseException:
+        placedock.stop()
+        raise
+    return placedock
+
+
 def test_serves_with_the_servers_certificate_checked(
         database: tuple[DatabaseServer, str], backend: str,
         authority: Authority, tmp_path: Path) -> None:
@@ -107,14 +123,8 @@ def test_serves_with_the_servers_certificate_checked(
         with pytest.raises(pymysql.err.OperationalError):  # MariaDB says "Access denied"
             pymysql.connect(**login, ssl_disabled=True)
         pymysql.connect(**login, ssl_ca=str(authority.cert)).close()  # the same login, over TLS
-    placedock = Server(tmp_path, free_port(), {
-        CONNECTION: with_ca(url, backend, authority.cert), "DB_SYNC": "True",
-        "OS_API__AUTH_STRATEGY": "noauth2"})
-    placedock.start()
+    placedock = serving_a_write(tmp_path, with_ca(url, backend, authority.cert), "over-tls")
     try:
-        placedock.wait_ready()
-        status, _ = post_json(placedock.url + "/resource_providers", {"name": "over-tls"})
-        assert status == 200
         assert http.status(placedock.url + "/resource_providers?name=over-tls") == 200
         if isinstance(server, PostgreSQLServer):
             connections = server.connections()
@@ -144,16 +154,7 @@ def test_a_client_certificate_the_server_requires(
         line, _ = refused_start(url, wait_s=3)
         print(f"database over TLS ({backend}), no client certificate: {line}")
         assert line.startswith(f"placedock: error: {CONNECTION}: ") and "not reachable" in line
-        placedock = Server(tmp_path, free_port(), {
-            CONNECTION: f"{url}&{urllib.parse.urlencode(files)}", "DB_SYNC": "True",
-            "OS_API__AUTH_STRATEGY": "noauth2"})
-        placedock.start()
-        try:
-            placedock.wait_ready()
-            status, _ = post_json(placedock.url + "/resource_providers", {"name": "certified"})
-            assert status == 200
-        finally:
-            placedock.stop()
+        serving_a_write(tmp_path, f"{url}&{urllib.parse.urlencode(files)}", "certified").stop()
     finally:
         server.drop_database(name)
 
