@@ -224,6 +224,7 @@ class WriterLoad:
         self.providers: list[str] = []
         self.consumers: list[str] = []
         self.seconds = 0.0
+        self._started = 0.0  # monotonic, when start() or run() began
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
@@ -244,12 +245,10 @@ class WriterLoad:
 
     def run(self) -> Self:
         """Run every client to the end; return self with the counts."""
-        started = time.monotonic()
-        for thread in self._threads:
-            thread.start()
+        self.start()
         for thread in self._threads:
             thread.join(timeout=self.max_seconds + 3 * self.timeout + 10)
-        self.seconds = time.monotonic() - started
+        self.seconds = time.monotonic() - self._started
         return self
 
     def summary(self) -> dict[str, int | float]:
