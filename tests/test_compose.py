@@ -24,20 +24,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support import http
-from tests.support.docker_engine import DockerEngine, build_image, docker, ensure_base_image
+from tests.support.docker_engine import DockerEngine, build_image, docker
 from tests.support.load import Load, WriterLoad, send
 from tests.support.network import free_port
 from tests.support.processes import wait_until
+from tests.support.prometheus import Prometheus
 from tests.support.server import REPO
 from tests.support.skips import require
+from tests.test_monitoring import (
+    alert_states,
+    dashboard_queries,
+    records,
+    rules,
+    send_requests,
+    without_data,
+)
 from tests.test_startup import gabbi
 
 # The commands the README and its Compose guide show.
 README = (REPO / "README.md").read_text() + (REPO / "docs" / "compose.md").read_text()
 UP = "docker compose up -d"
 SCALE = "docker compose up -d --scale placedock=4"
+MONITORING = "docker compose --profile monitoring up -d prometheus"
 DOWN = "docker compose down -v"
 ROTATE = ("docker compose run --rm stack-secrets rotate placement-database-url",
           "docker compose run --rm --no-deps db-init",
@@ -51,10 +62,14 @@ COMMITTED_SECRETS_FOLDER = {"compose/secrets/README.md", "compose/secrets/stack-
 # The images compose.yaml builds, each from its folder; placedock's own gets a tag of this test's.
 SERVICE_IMAGES = {"placedock-galera": "compose/galera", "placedock-haproxy": "compose/haproxy",
                   "placedock-memcached": "compose/memcached",
-                  "placedock-stack-secrets": "compose/secrets"}
+                  "placedock-stack-secrets": "compose/secrets",
+                  "placedock-prometheus": "compose/prometheus"}
+KEYSTONE_FOLDER = "compose/keystone"  # the keystone profile's (tests/test_compose_keystone.py)
 STACK_IMAGE = "placedock-compose-test:latest"
-COMPOSE_BASE = "debian:bookworm-slim"  # compose/*/Dockerfile's BASE_IMAGE
 COMPOSE_V2_IMAGE = "placedock-compose-v2:trixie"
+# What wsrep_sst_mariabackup logs when it streams a state transfer over TLS (galera.cnf's [sst]).
+SST_OVER_TLS = ("crypting with cert='/run/secrets/galera.crt', key='/run/secrets/galera.key', "
+                "ca='/run/secrets/ca.crt'")
 COMPOSE_V2_PLUGIN = "/usr/libexec/docker/cli-plugins/docker-compose"
 # HAProxy takes a node out after 2 failed checks (compose/haproxy/haproxy.cfg: about 3.5 s at
 # worst); then placedock's pool reconnects. No request may fail later than this after a kill:
@@ -68,6 +83,8 @@ GALERA_AWAY_S = 10
 HAPROXY_BACK_S = 10
 HAPROXY_ROUND_S = 15
 STARTUP_TIMEOUT_S = 240
+REPLICAS = 3  # compose.yaml's scale for placedock
+COMPOSE_SCRAPE_S = 5  # compose/prometheus/prometheus.yml's scrape_interval
 
 
 def compose_v2(folder: Path) -> dict[str, str]:
@@ -95,6 +112,29 @@ def compose_v1() -> list[str]:
     require(shutil.which("docker-compose") is not None,
             "docker-compose 1.29 (Debian package docker-compose)")
     return ["docker-compose"]
+
+
+def base_image_default(dockerfile: Path) -> str:
+    lines = [line for line in dockerfile.read_text().splitlines()
+             if line.startswith("ARG BASE_IMAGE=")]
+    assert len(lines) == 1, dockerfile
+    return lines[0].split("=", 1)[1]
+
+
+def test_every_image_of_the_stack_has_one_base() -> None:
+    """One variable (STACK_BASE_IMAGE) gives every image compose.yaml builds its base, by default
+    placedock's own; each compose/ Dockerfile alone defaults to the same."""
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    placedock_base = base_image_default(REPO / "Dockerfile")
+    assert compose["x-build-args"] == {"BASE_IMAGE": f"${{STACK_BASE_IMAGE:-{placedock_base}}}"}
+    builds = {name: service["build"] for name, service in compose["services"].items()
+              if "build" in service}
+    assert {name for name, build in builds.items()
+            if build.get("args") != compose["x-build-args"]} == set()
+    contexts = {build["context"] for build in builds.values()} - {"."}
+    assert contexts == {*SERVICE_IMAGES.values(), KEYSTONE_FOLDER}
+    assert {folder: base_image_default(REPO / folder / "Dockerfile") for folder in contexts} == \
+        dict.fromkeys(contexts, placedock_base)
 
 
 @dataclass
@@ -139,12 +179,11 @@ class Stack:
 
 
 def build_images(base_image: str) -> None:
-    """The stack's images: placedock's on ``base_image``, the others on their Dockerfiles' base
-    (made here if missing: on a fresh machine nothing else may have made it yet)."""
-    ensure_base_image(COMPOSE_BASE)
+    """The stack's images, every one on ``base_image`` (placedock's base: compose.yaml's
+    STACK_BASE_IMAGE default, checked by test_every_image_of_the_stack_has_one_base)."""
     for tag, folder in SERVICE_IMAGES.items():
-        build_image(REPO / folder, tag)
-    build_image(REPO, STACK_IMAGE)
+        build_image(REPO / folder, tag, {"BASE_IMAGE": base_image})
+    build_image(REPO, STACK_IMAGE, {"BASE_IMAGE": base_image})
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +193,8 @@ def stack(docker_engine: DockerEngine, base_image: str,
     build_images(base_image)
     port = free_port()
     environment = {**compose_v2(tmp_path_factory.mktemp("docker-config")),
-                   "STACK_IMAGE": STACK_IMAGE, "STACK_PLACEMENT_PORT": str(port)}
+                   "STACK_IMAGE": STACK_IMAGE, "STACK_PLACEMENT_PORT": str(port),
+                   "STACK_PROMETHEUS_PORT": str(free_port())}
     started = Stack(f"placedock-test-{uuid.uuid4().hex[:8]}", f"https://127.0.0.1:{port}",
                     environment, ["docker", "compose"])
     try:
@@ -223,6 +263,45 @@ def failure_times(load: Load, moment: float, end: float) -> list[str]:
 def test_gabbi_tour_through_haproxy(stack: Stack) -> None:
     result = gabbi(stack.url, stack.ca_file)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_the_monitoring_profile_scrapes_every_replica_and_evaluates_the_rules(
+        stack: Stack) -> None:
+    """docs/compose.md's Prometheus, added to the running stack: every replica found through
+    Docker's DNS and scraped (a fourth one too, once scaled), monitoring/'s rules loaded and
+    healthy, every record and dashboard query with data after some traffic, no alert on a
+    healthy stack. Removed after, so the fault cases run as before."""
+    began = time.monotonic()
+    stack.run(MONITORING)
+    prometheus = Prometheus(f"http://127.0.0.1:{stack.environment['STACK_PROMETHEUS_PORT']}")
+    try:
+        http.wait_for(prometheus.url + "/-/ready", timeout=STARTUP_TIMEOUT_S, token=None)
+        replicas = len(stack.containers("placedock"))
+        up = 'count(up{job="placedock"} == 1)'
+        assert prometheus.wait_for(up, {(): replicas}, timeout=60) == {(): replicas}
+        started = time.monotonic() - began
+        # A rate needs an increase between two scrapes (5 s apart): the requests, then again.
+        send_requests(stack.url)
+        time.sleep(2 * COMPOSE_SCRAPE_S)
+        send_requests(stack.url)
+        queries = {**{name: name for name in records()}, **dashboard_queries()}
+        took = wait_until(lambda: without_data(prometheus, queries) == [], timeout=90,
+                          interval=1, log=lambda: f"no data: {without_data(prometheus, queries)}")
+        loaded = [rule for group in prometheus.api("rules")["groups"] for rule in group["rules"]]
+        assert len(loaded) == len(rules())
+        assert [(rule["name"], rule["lastError"]) for rule in loaded
+                if rule["health"] != "ok"] == []
+        assert alert_states(prometheus) == {}, "a healthy stack raised an alert"
+        stack.run(SCALE)
+        scaled = wait_until(lambda: prometheus.query(up) == {(): replicas + 1}, timeout=90,
+                            interval=1, log=lambda: f"up: {prometheus.query(up)}")
+        print(f"compose: `{MONITORING}`: {replicas} replicas scraped {started:.0f} s after; "
+              f"{len(records())} records and {len(dashboard_queries())} dashboard queries had "
+              f"data {took:.0f} s after the requests; {len(loaded)} rules healthy, no alert; "
+              f"a fourth replica scraped {scaled:.0f} s after `{SCALE}`")
+    finally:
+        stack.compose("--profile", "monitoring", "rm", "--stop", "--force", "-v", "prometheus")
+        stack.compose("up", "-d", "--scale", f"placedock={REPLICAS}", "--no-recreate")
 
 
 # A killed replica's requests in flight are closed when HAProxy takes it out of service: its
@@ -422,8 +501,9 @@ def test_galera_starts_again_by_itself_and_loses_no_acknowledged_write(stack: St
 
 
 def test_a_node_that_lost_its_volume_rejoins_under_load(stack: Stack) -> None:
-    """galera-3's volume gone: it starts empty and receives the whole data (a state transfer
-    through stunnel) from a donor while clients read and write: no acknowledged write lost."""
+    """galera-3's volume gone: it starts empty and receives the whole data (a mariadb-backup state
+    transfer) from a donor that keeps serving while clients read and write: no request fails and
+    no acknowledged write is lost."""
     writer = WriterLoad(stack.url, clients=2, max_seconds=900, timeout=20).start()
     try:
         with Load(stack.url + "/resource_providers", clients=2, max_seconds=900) as load:
@@ -445,10 +525,10 @@ def test_a_node_that_lost_its_volume_rejoins_under_load(stack: Stack) -> None:
           f"outcome meanwhile {during}; writes by outcome {dict(writer.outcomes)}; "
           f"acknowledged writes missing: {len(missing)}")
     assert missing == [], missing[:5]
-    # With rsync state transfers (mariabackup's are not done: issue 23, item 2) a read may get
-    # placement's 503 while the donor sends (1 of 1,034 in one run of three, 0 in the others);
-    # never a reset, a timeout or a 500.
-    assert set(failures(during)) <= {"503"}, during
+    # The donor sends a hot backup (mariadb-backup) and keeps serving: no request fails. (With
+    # rsync the donor held its writes while it sent: 1 read of 1,034 got a 503 in one run.)
+    assert failures(during) == {}, during
+    assert writer.errors == [], writer.errors[:5]
 
 
 def test_a_crashed_haproxy_is_restarted_by_the_engine(stack: Stack) -> None:
@@ -493,8 +573,8 @@ def test_a_crashed_haproxy_is_restarted_by_the_engine(stack: Stack) -> None:
 
 def test_tls_on_every_hop(stack: Stack) -> None:
     """The API only over HTTPS, with the stack's certificate; each replica's API only to a client
-    certificate (HAProxy's); the database only over TLS; Galera's replication over TLS and its
-    state transfers through stunnel."""
+    certificate (HAProxy's); the database only over TLS; Galera's replication and its state
+    transfers over TLS."""
     port = urllib.parse.urlsplit(stack.url).port
     assert http.status(f"http://127.0.0.1:{port}/") == 0  # plain HTTP: no answer at all
     with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
@@ -518,10 +598,11 @@ def test_tls_on_every_hop(stack: Stack) -> None:
     joined = stack.compose("logs", "galera-2").stdout
     # Galera's group communication listens and connects over TLS only (ssl:// addresses).
     assert "'ssl://0.0.0.0:4567'" in joined and "tcp://" not in joined, joined[-3000:]
-    assert "Using stunnel for SSL encryption" in joined, joined[-3000:]
+    # galera-2 joined the new cluster by a full state transfer: streamed by socat over TLS.
+    assert SST_OVER_TLS in joined, joined[-3000:]
     print("compose: TLS on every hop: the API (HTTPS only), HAProxy to the replicas (client "
           "certificate), the database (require_secure_transport), Galera replication "
-          "(socket.ssl) and its state transfer (stunnel)")
+          "(socket.ssl) and its state transfer (mariadb-backup streamed by socat over TLS)")
 
 
 def test_a_backup_while_the_stack_serves(stack: Stack) -> None:

@@ -18,7 +18,7 @@ import yaml
 
 from tests.support.http import request
 from tests.support.processes import wait_until
-from tests.support.prometheus import JOB, PrometheusServer
+from tests.support.prometheus import JOB, PrometheusQueries, PrometheusServer
 from tests.support.server import REPO, Server
 from tests.support.skips import require
 
@@ -198,21 +198,22 @@ def prometheus(tmp_path: Path, server: Server) -> Iterator[PrometheusServer]:
     prometheus.stop()
 
 
-def without_data(prometheus: PrometheusServer, queries: dict[str, str]) -> list[str]:
+def without_data(prometheus: PrometheusQueries, queries: dict[str, str]) -> list[str]:
     """The queries (by name) whose answer has no finite value: a graph with nothing to draw."""
     return [name for name, expression in queries.items()
             if name not in EMPTY_WHEN_HEALTHY
             and not any(math.isfinite(value) for value in prometheus.query(expression).values())]
 
 
-def send_requests(server: Server) -> None:
+def send_requests(url: str) -> None:
+    """REQUESTS to placement at ``url``, each answered as expected."""
     for target, count in REQUESTS.items():
         for _ in range(count):
-            status, _, _ = request(server.url + target, headers=ADMIN)
+            status, _, _ = request(url + target, headers=ADMIN)
             assert status == (404 if target.startswith("/no/") else 200), target
 
 
-def alert_states(prometheus: PrometheusServer) -> dict[str, str]:
+def alert_states(prometheus: PrometheusQueries) -> dict[str, str]:
     return {alert["labels"]["alertname"]: alert["state"]
             for alert in prometheus.api("alerts")["alerts"]}
 
@@ -223,10 +224,10 @@ def test_a_live_prometheus_finds_data_for_every_record_and_panel(
         prometheus.log_tail()
     # A rate needs an increase between two scrapes: a series' first scrape is its baseline, so
     # the same requests again once Prometheus has seen the first ones.
-    send_requests(server)
+    send_requests(server.url)
     wait_until(lambda: prometheus.query("sum(placedock_http_requests_total)").get((), 0)
                >= sum(REQUESTS.values()), timeout=30)
-    send_requests(server)
+    send_requests(server.url)
     queries = {**{name: name for name in records()}, **dashboard_queries()}
     # A rate needs two scrapes after the requests, a record one evaluation after that.
     took = wait_until(lambda: without_data(prometheus, queries) == [], timeout=60,

@@ -18,7 +18,49 @@ SCRAPE_INTERVAL_S = 1
 JOB = "placedock"
 
 
-class PrometheusServer(ServerProcess):
+class PrometheusQueries:
+    """The HTTP query API of the Prometheus at ``self.url``."""
+
+    url: str
+
+    def api(self, path: str, parameters: dict[str, str] | None = None) -> Any:
+        """The ``data`` of a successful answer of the HTTP API (``/api/v1/`` + ``path``)."""
+        query = f"?{urllib.parse.urlencode(parameters)}" if parameters else ""
+        status, body = http.get(f"{self.url}/api/v1/{path}{query}", timeout=10)
+        answer = json.loads(body)
+        assert status == 200 and answer["status"] == "success", answer
+        return answer["data"]
+
+    def query(self, expression: str) -> dict[tuple[tuple[str, str], ...], float]:
+        """An instant query: each series' labels (sorted; without the name, job and instance) ->
+        value."""
+        data = self.api("query", {"query": expression})
+        return {
+            tuple(sorted((k, v) for k, v in sample["metric"].items()
+                         if k not in {"__name__", "job", "instance"})): float(sample["value"][1])
+            for sample in data["result"]
+        }
+
+    def wait_for(self, expression: str, expected: dict[tuple[tuple[str, str], ...], float],
+                 timeout: float = 30) -> dict[tuple[tuple[str, str], ...], float]:
+        """Query until the answer is ``expected`` (scrapes are a second apart); return the last
+        answer either way, for the caller to compare."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.query(expression)
+            if found == expected or time.monotonic() > deadline:
+                return found
+            time.sleep(SCRAPE_INTERVAL_S / 2)
+
+
+class Prometheus(PrometheusQueries):
+    """A Prometheus this test did not start (the Compose stack's), by its URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+class PrometheusServer(ServerProcess, PrometheusQueries):
     """Scrapes ``targets`` (host:port) and evaluates ``rule_files`` every second; stopped by its
     own PID."""
 
@@ -52,32 +94,3 @@ class PrometheusServer(ServerProcess):
         http.wait_for(f"{self.url}/-/ready", timeout=timeout, token=None, process=self,
                       interval=0.1)
         return self
-
-    def api(self, path: str, parameters: dict[str, str] | None = None) -> Any:
-        """The ``data`` of a successful answer of the HTTP API (``/api/v1/`` + ``path``)."""
-        query = f"?{urllib.parse.urlencode(parameters)}" if parameters else ""
-        status, body = http.get(f"{self.url}/api/v1/{path}{query}", timeout=10)
-        answer = json.loads(body)
-        assert status == 200 and answer["status"] == "success", answer
-        return answer["data"]
-
-    def query(self, expression: str) -> dict[tuple[tuple[str, str], ...], float]:
-        """An instant query: each series' labels (sorted; without the name, job and instance) ->
-        value."""
-        data = self.api("query", {"query": expression})
-        return {
-            tuple(sorted((k, v) for k, v in sample["metric"].items()
-                         if k not in {"__name__", "job", "instance"})): float(sample["value"][1])
-            for sample in data["result"]
-        }
-
-    def wait_for(self, expression: str, expected: dict[tuple[tuple[str, str], ...], float],
-                 timeout: float = 30) -> dict[tuple[tuple[str, str], ...], float]:
-        """Query until the answer is ``expected`` (scrapes are a second apart); return the last
-        answer either way, for the caller to compare."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.query(expression)
-            if found == expected or time.monotonic() > deadline:
-                return found
-            time.sleep(SCRAPE_INTERVAL_S / 2)
