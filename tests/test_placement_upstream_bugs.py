@@ -1,7 +1,10 @@
-"""Two placement 16.0.0 bugs that only PostgreSQL exposes, worked around in gabbi.yaml.
+"""Placement 16.0.0 bugs: two that only PostgreSQL exposes, worked around in gabbi.yaml, and one
+sqlite shows too (a sharing provider with a parent), found by osc-placement's functional
+suite on a copied cloud (tests/placedock/test_db_copy.py).
 
 Each test proves its bug is still there: a 500 on PostgreSQL (with no SQL in placedock's body).
-When one of these fails, upstream fixed the bug: remove the workaround in gabbi.yaml and this test.
+When one of these fails, upstream fixed the bug: remove the workaround (in gabbi.yaml, or
+test_db_copy.py's choice of the provider it re-parents) and this test.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,3 +90,40 @@ def test_usages_by_consumer_type_is_a_500(server: Server) -> None:
     assert (call(server, "GET", "/usages?project_id=any&consumer_type=all")
             == (200, '{"usages": {}}'))
     assert call(server, "GET", "/usages?project_id=any", version="1.37") == (200, '{"usages": {}}')
+
+
+def test_a_sharing_provider_with_a_parent_is_a_500(server: Server) -> None:
+    """Bug 3, not PostgreSQL's alone (sqlite shows it too, checked by hand): once a sharing provider
+    (MISC_SHARES_VIA_AGGREGATE) is re-parented under another provider (microversion 1.37 allows
+    it), a request for allocation candidates it could serve raises KeyError in
+    _alloc_candidates_multiple_providers (its id is not among the summaries built for the trees'
+    roots)."""
+    aggregate = str(uuid.uuid4())
+
+    def made(name: str, inventory: dict[str, int], traits: list[str]) -> dict:
+        status, body = call(server, "POST", "/resource_providers", {"name": name})
+        assert status == 200, body
+        provider = json.loads(body)
+        path = f"/resource_providers/{provider['uuid']}"
+        for suffix, content in (
+                ("/inventories", {"inventories": {rc: {"total": total}
+                                                  for rc, total in inventory.items()}}),
+                ("/traits", {"traits": traits}),
+                ("/aggregates", {"aggregates": [aggregate] if inventory else []})):
+            status, body = call(server, "PUT", path + suffix,
+                                {**content, "resource_provider_generation":
+                                 json.loads(call(server, "GET", path)[1])["generation"]})
+            assert status == 200, body
+        return provider
+
+    share = made("share", {"DISK_GB": 1000}, ["MISC_SHARES_VIA_AGGREGATE"])
+    made("compute", {"MEMORY_MB": 8192}, [])
+    new_root = made("new-root", {}, [])
+    wanted = "/allocation_candidates?resources=MEMORY_MB:1024,DISK_GB:80"
+    status, body = call(server, "GET", wanted)
+    assert status == 200 and len(json.loads(body)["allocation_requests"]) == 1, body
+    status, body = call(server, "PUT", f"/resource_providers/{share['uuid']}",
+                        {"name": "share", "parent_provider_uuid": new_root["uuid"]})
+    assert status == 200, body
+    status, body = call(server, "GET", wanted)
+    assert_500_without_sql(server, status, body, "KeyError")
