@@ -50,6 +50,7 @@ UP = "docker compose up -d"
 SCALE = "docker compose up -d --scale placedock=4"
 MONITORING = "docker compose --profile monitoring up -d prometheus"
 DOWN = "docker compose down -v"
+DOWN_KEEPING_DATA = "docker compose down"
 ROTATE = ("docker compose run --rm stack-secrets rotate placement-database-url",
           "docker compose run --rm --no-deps db-init",
           "docker compose restart placedock")
@@ -281,12 +282,14 @@ def test_the_monitoring_profile_scrapes_every_replica_and_evaluates_the_rules(
         assert prometheus.wait_for(up, {(): replicas}, timeout=60) == {(): replicas}
         started = time.monotonic() - began
         # A rate needs an increase between two scrapes (5 s apart): the requests, then again.
+        first_requests = time.monotonic()
         send_requests(stack.url)
         time.sleep(2 * COMPOSE_SCRAPE_S)
         send_requests(stack.url)
         queries = {**{name: name for name in records()}, **dashboard_queries()}
         took = wait_until(lambda: without_data(prometheus, queries) == [], timeout=90,
-                          interval=1, log=lambda: f"no data: {without_data(prometheus, queries)}")
+                          interval=1, log=lambda: f"no data: {without_data(prometheus, queries)}",
+                          since=first_requests)
         loaded = [rule for group in prometheus.api("rules")["groups"] for rule in group["rules"]]
         assert len(loaded) == len(rules())
         assert [(rule["name"], rule["lastError"]) for rule in loaded
@@ -297,7 +300,7 @@ def test_the_monitoring_profile_scrapes_every_replica_and_evaluates_the_rules(
                             interval=1, log=lambda: f"up: {prometheus.query(up)}")
         print(f"compose: `{MONITORING}`: {replicas} replicas scraped {started:.0f} s after; "
               f"{len(records())} records and {len(dashboard_queries())} dashboard queries had "
-              f"data {took:.0f} s after the requests; {len(loaded)} rules healthy, no alert; "
+              f"data {took:.0f} s after the first requests; {len(loaded)} rules healthy, no alert; "
               f"a fourth replica scraped {scaled:.0f} s after `{SCALE}`")
     finally:
         stack.compose("--profile", "monitoring", "rm", "--stop", "--force", "-v", "prometheus")
@@ -427,34 +430,28 @@ def test_killing_the_active_galera_node_fails_nothing_after_failover(stack: Stac
 
 
 GALERA_NODES = ("galera-1", "galera-2", "galera-3")
-# How the whole cluster goes down before it is started again, all nodes at once.
+# How the whole cluster goes down, and how it is started again.
 COLD_STARTS = {
-    "power cut (every node SIGKILLed at once)": ("kill", GALERA_NODES),
-    "stopped in the order 1, 2, 3": ("stop", ("galera-1", "galera-2", "galera-3")),
-    "stopped in the order 2, 3, 1": ("stop", ("galera-2", "galera-3", "galera-1")),
-    "stopped in the order 3, 1, 2": ("stop", ("galera-3", "galera-1", "galera-2")),
-    "galera-1 stopped, writes on, then the others killed": ("stop-1-then-kill", GALERA_NODES),
+    "power cut (every container of the stack SIGKILLed at once), then up -d":
+        ("power-cut", GALERA_NODES),
+    "nodes stopped in the order 1, 2, 3, then down and up -d":
+        ("stop-down", ("galera-1", "galera-2", "galera-3")),
+    "nodes stopped in the order 2, 3, 1, then down and up -d":
+        ("stop-down", ("galera-2", "galera-3", "galera-1")),
+    "nodes stopped in the order 3, 1, 2, then down and up -d":
+        ("stop-down", ("galera-3", "galera-1", "galera-2")),
+    "galera-1 stopped, writes on, then the others killed, then started":
+        ("stop-1-then-kill", GALERA_NODES),
 }
 COLD_START_TIMEOUT_S = 240
 
 
-def missing_writes(url: str, writer: WriterLoad) -> list[str]:
-    """Every provider and allocation the writer had acknowledged, read back: those missing."""
-    status, body = http.get(url + "/resource_providers", timeout=60)
-    assert status == 200, body[:300]
-    present = {provider["uuid"] for provider in json.loads(body)["resource_providers"]}
-    missing = [f"provider {name}" for name in writer.providers if name not in present]
-    for consumer in writer.consumers:
-        status, body = http.get(f"{url}/allocations/{consumer}", timeout=30)
-        if status != 200 or not json.loads(body)["allocations"]:
-            missing.append(f"allocations of {consumer}")
-    return missing
-
-
-def bring_down(nodes: dict[str, str], how: str, order: tuple[str, ...],
+def bring_down(stack: Stack, nodes: dict[str, str], how: str, order: tuple[str, ...],
                writer: WriterLoad) -> None:
-    if how == "kill":
-        assert docker("kill", *(nodes[name] for name in order)).returncode == 0
+    if how == "power-cut":
+        running = docker("ps", "-q", "--filter",
+                         f"label=com.docker.compose.project={stack.project}").stdout.split()
+        assert docker("kill", *running).returncode == 0
         return
     if how == "stop-1-then-kill":
         assert docker("stop", "--time", "30", nodes["galera-1"]).returncode == 0
@@ -465,36 +462,48 @@ def bring_down(nodes: dict[str, str], how: str, order: tuple[str, ...],
         return
     for name in order:
         assert docker("stop", "--time", "30", nodes[name]).returncode == 0
+    stack.run(DOWN_KEEPING_DATA)
+
+
+def bring_up(stack: Stack, nodes: dict[str, str], how: str) -> dict[str, str]:
+    """The stack started again as the case says; the Galera nodes' containers then."""
+    if how == "stop-1-then-kill":
+        assert docker("start", *nodes.values()).returncode == 0
+    else:
+        stack.run(UP)  # returns once db-init is through: the cluster is up by then
+    return {name: stack.containers(name)[0] for name in GALERA_NODES}
 
 
 @pytest.mark.parametrize("case", list(COLD_STARTS))
 def test_galera_starts_again_by_itself_and_loses_no_acknowledged_write(stack: Stack,
                                                                         case: str) -> None:
-    """The cluster down as a whole (start-node.sh): after a power cut Galera restores its primary
-    component itself (pc.recovery); after clean stops in any order the nodes tell each other
-    their positions and the most advanced starts the cluster. No one edits grastate.dat."""
+    """The cluster down as a whole (start-node.sh): after a power cut of the whole stack Galera
+    restores its primary component itself (pc.recovery); after clean stops in any order and
+    `down` the nodes tell each other their positions and the most advanced starts the cluster.
+    No one edits grastate.dat; `up -d` is all it takes."""
     how, order = COLD_STARTS[case]
     nodes = {name: stack.containers(name)[0] for name in GALERA_NODES}
     writer = WriterLoad(stack.url, clients=2, max_seconds=900, timeout=20).start()
     try:
         wait_until(lambda: writer.cycles >= 5, 120, interval=0.5, what="writes before the fault")
         down, since = time.monotonic(), str(int(time.time()) - 1)
-        bring_down(nodes, how, order, writer)
-        assert docker("start", *nodes.values()).returncode == 0
-        started = time.monotonic()
-        cycles = writer.cycles
+        bring_down(stack, nodes, how, order, writer)
+        started, cycles = time.monotonic(), writer.cycles
+        nodes = bring_up(stack, nodes, how)
         served = wait_until(lambda: writer.cycles > cycles, COLD_START_TIMEOUT_S, interval=0.5,
-                            what=f"a write acknowledged after the cold start ({case})")
+                            what=f"a write acknowledged after the cold start ({case})",
+                            since=started)
         synced = wait_until(lambda: all(galera_synced(node) for node in nodes.values()),
-                            COLD_START_TIMEOUT_S, interval=1, what="every node synced")
+                            COLD_START_TIMEOUT_S, interval=1, what="every node synced",
+                            since=started)
     finally:
         writer.stop()
-    missing = missing_writes(stack.url, writer)
+    missing = writer.missing()
     starter = [name for name, node in nodes.items()
                if "starting the cluster" in docker("logs", "--since", since, node).stderr]
     print(f"compose: Galera cold start, {case}: down {started - down:.1f} s; a write "
-          f"acknowledged {served:.1f} s after the start, every node synced {synced:.1f} s "
-          f"after; started by {starter or 'pc.recovery'}; writes acknowledged: "
+          f"acknowledged {served:.1f} s after the start began, every node synced "
+          f"{synced:.1f} s after it; started by {starter or 'pc.recovery'}; writes acknowledged: "
           f"{len(writer.providers)} providers, {len(writer.consumers)} allocations; missing: "
           f"{len(missing)}; requests by outcome {dict(writer.outcomes)}")
     assert missing == [], missing[:5]
@@ -520,7 +529,7 @@ def test_a_node_that_lost_its_volume_rejoins_under_load(stack: Stack) -> None:
             during = outcomes_between(load, lost)
     finally:
         writer.stop()
-    missing = missing_writes(stack.url, writer)
+    missing = writer.missing()
     print(f"compose: galera-3 lost its volume: synced again {rejoined:.0f} s after; reads by "
           f"outcome meanwhile {during}; writes by outcome {dict(writer.outcomes)}; "
           f"acknowledged writes missing: {len(missing)}")

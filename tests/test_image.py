@@ -328,6 +328,46 @@ def test_restart_on_a_volume_keeps_the_sqlite_data(image: str, containers: Conta
         docker("volume", "rm", "-f", volume)
 
 
+POWER_CUTS = 3
+
+
+def test_sigkill_under_writers_loses_no_acknowledged_write_on_a_volume(
+        image: str, containers: Containers) -> None:
+    """The embedded sqlite on a named volume, SIGKILLed (`docker kill`: a power cut, the OOM
+    killer) while 6 clients write, POWER_CUTS times: each new container on the volume holds every
+    provider and allocation any container acknowledged before its death."""
+    volume = f"placedock-test-{uuid.uuid4().hex[:8]}"
+    writers: list[WriterLoad] = []
+    try:
+        for cut in range(POWER_CUTS + 1):
+            port = free_port()
+            container = containers.run("-v", f"{volume}:/var/lib/placement",
+                                       "-p", f"127.0.0.1:{port}:80", *QUICK_START_OPTIONS, image)
+            url = f"http://127.0.0.1:{port}"
+            served = wait_http(f"{url}/health/ready", container=container)
+            missing = [gone for writer in writers for gone in writer.missing(url)]
+            assert missing == [], (cut, missing[:5])
+            if cut == POWER_CUTS:
+                break
+            writer = WriterLoad(url, clients=6, max_seconds=120, timeout=10).start()
+            writers.append(writer)
+            wait_until(lambda writer=writer: writer.cycles >= 20, 60, interval=0.1,
+                       what="20 write cycles")
+            assert docker("kill", container).returncode == 0
+            writer.stop()
+            docker("rm", "-f", container)
+            print(f"sqlite SIGKILL {cut + 1} of {POWER_CUTS} under 6 writers: served again "
+                  f"{served:.1f} s after its start; acknowledged {len(writer.providers)} "
+                  f"providers, {len(writer.consumers)} allocations; requests by outcome "
+                  f"{dict(writer.outcomes)}")
+    finally:
+        containers.remove_all()
+        docker("volume", "rm", "-f", volume)
+    acknowledged = sum(len(w.providers) + len(w.consumers) for w in writers)
+    print(f"sqlite: {POWER_CUTS} SIGKILLs under 6 writers on a volume: {acknowledged} writes "
+          "acknowledged, 0 missing")
+
+
 @pytest.mark.parametrize("storage", ["container", "volume", "read-only"])
 def test_concurrent_writers_on_the_embedded_sqlite(image: str, containers: Containers,
                                                    storage: str) -> None:

@@ -30,6 +30,8 @@ FAILED = "failed"
 # uwsgi's own queue left 3-4 a stop before the front).
 MAX_UNREAD_RESETS = 2
 BALANCER_RESET = "502"  # what Apache answers for such a reset (it has sent the request)
+# WriterLoad's pause after a cycle that failed, before the next.
+FAILED_CYCLE_PAUSE_S = 0.1
 
 
 @dataclass
@@ -251,6 +253,21 @@ class WriterLoad:
         self.seconds = time.monotonic() - self._started
         return self
 
+    def missing(self, url: str | None = None) -> list[str]:
+        """Every provider and consumer's allocation placement acknowledged, read back from
+        ``url`` (default: the one written to): those not there."""
+        target = urllib.parse.urlsplit(url.rstrip("/")) if url else self.url
+        prefix = target.path or ""
+        reply = send(target, "GET", prefix + "/resource_providers", self.headers, timeout=60)
+        assert reply.status == 200, reply
+        present = {provider["uuid"] for provider in json.loads(reply.body)["resource_providers"]}
+        missing = [f"provider {uuid_}" for uuid_ in self.providers if uuid_ not in present]
+        for consumer in self.consumers:
+            reply = send(target, "GET", f"{prefix}/allocations/{consumer}", self.headers)
+            if reply.status != 200 or not json.loads(reply.body)["allocations"]:
+                missing.append(f"allocations of {consumer}")
+        return missing
+
     def summary(self) -> dict[str, int | float]:
         with self._lock:
             counted: dict[str, int | float] = {"cycles": self.cycles}
@@ -314,6 +331,10 @@ class WriterLoad:
             if self._cycle():
                 with self._lock:
                     self.cycles += 1
+            else:
+                # A refused connection fails in microseconds: without a pause two clients of a
+                # stack that is down would take a core from the servers starting again.
+                self._stop.wait(FAILED_CYCLE_PAUSE_S)
 
 
 class SharedProviderWrites:
