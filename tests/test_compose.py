@@ -49,6 +49,7 @@ README = (REPO / "README.md").read_text() + (REPO / "docs" / "compose.md").read_
 UP = "docker compose up -d"
 SCALE = "docker compose up -d --scale placedock=4"
 MONITORING = "docker compose --profile monitoring up -d prometheus"
+MIGRATE_DATA = "docker compose run --rm --no-deps placedock db-migrate-data"
 DOWN = "docker compose down -v"
 DOWN_KEEPING_DATA = "docker compose down"
 ROTATE = ("docker compose run --rm stack-secrets rotate placement-database-url",
@@ -216,19 +217,25 @@ def stack(docker_engine: DockerEngine, base_image: str,
         started.compose("down", "-v", "--timeout", "5", timeout=300)
 
 
-def create_providers(url: str, count: int) -> dict[str, str]:
+def create_providers(stack: Stack, count: int) -> dict[str, str]:
     """``count`` new resource providers: their uuids by name."""
     made = {}
-    target = urllib.parse.urlsplit(url)
+    target = urllib.parse.urlsplit(stack.url)
     headers = {"x-auth-token": "admin", "content-type": "application/json",
                "OpenStack-API-Version": "placement 1.39"}
     for _ in range(count):
         name = f"compose-{uuid.uuid4().hex}"
         reply = send(target, "POST", "/resource_providers", headers,
                      json.dumps({"name": name}).encode())
-        assert reply.status == 200, reply
+        assert reply.status == 200, (reply, balancer_log(stack))
         made[name] = json.loads(reply.body)["uuid"]
     return made
+
+
+def balancer_log(stack: Stack, lines: int = 40) -> str:
+    """HAProxy's last words: which servers it took out, and why."""
+    haproxy = stack.containers("haproxy")
+    return docker("logs", "--tail", str(lines), haproxy[0]).stderr if haproxy else "no HAProxy"
 
 
 def read_back(url: str, providers: dict[str, str]) -> None:
@@ -318,7 +325,7 @@ def test_killing_a_replica_under_load_fails_only_what_it_held(stack: Stack) -> N
     takes it out, wait until then and are closed. They are not sent again (the replica may have
     run them: HAProxy never retries after a request has started): each fails within
     REPLICA_CUT_S of the kill; every other request is answered."""
-    written = create_providers(stack.url, 20)
+    written = create_providers(stack, 20)
     replicas = stack.containers("placedock")
     rounds = []
     kills: list[float] = []
@@ -394,7 +401,7 @@ def late_failures(load: Load, kills: list[float], grace: float) -> list[str]:
 
 
 def test_killing_the_active_galera_node_fails_nothing_after_failover(stack: Stack) -> None:
-    written = create_providers(stack.url, 20)
+    written = create_providers(stack, 20)
     victim = stack.containers("galera-1")[0]  # HAProxy's active node; the others are backups
     kills: list[float] = []
     with Load(stack.url + "/resource_providers", clients=4, max_seconds=900) as load:
@@ -404,7 +411,7 @@ def test_killing_the_active_galera_node_fails_nothing_after_failover(stack: Stac
             kills.append(killed)
             assert docker("kill", victim).returncode == 0
             time.sleep(GALERA_AWAY_S)
-            written.update(create_providers(stack.url, 5))  # written while the node is away
+            written.update(create_providers(stack, 5))  # written while the node is away
             assert docker("start", victim).returncode == 0
             restarted = time.monotonic() - killed
             rejoined = wait_until(lambda: galera_synced(victim), 180, interval=0.5,
@@ -616,7 +623,7 @@ def test_tls_on_every_hop(stack: Stack) -> None:
 
 def test_a_backup_while_the_stack_serves(stack: Stack) -> None:
     """docs/compose.md's backup: a one-off replica's db-backup through HAProxy, under load."""
-    written = create_providers(stack.url, 5)
+    written = create_providers(stack, 5)
     volume = "placedock-backups"
     try:
         with Load(stack.url + "/resource_providers", clients=2, max_seconds=300) as load:
@@ -643,7 +650,7 @@ def secret(stack: Stack, service: str, name: str) -> str:
 def test_rotating_placements_database_password(stack: Stack) -> None:
     """docs/compose.md's rotation: a new password in the secret, db-init sets it in MariaDB,
     the replicas restart with it; the API answers, and what was written is read back."""
-    written = create_providers(stack.url, 3)
+    written = create_providers(stack, 3)
     before = secret(stack, "placedock", "placement-database-url")
     for command in ROTATE:
         stack.run(command)
@@ -653,6 +660,15 @@ def test_rotating_placements_database_password(stack: Stack) -> None:
     print(f"compose: rotated placement's database password; 200 through HAProxy {took:.0f} s "
           "after the restart")
     read_back(stack.url, written)
+
+
+def test_data_migrations_in_a_one_off_replica(stack: Stack) -> None:
+    """docs/compose.md's last step of an upgrade: placement's online data migrations and its
+    upgrade check, in a one-off replica with the replicas' environment, while the stack serves."""
+    result = stack.run(MIGRATE_DATA)
+    said = result.stdout + result.stderr
+    assert "placement-status upgrade check passed" in said, said[-3000:]
+    print(f"compose: `{MIGRATE_DATA}`: {said.strip().splitlines()[-1]}")
 
 
 def test_scaling_the_replicas(stack: Stack) -> None:
