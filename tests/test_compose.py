@@ -227,7 +227,9 @@ def create_providers(stack: Stack, count: int) -> dict[str, str]:
         name = f"compose-{uuid.uuid4().hex}"
         reply = send(target, "POST", "/resource_providers", headers,
                      json.dumps({"name": name}).encode())
-        assert reply.status == 200, (reply, balancer_log(stack))
+        if reply.status != 200:
+            print(f"compose: a write got {reply.outcome}; HAProxy's log:\n{balancer_log(stack)}")
+        assert reply.status == 200, reply
         made[name] = json.loads(reply.body)["uuid"]
     return made
 
