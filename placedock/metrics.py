@@ -176,12 +176,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def serve() -> None:
-    """The metrics mule's body (``mule = placedock.metrics:serve``): serve until uwsgi stops it."""
-    from placement import db_api
-    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+# What the mule serves: built in the master by prepare_mule, before the fork.
+_mule_registry: Any = None
 
-    # The app is loaded: the master imported placedock.wsgi before it forked this mule.
+
+def prepare_mule() -> None:
+    """In the master, before the workers and mules fork (placedock.wsgi, when metrics are on):
+    the mule's registry, its collectors and its database engine (pool-less: no connection is
+    open before a scrape). Built in the mule, they took 2.8 of its 4.9 MB of private memory (the
+    objects, the modules they import, and the master's pages that building them wrote to, each
+    then copied); built here, the mule shares them with the master."""
+    global _mule_registry
+    if DIRECTORY_VARIABLE in os.environ:  # else the app was loaded outside placedock.serve
+        _mule_registry = _mule_state()
+
+
+def _mule_state() -> Any:
+    from placement import db_api
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    # The app is loaded: placedock.wsgi calls prepare_mule in the master.
     from placedock import database, health
 
     path = os.environ[DIRECTORY_VARIABLE]
@@ -201,6 +215,14 @@ def serve() -> None:
         schema=lambda: database.schema_state(engine, wanted),
         placedock_revision=os.environ.get("PLACEDOCK_REVISION", "unknown"),
     ))
+    return registry
+
+
+def serve() -> None:
+    """The metrics mule's body (``mule = placedock.metrics:serve``): serve until uwsgi stops it."""
+    from prometheus_client import start_http_server
+
+    registry = _mule_state() if _mule_registry is None else _mule_registry
     address = os.environ.get("PLACEDOCK_ADDRESS", defaults.ADDRESS)
     try:
         start_http_server(port(), address, registry)

@@ -58,6 +58,8 @@ def load() -> middleware.App:
 HEAD = database.head()
 application = load()
 drain.install()
+if metrics.port():
+    metrics.prepare_mule()
 # The loaded modules' objects live for ever: out of the collector's sight, a full collection in
 # a worker no longer walks (and writes the header of) every one of them. Each write copied a
 # page the workers shared with the master: under allocation-candidates load the total PSS of
