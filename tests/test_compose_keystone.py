@@ -20,6 +20,7 @@ from tests.support.load import Load
 from tests.support.network import free_port
 from tests.support.server import REPO
 from tests.test_compose import (
+    COMPOSE_BASE,
     KEYSTONE_FOLDER,
     READ_SECRET,
     STACK_IMAGE,
@@ -39,7 +40,7 @@ MEMCACHED_AWAY_S = 15
 def keystone_stack(docker_engine: DockerEngine, base_image: str,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, int]]:
     build_images(base_image)
-    build_image(REPO / KEYSTONE_FOLDER, "placedock-keystone", {"BASE_IMAGE": base_image})
+    build_image(REPO / KEYSTONE_FOLDER, "placedock-keystone", {"BASE_IMAGE": COMPOSE_BASE})
     api_port, keystone_port = free_port(), free_port()
     environment = {**os.environ, "STACK_IMAGE": STACK_IMAGE,
                    "STACK_PLACEMENT_PORT": str(free_port()),
