@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start one Galera node, and the cluster again by itself after any stop:
-# 1. a peer's group port answers (a cluster runs, or is starting): join it;
+# 1. a peer is in service (its check port says synced or donor): a cluster runs; join it;
 # 2. this node was in the primary component when it died (gvwstate.dat survives a crash, a
 #    SIGKILL, a power cut): start and let Galera restore that component once its members are
 #    back (pc.recovery), with no node chosen by hand;
@@ -17,7 +17,6 @@
 set -eu
 
 DATA_DIR=/var/lib/mysql
-GROUP_PORT=4567
 CHECK_PORT=9200
 PEER_WAIT_S=${GALERA_PEER_WAIT_S:-300}
 # Read by synced-check.sh while the server is not up: what this node tells its peers.
@@ -26,13 +25,18 @@ NO_CLUSTER=00000000-0000-0000-0000-000000000000
 
 log() { printf 'galera %s: %s\n' "$GALERA_NODE_NAME" "$*" >&2; }
 
-peer_answers() {
-	local peer
+# A peer whose check port says it is in service (synced, or a donor): a primary component runs,
+# and this node joins it. A peer whose server merely runs is not enough: peers restoring their
+# primary component (pc.recovery) are non-primary until every member of it is back, and a node
+# joining them meanwhile was seen to keep them so.
+peer_in_service() {
+	local peer answer
 	for peer in ${GALERA_PEERS//,/ }; do
 		[ "$peer" = "$GALERA_NODE_NAME" ] && continue
-		if timeout 1 bash -c ">/dev/tcp/$peer/$GROUP_PORT" 2>/dev/null; then
-			return 0
-		fi
+		answer=$(timeout 3 bash -c "exec 3<>/dev/tcp/$peer/$CHECK_PORT && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && head -n 1 <&3" 2>/dev/null) || true
+		case "$answer" in
+		"HTTP/1.1 200"*) return 0 ;;
+		esac
 	done
 	return 1
 }
@@ -169,7 +173,7 @@ main() {
 	if [ -f "$DATA_DIR/gvwstate.dat" ]; then
 		log "in the primary component when it stopped (gvwstate.dat): starting, to restore it with its peers"
 	else
-		until peer_answers; do
+		until peer_in_service; do
 			chosen=$(bootstrap_node "$(cat "$POSITION_FILE")")
 			if [ "$chosen" = "$GALERA_NODE_NAME" ]; then
 				log "every node told its position and this one is the most advanced ($(cat "$POSITION_FILE")): starting the cluster"
@@ -183,7 +187,7 @@ main() {
 				break
 			fi
 			[ "$waited" -ge "$PEER_WAIT_S" ] && {
-				log "no peer answered in ${PEER_WAIT_S} s (${chosen:-a peer has not told its position} should start the cluster)"
+				log "no peer in service in ${PEER_WAIT_S} s (${chosen:-a peer has not told its position} should start the cluster)"
 				exit 1
 			}
 			sleep 1
