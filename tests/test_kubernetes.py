@@ -470,6 +470,76 @@ def test_autoscaler_scales_up_under_load_and_back_down(deployed: Cluster) -> Non
     assert "placedock" in watched
 
 
+def test_data_migrations_run_in_a_serving_pod(deployed: Cluster) -> None:
+    """docs/kubernetes.md's last step of an upgrade: db-migrate-data in a pod of the Deployment,
+    with its environment (the database Secret), to completion and placement's upgrade check."""
+    result = deployed.sh(MIGRATE_DATA)
+    said = result.stdout + result.stderr
+    assert "placement-status upgrade check passed" in said, said[-3000:]
+    say(f"db-migrate-data in a pod: {said.strip().splitlines()[-1]}")
+
+
+def test_the_backup_cronjobs_job_backs_the_database_up(deployed: Cluster,
+                                                       tmp_path: Path) -> None:
+    """kubernetes/backup-cronjob.yaml's Job, run now as `kubectl create job --from=cronjob/...`
+    makes it (this 1.20 cluster serves CronJob as batch/v1beta1 only: the manifest's batch/v1 is
+    validated against 1.28-1.37 above), with the Deployment's database Secret and image, into the
+    manifest's PersistentVolumeClaim (bound here to a hostPath volume: no provisioner runs): the
+    file is a whole pg_dump archive holding a provider written before it, as pg_restore reads it."""
+    name = f"backed-up-{os.getpid()}"
+    status = subprocess.run(["curl", "-fsS", "-X", "POST", "-H", "x-auth-token: admin", "-H",
+                             "content-type: application/json", "-d", json.dumps({"name": name}),
+                             f"{deployed.url}/resource_providers"],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert status.returncode == 0, status.stderr
+    manifests = {doc["kind"]: doc for doc in yaml.safe_load_all(BACKUP_CRONJOB.read_text())}
+    claim, cronjob = manifests["PersistentVolumeClaim"], manifests["CronJob"]
+    image = deployed.kubectl("get", "deployment", "placedock", "-o",
+                             "jsonpath={.spec.template.spec.containers[0].image}")
+    job = {"apiVersion": "batch/v1", "kind": "Job",
+           "metadata": {"name": "placedock-backup-now", "labels": cronjob["metadata"]["labels"]},
+           "spec": cronjob["spec"]["jobTemplate"]["spec"]}
+    job["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    os.chown(folder, 42424, 42424)  # the Job's fsGroup does not apply to a hostPath
+    volume_name = f"placedock-backups-test-{os.getpid()}"
+    volume = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": volume_name},
+              "spec": {"capacity": {"storage": claim["spec"]["resources"]["requests"]["storage"]},
+                       "accessModes": claim["spec"]["accessModes"],
+                       "hostPath": {"path": str(folder), "type": "Directory"},
+                       "claimRef": {"namespace": NAMESPACE,
+                                    "name": claim["metadata"]["name"]}}}
+    files = {}
+    for kind, manifest in (("volume", volume), ("claim", claim), ("job", job)):
+        files[kind] = tmp_path / f"{kind}.json"
+        files[kind].write_text(json.dumps(manifest))
+    try:
+        started = time.monotonic()
+        for kind in ("volume", "claim", "job"):
+            deployed.kubectl("apply", "-f", str(files[kind]))
+        deployed.kubectl("wait", "--for=condition=complete", "job/placedock-backup-now",
+                         "--timeout=300s", timeout=320)
+        took = time.monotonic() - started
+        backups = sorted(folder.glob("placement-*.pgdump"))
+        assert len(backups) == 1, (sorted(folder.iterdir()),
+                                   deployed.kubectl("logs", "job/placedock-backup-now"))
+        # Read with the image's own pg_restore: the archive is its pg_dump's format.
+        listed = docker("run", "--rm", "-v", f"{folder}:/backups:ro", "--entrypoint",
+                        "pg_restore", image, "-f", "-", f"/backups/{backups[0].name}")
+        assert listed.returncode == 0, listed.stderr
+        assert name in listed.stdout, "the provider written before is not in the backup"
+        say(f"the backup CronJob's Job: {backups[0].name}, {backups[0].stat().st_size} bytes, "
+            f"complete {took:.0f} s after it was applied")
+    finally:
+        subprocess.run([str(K8S_BIN / "kubectl"), "-n", NAMESPACE, "delete", "--wait=false",
+                        "-f", str(files["job"]), "-f", str(files["claim"])],
+                       env=deployed.env, capture_output=True, timeout=120, check=False)
+        subprocess.run([str(K8S_BIN / "kubectl"), "delete", "--wait=false", "-f",
+                        str(files["volume"])], env=deployed.env, capture_output=True,
+                       timeout=120, check=False)
+
+
 def test_bootstrap_with_a_certificate_serves_https_only(deployed: Cluster,
                                                        tmp_path: Path) -> None:
     """docs/kubernetes.md's HTTPS: the certificate in a Secret, the pods ready through their
@@ -511,77 +581,6 @@ def test_bootstrap_with_a_certificate_serves_https_only(deployed: Cluster,
         f"{key}={value}" for key, value in policy["spec"]["podSelector"]["matchLabels"].items()))
     assert set(selected.split()) >= set(deployed.placedock_pods()) and selected.strip()
     say("NetworkPolicy applied (not enforced by this cluster's networking)")
-
-
-def test_data_migrations_run_in_a_serving_pod(deployed: Cluster) -> None:
-    """docs/kubernetes.md's last step of an upgrade: db-migrate-data in a pod of the Deployment,
-    with its environment (the database Secret), to completion and placement's upgrade check."""
-    result = deployed.sh(MIGRATE_DATA)
-    said = result.stdout + result.stderr
-    assert "placement-status upgrade check passed" in said, said[-3000:]
-    say(f"db-migrate-data in a pod: {said.strip().splitlines()[-1]}")
-
-
-def test_the_backup_cronjobs_job_backs_the_database_up(deployed: Cluster,
-                                                       tmp_path: Path) -> None:
-    """kubernetes/backup-cronjob.yaml's Job, run now as `kubectl create job --from=cronjob/...`
-    makes it (this 1.20 cluster serves CronJob as batch/v1beta1 only: the manifest's batch/v1 is
-    validated against 1.28-1.37 above), with the Deployment's database Secret and image, into the
-    manifest's PersistentVolumeClaim (bound here to a hostPath volume: no provisioner runs): the
-    file is a whole pg_dump archive holding a provider written before it."""
-    pg_restore = shutil.which("pg_restore")
-    require(pg_restore is not None, "pg_restore (Debian package postgresql-client)")
-    name = f"backed-up-{os.getpid()}"
-    status = subprocess.run(["curl", "-fsS", "-X", "POST", "-H", "x-auth-token: admin", "-H",
-                             "content-type: application/json", "-d", json.dumps({"name": name}),
-                             f"{deployed.url}/resource_providers"],
-                            capture_output=True, text=True, timeout=30, check=False)
-    assert status.returncode == 0, status.stderr
-    manifests = {doc["kind"]: doc for doc in yaml.safe_load_all(BACKUP_CRONJOB.read_text())}
-    claim, cronjob = manifests["PersistentVolumeClaim"], manifests["CronJob"]
-    image = deployed.kubectl("get", "deployment", "placedock", "-o",
-                             "jsonpath={.spec.template.spec.containers[0].image}")
-    job = {"apiVersion": "batch/v1", "kind": "Job",
-           "metadata": {"name": "placedock-backup-now", "labels": cronjob["metadata"]["labels"]},
-           "spec": cronjob["spec"]["jobTemplate"]["spec"]}
-    job["spec"]["template"]["spec"]["containers"][0]["image"] = image
-    folder = tmp_path / "backups"
-    folder.mkdir()
-    os.chown(folder, 42424, 42424)  # the Job's fsGroup does not apply to a hostPath
-    volume_name = f"placedock-backups-test-{os.getpid()}"
-    volume = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": volume_name},
-              "spec": {"capacity": {"storage": claim["spec"]["resources"]["requests"]["storage"]},
-                       "accessModes": claim["spec"]["accessModes"],
-                       "hostPath": {"path": str(folder), "type": "Directory"},
-                       "claimRef": {"namespace": NAMESPACE,
-                                    "name": claim["metadata"]["name"]}}}
-    files = {}
-    for kind, manifest in (("volume", volume), ("claim", claim), ("job", job)):
-        files[kind] = tmp_path / f"{kind}.json"
-        files[kind].write_text(json.dumps(manifest))
-    try:
-        started = time.monotonic()
-        for kind in ("volume", "claim", "job"):
-            deployed.kubectl("apply", "-f", str(files[kind]))
-        deployed.kubectl("wait", "--for=condition=complete", "job/placedock-backup-now",
-                         "--timeout=300s", timeout=320)
-        took = time.monotonic() - started
-        backups = sorted(folder.glob("placement-*.pgdump"))
-        assert len(backups) == 1, (sorted(folder.iterdir()),
-                                   deployed.kubectl("logs", "job/placedock-backup-now"))
-        listed = subprocess.run([pg_restore, "-f", "-", str(backups[0])], capture_output=True,
-                                text=True, timeout=60, check=False)
-        assert listed.returncode == 0, listed.stderr
-        assert name in listed.stdout, "the provider written before is not in the backup"
-        say(f"the backup CronJob's Job: {backups[0].name}, {backups[0].stat().st_size} bytes, "
-            f"complete {took:.0f} s after it was applied")
-    finally:
-        subprocess.run([str(K8S_BIN / "kubectl"), "-n", NAMESPACE, "delete", "--wait=false",
-                        "-f", str(files["job"]), "-f", str(files["claim"])],
-                       env=deployed.env, capture_output=True, timeout=120, check=False)
-        subprocess.run([str(K8S_BIN / "kubectl"), "delete", "--wait=false", "-f",
-                        str(files["volume"])], env=deployed.env, capture_output=True,
-                       timeout=120, check=False)
 
 
 def test_cleanup_leaves_nothing(deployed: Cluster) -> None:
