@@ -35,7 +35,7 @@ peer_in_service() {
 		[ "$peer" = "$GALERA_NODE_NAME" ] && continue
 		answer=$(timeout 3 bash -c "exec 3<>/dev/tcp/$peer/$CHECK_PORT && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && head -n 1 <&3" 2>/dev/null) || true
 		case "$answer" in
-		"HTTP/1.1 200"*) return 0 ;;
+			"HTTP/1.1 200"*) return 0 ;;
 		esac
 	done
 	return 1
