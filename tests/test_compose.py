@@ -34,15 +34,9 @@ from tests.support.processes import wait_until
 from tests.support.prometheus import Prometheus
 from tests.support.server import REPO
 from tests.support.skips import require
-from tests.test_monitoring import (
-    alert_states,
-    dashboard_queries,
-    records,
-    rules,
-    send_requests,
-    without_data,
-)
+from tests.test_monitoring import dashboard_queries, evaluated_with_data, records, rules
 from tests.test_startup import gabbi
+from tests.test_versions import build_argument
 
 # The commands the README and its Compose guide show.
 README = (REPO / "README.md").read_text() + (REPO / "docs" / "compose.md").read_text()
@@ -85,7 +79,6 @@ HAPROXY_BACK_S = 10
 HAPROXY_ROUND_S = 15
 STARTUP_TIMEOUT_S = 240
 REPLICAS = 3  # compose.yaml's scale for placedock
-COMPOSE_SCRAPE_S = 5  # compose/prometheus/prometheus.yml's scrape_interval
 
 
 def compose_v2(folder: Path) -> dict[str, str]:
@@ -115,13 +108,6 @@ def compose_v1() -> list[str]:
     return ["docker-compose"]
 
 
-def base_image_default(dockerfile: Path) -> str:
-    lines = [line for line in dockerfile.read_text().splitlines()
-             if line.startswith("ARG BASE_IMAGE=")]
-    assert len(lines) == 1, dockerfile
-    return lines[0].split("=", 1)[1]
-
-
 def test_every_image_of_the_stack_has_one_base() -> None:
     """One variable (STACK_BASE_IMAGE) gives every image compose.yaml builds from compose/ its
     base; each of those Dockerfiles alone defaults to the same. placedock's own image keeps its
@@ -135,8 +121,8 @@ def test_every_image_of_the_stack_has_one_base() -> None:
             if build.get("args") != compose["x-build-args"]} == set()
     contexts = {build["context"] for build in ours.values()}
     assert contexts == {*SERVICE_IMAGES.values(), KEYSTONE_FOLDER}
-    assert {folder: base_image_default(REPO / folder / "Dockerfile") for folder in contexts} == \
-        dict.fromkeys(contexts, COMPOSE_BASE)
+    assert {folder: build_argument("BASE_IMAGE", REPO / folder / "Dockerfile")
+            for folder in contexts} == dict.fromkeys(contexts, COMPOSE_BASE)
 
 
 @dataclass
@@ -296,27 +282,14 @@ def test_the_monitoring_profile_scrapes_every_replica_and_evaluates_the_rules(
         up = 'count(up{job="placedock"} == 1)'
         assert prometheus.wait_for(up, {(): replicas}, timeout=60) == {(): replicas}
         started = time.monotonic() - began
-        # A rate needs an increase between two scrapes (5 s apart): the requests, then again.
-        first_requests = time.monotonic()
-        send_requests(stack.url)
-        time.sleep(2 * COMPOSE_SCRAPE_S)
-        send_requests(stack.url)
-        queries = {**{name: name for name in records()}, **dashboard_queries()}
-        took = wait_until(lambda: without_data(prometheus, queries) == [], timeout=90,
-                          interval=1, log=lambda: f"no data: {without_data(prometheus, queries)}",
-                          since=first_requests)
-        loaded = [rule for group in prometheus.api("rules")["groups"] for rule in group["rules"]]
-        assert len(loaded) == len(rules())
-        assert [(rule["name"], rule["lastError"]) for rule in loaded
-                if rule["health"] != "ok"] == []
-        assert alert_states(prometheus) == {}, "a healthy stack raised an alert"
+        took = evaluated_with_data(prometheus, stack.url, timeout=90)
         stack.run(SCALE)
         scaled = wait_until(lambda: prometheus.query(up) == {(): replicas + 1}, timeout=90,
                             interval=1, log=lambda: f"up: {prometheus.query(up)}")
         print(f"compose: `{MONITORING}`: {replicas} replicas scraped {started:.0f} s after; "
               f"{len(records())} records and {len(dashboard_queries())} dashboard queries had "
-              f"data {took:.0f} s after the first requests; {len(loaded)} rules healthy, no alert; "
-              f"a fourth replica scraped {scaled:.0f} s after `{SCALE}`")
+              f"data {took:.0f} s after the first requests; {len(rules())} rules healthy, "
+              f"no alert; a fourth replica scraped {scaled:.0f} s after `{SCALE}`")
     finally:
         stack.compose("--profile", "monitoring", "rm", "--stop", "--force", "-v", "prometheus")
         stack.compose("up", "-d", "--scale", f"placedock={REPLICAS}", "--no-recreate")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support import http
 from tests.support.certificates import Authority
 from tests.support.docker_engine import (
     DockerEngine,
@@ -487,11 +488,10 @@ def test_the_backup_cronjobs_job_backs_the_database_up(deployed: Cluster,
     manifest's PersistentVolumeClaim (bound here to a hostPath volume: no provisioner runs): the
     file is a whole pg_dump archive holding a provider written before it, as pg_restore reads it."""
     name = f"backed-up-{os.getpid()}"
-    status = subprocess.run(["curl", "-fsS", "-X", "POST", "-H", "x-auth-token: admin", "-H",
-                             "content-type: application/json", "-d", json.dumps({"name": name}),
-                             f"{deployed.url}/resource_providers"],
-                            capture_output=True, text=True, timeout=30, check=False)
-    assert status.returncode == 0, status.stderr
+    status, _, body = http.request(f"{deployed.url}/resource_providers", "POST",
+                                   json.dumps({"name": name}).encode(),
+                                   {"OpenStack-API-Version": "placement latest"})
+    assert status == 200, body
     manifests = {doc["kind"]: doc for doc in yaml.safe_load_all(BACKUP_CRONJOB.read_text())}
     claim, cronjob = manifests["PersistentVolumeClaim"], manifests["CronJob"]
     image = deployed.kubectl("get", "deployment", "placedock", "-o",

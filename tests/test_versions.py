@@ -6,6 +6,7 @@ the tag the docs tell production to run. tests/test_image.py checks the built im
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import yaml
 
@@ -14,9 +15,10 @@ from tests.support.server import REPO
 DOCKERFILE = (REPO / "Dockerfile").read_text()
 
 
-def build_argument(name: str) -> str:
-    found = re.search(rf"^ARG {name}=(\S+)$", DOCKERFILE, re.MULTILINE)
-    assert found, f"Dockerfile: no ARG {name}=..."
+def build_argument(name: str, dockerfile: Path = REPO / "Dockerfile") -> str:
+    """The default a Dockerfile gives its build argument ``name``."""
+    found = re.search(rf"^ARG {name}=(\S+)$", dockerfile.read_text(), re.MULTILINE)
+    assert found, f"{dockerfile.relative_to(REPO)}: no ARG {name}=..."
     return found.group(1)
 
 

@@ -25,16 +25,21 @@ NO_CLUSTER=00000000-0000-0000-0000-000000000000
 
 log() { printf 'galera %s: %s\n' "$GALERA_NODE_NAME" "$*" >&2; }
 
+# A peer's check port's answer (synced-check.sh): its status line, then its body; nothing when
+# it does not answer within 3 s.
+check_answer() {
+	timeout 3 bash -c "exec 3<>/dev/tcp/$1/$CHECK_PORT && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && cat <&3" 2>/dev/null || true
+}
+
 # A peer whose check port says it is in service (synced, or a donor): a primary component runs,
 # and this node joins it. A peer whose server merely runs is not enough: peers restoring their
 # primary component (pc.recovery) are non-primary until every member of it is back, and a node
 # joining them meanwhile was seen to keep them so.
 peer_in_service() {
-	local peer answer
+	local peer
 	for peer in ${GALERA_PEERS//,/ }; do
 		[ "$peer" = "$GALERA_NODE_NAME" ] && continue
-		answer=$(timeout 3 bash -c "exec 3<>/dev/tcp/$peer/$CHECK_PORT && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && head -n 1 <&3" 2>/dev/null) || true
-		case "$answer" in
+		case "$(check_answer "$peer" | head -n 1)" in
 			"HTTP/1.1 200"*) return 0 ;;
 		esac
 	done
@@ -62,9 +67,7 @@ own_position() {
 
 # A peer's position as its check port tells it while its server is not up; nothing otherwise.
 peer_position() {
-	local answer
-	answer=$(timeout 3 bash -c "exec 3<>/dev/tcp/$1/$CHECK_PORT && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && cat <&3" 2>/dev/null) || true
-	printf '%s\n' "$answer" | sed -n 's/^position: //p' | head -n 1
+	check_answer "$1" | sed -n 's/^position: //p' | head -n 1
 }
 
 # Prints the node that must start the cluster, once every node has told its position; nothing
