@@ -52,6 +52,13 @@ ROTATE = ("docker compose run --rm stack-secrets rotate placement-database-url",
 READ_SECRET = "docker compose exec -T keystone cat /run/secrets/keystone-admin-password"
 CA = "docker compose run --rm -T stack-secrets ca > stack-ca.crt"
 BACKUP = "docker compose run --rm --no-deps -v placedock-backups:/var/lib/placement placedock db-backup /var/lib/placement"  # noqa: E501 (verbatim)
+BACKUPS_VOLUME = "placedock-backups"
+# docs/compose.md's restore into a new project, the example backup's name in the third line.
+RESTORE = ("export COMPOSE_PROJECT_NAME=placedock-restored STACK_PLACEMENT_PORT=8790 STACK_PLACEMENT_KEYSTONE_PORT=8791",  # noqa: E501 (verbatim)
+           "docker compose run --rm db-init",
+           "docker compose run --rm --no-deps -v placedock-backups:/var/lib/placement placedock db-restore /var/lib/placement/placement-20260101T020000Z.sql",  # noqa: E501 (verbatim)
+           "docker compose up -d")
+EXAMPLE_BACKUP = "placement-20260101T020000Z.sql"
 # What compose/secrets/ may hold in git: the generator and its notes, no secret.
 COMMITTED_SECRETS_FOLDER = {"compose/secrets/README.md", "compose/secrets/stack-secrets.sh",
                             "compose/secrets/Dockerfile", "compose/secrets/none/.gitkeep"}
@@ -600,26 +607,77 @@ def test_tls_on_every_hop(stack: Stack) -> None:
           "(socket.ssl) and its state transfer (stunnel)")
 
 
-def test_a_backup_while_the_stack_serves(stack: Stack) -> None:
-    """docs/compose.md's backup: a one-off replica's db-backup through HAProxy, under load."""
+@dataclass
+class Backup:
+    written: dict[str, str]  # providers written before it began, uuids by name
+    file_name: str  # in BACKUPS_VOLUME
+    said: str  # db-backup's last line
+    served: dict[str, int]  # the reads' outcomes while it ran
+
+
+def in_backups(command: str) -> str:
+    """``command``'s output in a throwaway container that has BACKUPS_VOLUME at /backups."""
+    return docker("run", "--rm", "-v", f"{BACKUPS_VOLUME}:/backups", "--entrypoint", "sh",
+                  STACK_IMAGE, "-c", command).stdout
+
+
+@pytest.fixture(scope="module")
+def backup(stack: Stack) -> Iterator[Backup]:
+    """docs/compose.md's backup, made once under load, for the backup and the restore tests."""
     written = create_providers(stack, 5)
-    volume = "placedock-backups"
     try:
         with Load(stack.url + "/resource_providers", clients=2, max_seconds=300) as load:
             load.wait_for("200", 20)
             done = stack.run(BACKUP)
             served = dict(load.outcomes)
-        files = docker("run", "--rm", "-v", f"{volume}:/backups", "--entrypoint", "sh",
-                       STACK_IMAGE, "-c", "ls /backups/*.sql && tail -n 1 /backups/*.sql").stdout
-        dump = docker("run", "--rm", "-v", f"{volume}:/backups", "--entrypoint", "sh",
-                      STACK_IMAGE, "-c", "cat /backups/*.sql").stdout
+        files = in_backups("ls /backups").split()
+        assert len(files) == 1, files
+        yield Backup(written, files[0], done.stderr.strip().splitlines()[-1], served)
     finally:
-        docker("volume", "rm", "-f", volume)
-    print(f"compose: db-backup under load: {done.stderr.strip().splitlines()[-1]}; reads "
-          f"meanwhile {served}")
-    assert "-- Dump completed" in files, files
-    assert all(uuid_ in dump for uuid_ in written.values()), "a provider is missing"
-    assert failures(served) == {}, served
+        docker("volume", "rm", "-f", BACKUPS_VOLUME)
+
+
+def test_a_backup_while_the_stack_serves(backup: Backup) -> None:
+    """docs/compose.md's backup: a one-off replica's db-backup through HAProxy, under load."""
+    print(f"compose: db-backup under load: {backup.said}; reads meanwhile {backup.served}")
+    assert backup.file_name.endswith(".sql"), backup.file_name
+    dump = in_backups(f"cat /backups/{backup.file_name}")
+    assert dump.rstrip().splitlines()[-1].startswith("-- Dump completed"), dump[-500:]
+    assert all(uuid_ in dump for uuid_ in backup.written.values()), "a provider is missing"
+    assert failures(backup.served) == {}, backup.served
+
+
+def test_a_restore_into_a_new_stack(stack: Stack, backup: Backup,
+                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    """docs/compose.md's restore: the backup into a new project, before its replicas start;
+    they then serve every provider written before the backup, and the gabbi tour passes."""
+    export, *commands = RESTORE
+    assert export in README and all(command in README for command in commands)
+    # The export line's variables, with this run's own values (a unique project, a free port).
+    assert [word.split("=")[0] for word in export.split()[1:]] == [
+        "COMPOSE_PROJECT_NAME", "STACK_PLACEMENT_PORT", "STACK_PLACEMENT_KEYSTONE_PORT"], export
+    port = free_port()
+    restored = Stack(f"placedock-restored-{uuid.uuid4().hex[:8]}", f"https://127.0.0.1:{port}",
+                     {**stack.environment, "STACK_PLACEMENT_PORT": str(port),
+                      "STACK_PLACEMENT_KEYSTONE_PORT": str(free_port()),
+                      "STACK_PROMETHEUS_PORT": str(free_port())}, stack.client)
+    try:
+        began = time.monotonic()
+        init, restore, up = commands
+        restored.run(init)
+        restore_words = restore.replace(EXAMPLE_BACKUP, backup.file_name).split()[2:]
+        said = restored.compose(*restore_words).stderr.strip().splitlines()
+        restored.run(up)
+        restored.trust_the_stack(tmp_path_factory.mktemp("restored-ca"))
+        http.wait_for(restored.url + "/resource_providers", timeout=STARTUP_TIMEOUT_S,
+                      interval=1)
+        print(f"compose: restored into a new stack, served {time.monotonic() - began:.0f} s "
+              f"after its db-init began; db-restore said: {said[-1]}")
+        read_back(restored.url, backup.written)
+        result = gabbi(restored.url, restored.ca_file)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    finally:
+        restored.compose("down", "-v", "--timeout", "5", timeout=300)
 
 
 def secret(stack: Stack, service: str, name: str) -> str:
