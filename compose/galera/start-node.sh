@@ -122,10 +122,10 @@ SQL
 }
 
 # A node stopped uncleanly (docker kill, a crash, the OOM killer) has seqno -1 in grastate.dat,
-# and would ask for a full copy of the data (SST), which takes its donor out of service for as
-# long as the copy lasts. InnoDB still knows the last write set it committed: start from there,
-# and the node only catches up on what it missed (IST, from a peer's gcache). Prints the
-# position (uuid:seqno), or nothing when there is nothing to recover or recovery failed.
+# and would ask for a full copy of the data (SST), which costs its donor a hot backup of every
+# table and the network the copy takes. InnoDB still knows the last write set it committed:
+# start from there, and the node only catches up on what it missed (IST, from a peer's gcache).
+# Prints the position (uuid:seqno), or nothing when there is nothing to recover or it failed.
 recovered_position() {
 	grep -q '^seqno: *-1' "$DATA_DIR/grastate.dat" 2>/dev/null || return 0
 	local log=/tmp/wsrep-recover.log

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One HTTP answer for HAProxy (run by socat per connection): 200 when this node's
-# wsrep_local_state is 4 (Synced) or 2 (Donor/Desynced: it holds all the data, and an rsync
-# donor only holds writes back while it sends, as kolla's check allows with
+# wsrep_local_state is 4 (Synced) or 2 (Donor/Desynced: it holds all the data, and a
+# mariadb-backup donor keeps serving while it sends, as kolla's check allows with
 # AVAILABLE_WHEN_DONOR), else 503: a joiner must not take queries. Taking a donor out would
 # close its connections mid-query: that failed db-init while the cluster formed (joiners' SST).
 # Before the server runs, the 503's body carries the node's last position for its peers.

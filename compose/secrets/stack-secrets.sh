@@ -99,8 +99,8 @@ certificate_authority() {
 # issue NAME DNS,NAMES: NAME.key, NAME.crt and NAME.pem (both, as HAProxy reads them).
 issue() {
 	[ -s "$STORE/$1.crt" ] && return 0
-	# The certificate's own name (its CN) among its DNS names: a joining Galera node gives its
-	# CN to the donor, whose stunnel checks the joiner's certificate for it (checkHost).
+	# The certificate's own name (its CN) among its DNS names too: a checker that matches a
+	# certificate against the CN its peer gave (as an rsync donor's stunnel did) finds it.
 	names=$(printf 'DNS:%s,%s' "$1" "$2" | sed 's/,/,DNS:/g')
 	(umask 077 && openssl_quiet req -newkey rsa:2048 -nodes -keyout "$STORE/$1.key" \
 		-out "$STORE/$1.csr" -subj "/CN=$1" -addext "subjectAltName=$names,IP:127.0.0.1")
