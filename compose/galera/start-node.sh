@@ -19,6 +19,7 @@ set -eu
 DATA_DIR=/var/lib/mysql
 CHECK_PORT=9200
 PEER_WAIT_S=${GALERA_PEER_WAIT_S:-300}
+JOIN_QUEUE_WAIT_S=120
 # Read by synced-check.sh while the server is not up: what this node tells its peers.
 POSITION_FILE=/run/mysqld/placedock-position
 NO_CLUSTER=00000000-0000-0000-0000-000000000000
@@ -44,6 +45,44 @@ peer_in_service() {
 		esac
 	done
 	return 1
+}
+
+# A peer's state as its check port tells it (synced-check.sh): its wsrep_local_state (4 synced,
+# 2 donor, 1 joining, 3 joined), "waiting" while its start-node.sh waits before starting its
+# server, nothing when it does not answer.
+peer_state() {
+	local answer
+	answer=$(check_answer "$1")
+	case "$answer" in
+		*"wsrep_local_state="*) printf '%s\n' "${answer##*wsrep_local_state=}" | head -n 1 | tr -dc 0-9 ;;
+		*"position: "*) echo waiting ;;
+	esac
+}
+
+# Whether this node may join now: a peer is synced, none is giving or taking a state transfer,
+# and none before this one in GALERA_PEERS is about to ask for one. Joiners one at a time: a
+# second joiner has to wait for a donor, and a joiner whose donor came late was seen to stop
+# after its copy ("IST didn't contain all write sets ... node restart required") on MariaDB
+# 10.11 and 11.8. After JOIN_QUEUE_WAIT_S (a peer stuck mid-join), any peer in service will do.
+may_join() {
+	local waited=$1 peer state synced=false earlier=true
+	[ "$waited" -ge "$JOIN_QUEUE_WAIT_S" ] && {
+		peer_in_service
+		return
+	}
+	for peer in ${GALERA_PEERS//,/ }; do
+		if [ "$peer" = "$GALERA_NODE_NAME" ]; then
+			earlier=false
+			continue
+		fi
+		state=$(peer_state "$peer")
+		case "$state" in
+			4) synced=true ;;
+			1 | 2 | 3) return 1 ;;
+			waiting) [ "$earlier" = false ] || return 1 ;;
+		esac
+	done
+	[ "$synced" = true ]
 }
 
 grastate() {
@@ -101,6 +140,18 @@ bootstrap_node() {
 		fi
 	done
 	printf '%s\n' "$best"
+}
+
+# The nodes a state transfer (IST or SST) is asked of, in order: every peer but the first, which
+# HAProxy sends all clients to (compose/haproxy/haproxy.cfg), so that a copy costs no node in
+# service; the trailing comma lets Galera take any synced node when none of them is.
+preferred_donors() {
+	local peer donors=""
+	for peer in ${GALERA_PEERS//,/ }; do
+		[ "$peer" = "${GALERA_PEERS%%,*}" ] || [ "$peer" = "$GALERA_NODE_NAME" ] ||
+			donors+="$peer,"
+	done
+	printf '%s\n' "${donors:-,}"
 }
 
 mark_safe_to_bootstrap() {
@@ -162,7 +213,8 @@ main() {
 	chown -R mysql:mysql "$DATA_DIR" /run/mysqld
 	args=(--user=mysql --wsrep-node-name="$GALERA_NODE_NAME"
 		--wsrep-node-address="$(hostname -i | cut -d' ' -f1)"
-		--wsrep-cluster-address="gcomm://$GALERA_PEERS")
+		--wsrep-cluster-address="gcomm://$GALERA_PEERS"
+		--wsrep-sst-donor="$(preferred_donors)")
 	local position
 	position=$(recovered_position)
 	if [ -n "$position" ]; then
@@ -176,8 +228,9 @@ main() {
 	if [ -f "$DATA_DIR/gvwstate.dat" ]; then
 		log "in the primary component when it stopped (gvwstate.dat): starting, to restore it with its peers"
 	else
-		until peer_in_service; do
-			chosen=$(bootstrap_node "$(cat "$POSITION_FILE")")
+		until may_join "$waited"; do
+			chosen=""
+			peer_in_service || chosen=$(bootstrap_node "$(cat "$POSITION_FILE")")
 			if [ "$chosen" = "$GALERA_NODE_NAME" ]; then
 				log "every node told its position and this one is the most advanced ($(cat "$POSITION_FILE")): starting the cluster"
 				mark_safe_to_bootstrap
