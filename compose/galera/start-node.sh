@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start one Galera node, and the cluster again by itself after any stop:
-# 1. a peer is in service (its check port says synced or donor): a cluster runs; join it;
+# 1. a peer is in service (its check port says synced or donor): a cluster runs; join it,
+#    one joiner at a time, asking first the peers HAProxy sends no client to for the copy;
 # 2. this node was in the primary component when it died (gvwstate.dat survives a crash, a
 #    SIGKILL, a power cut): start and let Galera restore that component once its members are
 #    back (pc.recovery), with no node chosen by hand;
