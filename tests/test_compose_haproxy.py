@@ -16,8 +16,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -78,10 +78,7 @@ class Cluster:
     """Two nodes (galera-1, galera-2 as a backup) behind one HAProxy, on a network of their own."""
     haproxy_image: str
     folder: Path
-    network: str = ""
-
-    def __post_init__(self) -> None:
-        self.network = f"placedock-haproxy-{uuid.uuid4().hex[:8]}"
+    network: str = field(default_factory=lambda: f"placedock-haproxy-{uuid.uuid4().hex[:8]}")
 
     def name(self, service: str) -> str:
         return f"{self.network}-{service}"
@@ -137,54 +134,42 @@ def attempts_around_a_kill(cluster: Cluster, address: str) -> list[Attempt]:
 
 
 def summary(attempts: list[Attempt]) -> str:
-    failed = [a for a in attempts if not a.outcome.startswith("galera")]
-    counts: dict[str, int] = {}
-    for a in attempts:
-        counts[a.outcome] = counts.get(a.outcome, 0) + 1
-    longest = max((a.took for a in failed), default=0.0)
-    return f"{len(attempts)} connections {counts}; longest without a greeting {longest:.1f} s"
+    counts = Counter(a.outcome for a in attempts)
+    longest = max((a.took for a in attempts if not a.outcome.startswith("galera")), default=0.0)
+    return f"{len(attempts)} connections {dict(counts)}; longest without a greeting {longest:.1f} s"
 
 
 @pytest.fixture
-def cluster_of(docker_engine: DockerEngine, base_image: str,
-               tmp_path: Path) -> Iterator[Callable[[str], Cluster]]:
+def images(docker_engine: DockerEngine, base_image: str) -> None:
     build_images(base_image)  # the stack's HAProxy, and STACK_IMAGE for the nodes' Python
-    made: list[Cluster] = []
 
-    def make(haproxy_image: str) -> Cluster:
-        made.append(Cluster(haproxy_image, tmp_path))
-        return made[-1]
 
+def run_case(haproxy_image: str, folder: Path, label: str) -> list[Attempt]:
+    """galera-1 killed under new connections, with ``haproxy_image`` before the two nodes."""
+    cluster = Cluster(haproxy_image, folder)
     try:
-        yield make
-    finally:
-        for cluster in made:
-            cluster.stop()
-
-
-def run_case(cluster: Cluster, label: str) -> list[Attempt]:
-    try:
-        address = cluster.start()
-        attempts = attempts_around_a_kill(cluster, address)
-    finally:
+        attempts = attempts_around_a_kill(cluster, cluster.start())
         said = docker("logs", cluster.name("haproxy"))
+    finally:
+        cluster.stop()
     print(f"haproxy ({label}): galera-1 killed: {summary(attempts)}")
     assert "galera-1 is DOWN" in said.stdout + said.stderr, said.stderr[-2000:]
     return attempts
 
 
-def test_the_stacks_haproxy_closes_what_it_was_connecting_to_a_dead_node(
-        cluster_of: Callable[[str], Cluster]) -> None:
-    attempts = run_case(cluster_of("placedock-haproxy"), f"the stack's, {COMPOSE_BASE}")
+@pytest.mark.usefixtures("images")
+def test_the_stacks_haproxy_closes_what_it_was_connecting_to_a_dead_node(tmp_path: Path) -> None:
+    attempts = run_case("placedock-haproxy", tmp_path, f"the stack's, {COMPOSE_BASE}")
     after = [a for a in attempts if a.opened >= 0]
     assert any(a.outcome == "galera-2" for a in after), "never sent to galera-2 after the kill"
     assert [a for a in attempts if a.outcome == "waiting"] == []
     assert max(a.took for a in attempts) < 6, summary(attempts)
 
 
-def test_trixies_haproxy_still_leaves_them_waiting(cluster_of: Callable[[str], Cluster]) -> None:
+@pytest.mark.usefixtures("images")
+def test_trixies_haproxy_still_leaves_them_waiting(tmp_path: Path) -> None:
     ensure_base_image(TRIXIE)
     build_image(REPO / "compose" / "haproxy", TRIXIE_HAPROXY, {"BASE_IMAGE": TRIXIE})
-    attempts = run_case(cluster_of(TRIXIE_HAPROXY), TRIXIE)
+    attempts = run_case(TRIXIE_HAPROXY, tmp_path, TRIXIE)
     waiting = [a for a in attempts if a.outcome == "waiting"]
     assert waiting, f"trixie's HAProxy no longer hangs them: move to trixie? {summary(attempts)}"
