@@ -10,9 +10,11 @@ embedded sqlite, noauth2) serves two ways at once, from the same workers:
 For `GET /`, `GET /resource_providers` and nova's allocation-candidates request over 100
 providers, wrk (2 connections) measures each way in turn, the ways interleaved over ROUNDS
 rounds: the server's CPU time (every process of its tree: uwsgi, its workers, nginx) per request
-answered, the median of the rounds, and its ratio to the direct way's. The total PSS of the tree
-is read idle, under allocation-candidates load through the front on the fresh server (the goal's
-figure), and at its peak under that load over the whole run.
+answered, the median of the rounds, and its ratio to the direct way's; of that, nginx's own share.
+Then, in the same round, one connection alone asks for a while: the median latency a client
+waiting for each answer sees (the goal's "no slower" read as a client's wait, beside the CPU).
+The total PSS of the tree is read idle, under allocation-candidates load through the front on
+the fresh server (the goal's figure), and at its peak under that load over the whole run.
 Writes benchmark/front/front_cost.md (or --output). Every connection is to 127.0.0.1; the server is
 stopped by its PID at the end.
 
@@ -32,6 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,11 +97,46 @@ def scripts(folder: Path, ways: tuple[str, ...]) -> dict[str, Path]:
     return {ways[0]: keep, ways[1]: close, ways[2]: close}
 
 
+@dataclass
+class Figures:
+    """One figure per round for every (request, way)."""
+
+    cpu_ms: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    nginx_cpu_ms: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    alone_p50_ms: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+
+
+def _is_nginx(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "nginx"
+    except OSError:
+        return False
+
+
+@dataclass
+class Window:
+    """wrk's ``during_window``: the CPU seconds of the server's whole tree over the counted
+    window, which it returns, and nginx's part of them, which it keeps."""
+
+    server_pid: int
+    nginx: list[int]
+    warmup_s: float
+    measure_s: float
+    nginx_s: float = 0.0
+
+    def __call__(self, started: float) -> float:
+        time.sleep(max(0.0, started + self.warmup_s - time.monotonic()))
+        tree, nginx = processes.tree_jiffies([self.server_pid]), processes.jiffies(self.nginx)
+        time.sleep(max(0.0, started + self.warmup_s + self.measure_s - time.monotonic()))
+        self.nginx_s = (processes.jiffies(self.nginx) - nginx) / processes.clock_ticks()
+        return (processes.tree_jiffies([self.server_pid]) - tree) / processes.clock_ticks()
+
+
 def measure(server: Server, urls: dict[str, str], warmup_s: float, measure_s: float,
-            rounds: int, ways: tuple[str, ...] = WAYS,
-            ) -> tuple[dict[tuple[str, str], list[float]], list[int]]:
-    """CPU ms per request for every (request, way), one figure per round; the total PSS idle,
-    under allocation-candidates load first, and at its peak under it over the whole run."""
+            rounds: int, ways: tuple[str, ...] = WAYS) -> tuple[Figures, list[int]]:
+    """CPU ms per request (and nginx's part of it) and one connection's median latency, for
+    every (request, way), one figure per round; the total PSS idle, under
+    allocation-candidates load first, and at its peak under it over the whole run."""
     folder = Path(tempfile.mkdtemp(prefix="placedock-front-cost-"))
     by_way = scripts(folder, ways)
     idle = processes.pss_bytes(server.pid)
@@ -108,47 +146,55 @@ def measure(server: Server, urls: dict[str, str], warmup_s: float, measure_s: fl
         wrk.run(urls[ways[0]] + ALLOCATION_CANDIDATES, warmup_s, measure_s, CONNECTIONS,
                 by_way[ways[0]])
     first = max(sampled.peak, processes.pss_bytes(server.pid))
-    figures: dict[tuple[str, str], list[float]] = {}
+    figures = Figures()
+    nginx = [pid for pid in processes.descendants(server.pid) if _is_nginx(pid)]
     peak = 0
     for round_number in range(rounds):
         order = ways if round_number % 2 == 0 else tuple(reversed(ways))
         for label, path in REQUESTS.items():
             for way in order:
-                def window(started: float) -> float:
-                    time.sleep(max(0.0, started + warmup_s - time.monotonic()))
-                    before = processes.tree_jiffies([server.pid])
-                    time.sleep(max(0.0, started + warmup_s + measure_s - time.monotonic()))
-                    return (processes.tree_jiffies([server.pid]) - before) \
-                        / processes.clock_ticks()
-
+                window = Window(server.pid, nginx, warmup_s, measure_s)
                 with processes.PeakPss(lambda: [server.pid]) as sampled:
                     result = wrk.run(urls[way] + path, warmup_s, measure_s, CONNECTIONS,
                                      by_way[way], window)
                 if label == "nova's allocation candidates" and way == ways[0]:
                     peak = max(peak, sampled.peak)
-                if result.errors:
-                    raise RuntimeError(f"{label} {way}: {result.errors} errors")
-                figures.setdefault((label, way), []).append(result.cpu_ms_per_request)
+                alone = wrk.run(urls[way] + path, warmup_s, measure_s, 1, by_way[way])
+                if result.errors or alone.errors:
+                    raise RuntimeError(f"{label} {way}: {result.errors + alone.errors} errors")
+                nginx_ms = window.nginx_s * 1e3 / result.requests
+                for table, figure in ((figures.cpu_ms, result.cpu_ms_per_request),
+                                      (figures.nginx_cpu_ms, nginx_ms),
+                                      (figures.alone_p50_ms, alone.p50_ms)):
+                    table.setdefault((label, way), []).append(figure)
                 print(f"round {round_number + 1}: {label}, {way}: "
-                      f"{result.cpu_ms_per_request:.3f} ms of CPU a request, "
-                      f"{result.rate:.0f}/s", flush=True)
+                      f"{result.cpu_ms_per_request:.3f} ms of CPU a request ({nginx_ms:.3f} in "
+                      f"nginx), {result.rate:.0f}/s; one connection alone: p50 "
+                      f"{alone.p50_ms:.3f} ms", flush=True)
     return figures, [idle, first, peak]
 
 
-def report(figures: dict[tuple[str, str], list[float]], pss: list[int],
-           rounds: int, ways: tuple[str, ...] = WAYS) -> list[str]:
+def _rows(table: dict[tuple[str, str], list[float]], ways: tuple[str, ...]) -> list[list[str]]:
+    """A row per request: each way's median, and the front's against the direct way's."""
     rows = []
     for label in REQUESTS:
-        direct = statistics.median(figures[(label, ways[2])])
+        direct = statistics.median(table[(label, ways[2])])
         cells = [label]
         for way in ways:
-            median = statistics.median(figures[(label, way)])
+            median = statistics.median(table[(label, way)])
             ratio = f" ({median / direct - 1:+.0%})" if way != ways[2] and direct else ""
             cells.append(f"{median:.3f}{ratio}")
         rows.append(cells)
+    return rows
+
+
+def report(figures: Figures, pss: list[int], rounds: int,
+           ways: tuple[str, ...] = WAYS) -> list[str]:
     tls = ways == TLS_WAYS
-    handshakes = [statistics.median(figures[(label, ways[1])])
-                  - statistics.median(figures[(label, ways[0])]) for label in REQUESTS]
+    handshakes = [statistics.median(figures.cpu_ms[(label, ways[1])])
+                  - statistics.median(figures.cpu_ms[(label, ways[0])]) for label in REQUESTS]
+    nginx = [f"{label} {statistics.median(figures.nginx_cpu_ms[(label, ways[0])]):.3f} ms"
+             for label in REQUESTS]
     mb = 1 << 20
     idle, first, peak = (size / mb for size in pss)
     handshake = (["", f"A TLS handshake (a new connection's, less a kept one's, the median over "
@@ -162,7 +208,11 @@ def report(figures: dict[tuple[str, str], list[float]], pss: list[int],
         f"thread, sqlite, {PROVIDERS} providers), wrk with {CONNECTIONS} connections, the median "
         f"of {rounds} interleaved rounds. Server CPU ms per request (every process of the tree), "
         "and against uwsgi's own http-socket on the same workers:", "",
-        *markdown_table(["request", *ways], "lrrr", rows), *handshake, "",
+        *markdown_table(["request", *ways], "lrrr", _rows(figures.cpu_ms, ways)), *handshake,
+        "", f"Of that, nginx's own CPU a request ({ways[0]}): {', '.join(nginx)}.", "",
+        "One connection alone, each request sent when the last was answered: the median latency "
+        "(wrk's p50, ms), the median of the rounds, and against the http-socket:", "",
+        *markdown_table(["request", *ways], "lrrr", _rows(figures.alone_p50_ms, ways)), "",
         f"Total PSS of the tree (uwsgi, workers, mules, nginx): {idle:.0f} MB idle, {first:.0f} MB "
         "under allocation-candidates load through the front on the fresh server, "
         f"{peak:.0f} MB at the peak under that load over the whole run (after "
