@@ -1,6 +1,7 @@
-"""benchmark.front.cost in a quick form: every request has its row, each way a figure, the
-direct way's ratio, and the PSS line (whether the goals are met is the benchmark's figure,
-benchmark/front/front_cost.md, not this test's)."""
+"""benchmark.front.cost in a quick form: every request has its row in both tables (CPU a request,
+one connection's latency), each way a figure, the direct way's ratio, nginx's share, and the PSS
+line (whether the goals are met is the benchmark's figure, benchmark/front/front_cost.md, not
+this test's)."""
 
 from __future__ import annotations
 
@@ -21,18 +22,23 @@ def test_the_quick_run_measures_every_request_every_way(tmp_path: Path) -> None:
     result = run_in_checkout(f"{COMMAND} --seconds 1 --rounds 1 --output {output}", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     text = output.read_text()
-    rows = {cells[0]: cells[1:] for cells in (
-        [cell.strip() for cell in line.strip("|").split("|")]
-        for line in text.splitlines() if line.startswith("| ") and "---" not in line)}
-    print(" / ".join(f"{name}: {' '.join(cells)}" for name, cells in rows.items()))
-    assert set(rows) == {"request", "GET /", "GET /resource_providers",
-                         "nova's allocation candidates"}
-    for name, cells in rows.items():
-        if name == "request":
-            continue
-        figures = [float(cell.split()[0]) for cell in cells]
-        assert len(figures) == 3 and all(figure > 0 for figure in figures), (name, cells)
-        assert all(re.search(r"\([+-]\d+%\)$", cell) for cell in cells[:2]), cells
+    tables = [table.strip().splitlines() for table in re.findall(r"(?:^\|.*\n)+", text, re.M)]
+    assert len(tables) == 2, text  # CPU a request, then one connection's latency
+    for table in tables:
+        rows = {cells[0]: cells[1:] for cells in (
+            [cell.strip() for cell in line.strip("|").split("|")]
+            for line in table if "---" not in line)}
+        print(" / ".join(f"{name}: {' '.join(cells)}" for name, cells in rows.items()))
+        assert set(rows) == {"request", "GET /", "GET /resource_providers",
+                             "nova's allocation candidates"}
+        for name, cells in rows.items():
+            if name == "request":
+                continue
+            figures = [float(cell.split()[0]) for cell in cells]
+            assert len(figures) == 3 and all(figure > 0 for figure in figures), (name, cells)
+            assert all(re.search(r"\([+-]\d+%\)$", cell) for cell in cells[:2]), cells
+    nginx = re.search(r"Of that, nginx's own CPU a request .*: GET / (\d+\.\d+) ms, ", text)
+    assert nginx and float(nginx.group(1)) > 0, text
     assert re.search(r"Total PSS .*: \d+ MB idle, \d+ MB under allocation-candidates load .*, "
                      r"\d+ MB at the peak", text), text
 
