@@ -5,8 +5,8 @@ beside the stats socket, on the tmpfs a read-only container writes its sockets t
 forked like the workers, serves them on PLACEDOCK_METRICS_PORT with no token: never on the API's
 port, so the API's balancer and clients never see them, and never queued behind busy workers, so
 a saturated server still answers a scrape. At each scrape the mule adds what no worker counts:
-uwsgi's listen queue and busy/idle workers (read from the stats socket), readiness, and an info
-metric with the versions.
+the listen queue (the kernel's, placedock.socket_queue) and busy/idle workers (uwsgi's stats
+socket), readiness, and an info metric with the versions.
 """
 
 from __future__ import annotations
@@ -107,8 +107,12 @@ class ServerState:
 
     def __init__(self, stats: Callable[[], dict[str, Any] | str],
                  schema: Callable[[], tuple[str | None, str | None]],
-                 placedock_revision: str) -> None:
+                 placedock_revision: str,
+                 queue: Callable[[], tuple[int, int] | None] = lambda: None) -> None:
         self.stats = stats  # uwsgi's stats, or why they could not be read
+        # The workers' unix socket's queue, from the kernel (placedock.socket_queue): uwsgi's
+        # stats measure TCP sockets' only. None: not known, uwsgi's figure stands.
+        self.queue = queue
         self.schema = schema  # the schema revision found, and None when ready else the reason
         self.placedock_revision = placedock_revision
 
@@ -121,12 +125,15 @@ class ServerState:
 
         stats = self.stats()
         if isinstance(stats, dict):
+            queued = self.queue()
             yield GaugeMetricFamily("placedock_uwsgi_listen_queue", "Connections waiting in the "
                                     "listen queue for a free worker (requests the front has "
                                     "read whole): a queue that grows means add replicas.",
-                                    value=stats.get("listen_queue", 0))
+                                    value=queued[0] if queued else stats.get("listen_queue", 0))
             yield CounterMetricFamily("placedock_uwsgi_listen_queue_errors", "Connections "
-                                      "refused because the listen queue was full.",
+                                      "refused because the listen queue was full (uwsgi counts "
+                                      "them on a TCP socket only; behind the front, a full "
+                                      "queue is placedock_uwsgi_listen_queue at its length).",
                                       value=stats.get("listen_queue_errors", 0))
             yield CounterMetricFamily(
                 "placedock_request_timeouts", "Requests cut at PLACEDOCK_REQUEST_TIMEOUT: the "
@@ -196,7 +203,7 @@ def _mule_state() -> Any:
     from prometheus_client import CollectorRegistry, multiprocess
 
     # The app is loaded: placedock.wsgi calls prepare_mule in the master.
-    from placedock import database, health
+    from placedock import database, front, health, socket_queue
 
     path = os.environ[DIRECTORY_VARIABLE]
     registry = CollectorRegistry()
@@ -210,10 +217,12 @@ def _mule_state() -> Any:
     # An engine of its own: the scrape's check is no request, and never waits for the pool.
     engine = database.engine_for(db_api.get_placement_engine().url)
     wanted = database.head()
+    workers_socket = front.uwsgi_socket(os.environ["PLACEDOCK_STATS_SOCKET"])
     registry.register(ServerState(
         stats=lambda: health.uwsgi_stats(os.environ),
         schema=lambda: database.schema_state(engine, wanted),
         placedock_revision=os.environ.get("PLACEDOCK_REVISION", "unknown"),
+        queue=lambda: socket_queue.waiting(workers_socket),
     ))
     return registry
 

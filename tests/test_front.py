@@ -101,14 +101,19 @@ def hold_the_write_lock(database: Path, seconds: float) -> threading.Thread:
     return holder
 
 
-def timeouts_counted(server: Server) -> float:
+def metric(server: Server, name: str) -> float:
+    """One unlabelled metric, as the metrics port serves it now."""
     status, _, body = request(f"http://127.0.0.1:{server.env['PLACEDOCK_METRICS_PORT']}/metrics",
                               token=None)
     assert status == 200
     for line in body.decode().splitlines():
-        if line.startswith("placedock_request_timeouts_total "):
+        if line.startswith(f"{name} "):
             return float(line.split()[1])
-    raise AssertionError("no placedock_request_timeouts_total")
+    raise AssertionError(f"no {name}")
+
+
+def timeouts_counted(server: Server) -> float:
+    return metric(server, "placedock_request_timeouts_total")
 
 
 @pytest.mark.parametrize("trial", range(2))
@@ -135,6 +140,36 @@ def test_a_request_past_the_timeout_is_504_and_its_worker_replaced(server: Serve
                what="the timeout counted")
     holder.join()
     assert request(server.url + "/resource_providers")[0] == 200
+
+
+def test_requests_waiting_for_a_worker_are_counted_in_the_listen_queue(server: Server) -> None:
+    """Both workers held by a write waiting on a lock, 5 more requests wait for a worker in the
+    workers' unix socket's queue, where uwsgi's own stats see none: the metric counts them
+    (placedock.socket_queue), then every request is answered once the lock goes."""
+    holder = hold_the_write_lock(Path(server.env["PLACEDOCK_DATA_DIR"]) / "placement.sqlite", 3)
+    held = 2  # PLACEDOCK_PROCESSES' default: a worker for each of the first two requests
+    queued = 5
+    answers: list[int] = []
+
+    def write() -> None:
+        answers.append(request(server.url + "/resource_providers", "POST",
+                               json.dumps({"name": f"queued-{uuid.uuid4()}"}).encode(),
+                               timeout=30)[0])
+
+    writers = [threading.Thread(target=write) for _ in range(held + queued)]
+    for writer in writers:
+        writer.start()
+    wait_until(lambda: metric(server, "placedock_uwsgi_listen_queue") == queued, timeout=2.5,
+               interval=0.1, what=f"{queued} requests in the listen queue")
+    stats = health.uwsgi_stats(server.env)
+    assert isinstance(stats, dict) and stats["listen_queue"] == 0  # what uwsgi alone would say
+    print(f"{queued} requests waiting behind {held} busy workers: "
+          f"placedock_uwsgi_listen_queue {queued}, uwsgi's stats 0")
+    holder.join()
+    for writer in writers:
+        writer.join(30)
+    assert answers == [201] * (held + queued)
+    assert metric(server, "placedock_uwsgi_listen_queue") == 0
 
 
 class SlowClient(threading.Thread):
