@@ -20,7 +20,7 @@ NLMSG_ERROR, NLMSG_DONE = 2, 3
 UDIAG_SHOW_RQLEN = 0x10
 UNIX_DIAG_RQLEN = 4
 NO_COOKIE = 0xFFFFFFFF
-LISTENING = "01"  # /proc/net/unix's St column: SS_UNCONNECTED, which a listening socket is
+ACCEPTING = 0x10000  # /proc/net/unix's Flags: __SO_ACCEPTCON, a socket that listens
 
 _HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port
 _REQUEST = struct.Struct("=BBHIIIII")  # unix_diag_req
@@ -36,8 +36,8 @@ def listening_inode(path: str, table: Path = Path("/proc/net/unix")) -> int | No
         return None
     for line in lines:
         fields = line.split()
-        # Num RefCount Protocol Flags Type St Inode Path; flag 0x10000: accepting connections
-        if len(fields) == 8 and fields[7] == path and int(fields[3], 16) & 0x10000:
+        # Num RefCount Protocol Flags Type St Inode Path
+        if len(fields) == 8 and fields[7] == path and int(fields[3], 16) & ACCEPTING:
             return int(fields[6])
     return None
 

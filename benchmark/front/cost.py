@@ -106,13 +106,6 @@ class Figures:
     alone_p50_ms: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
 
-def _is_nginx(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "nginx"
-    except OSError:
-        return False
-
-
 @dataclass
 class Window:
     """wrk's ``during_window``: the CPU seconds of the server's whole tree over the counted
@@ -147,7 +140,8 @@ def measure(server: Server, urls: dict[str, str], warmup_s: float, measure_s: fl
                 by_way[ways[0]])
     first = max(sampled.peak, processes.pss_bytes(server.pid))
     figures = Figures()
-    nginx = [pid for pid in processes.descendants(server.pid) if _is_nginx(pid)]
+    nginx = sorted(set(processes.descendants(server.pid))
+                   & set(processes.pids_named({"nginx"})))
     peak = 0
     for round_number in range(rounds):
         order = ways if round_number % 2 == 0 else tuple(reversed(ways))
